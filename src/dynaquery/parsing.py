@@ -1,0 +1,140 @@
+"""Reading query parameters as people write them: JSON with comments and trailing commas.
+
+Comments (`//` and `/* */`) and trailing commas are blanked out with spaces rather than removed, so
+every line and column the JSON decoder reports is still the position in the text the user wrote.
+Numbers are read exactly: integers as `int`, everything else as `Decimal`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from .errors import InputError, ParseError
+
+# Strings first, so that "//" inside a string is not taken for a comment.
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*[\s\S]*?\*/|/\*|[{}\[\],]')
+_CLOSER = {"{": "}", "[": "]"}
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _blank(segment: str) -> str:
+    return re.sub(r"[^\n]", " ", segment)
+
+
+def strip_comments(text: str) -> tuple[str, list[tuple[str, int]]]:
+    """Blank out comments and trailing commas. Returns the clean text and the brackets left open."""
+    pieces: list[str] = []
+    last = 0
+    pending_comma: int | None = None  # index in pieces of a comma that may turn out to be trailing
+    stack: list[tuple[str, int]] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        gap = text[last:match.start()]
+        if not gap.isspace() and gap:
+            pending_comma = None  # a number or literal came after the comma
+        pieces.append(gap)
+        last = match.end()
+        if token.startswith("//") or (token.startswith("/*") and token.endswith("*/") and len(token) >= 4):
+            pieces.append(_blank(token))
+            continue
+        if token == "/*":
+            line, column = _position(text, match.start())
+            raise ParseError("comment '/*' is never closed with '*/'", line, column)
+        if token == ",":
+            pending_comma = len(pieces)
+            pieces.append(token)
+            continue
+        if token in "}]":
+            if pending_comma is not None:
+                pieces[pending_comma] = " "
+            if stack and _CLOSER[stack[-1][0]] == token:
+                stack.pop()
+        elif token in "{[":
+            stack.append((token, match.start()))
+        pending_comma = None
+        pieces.append(token)
+    pieces.append(text[last:])
+    return "".join(pieces), stack
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise InputError(
+                f"The key {key!r} appears twice in one object; JSON keeps only the last one. "
+                "Remove or rename one of them."
+            )
+        result[key] = value
+    return result
+
+
+def loads(text: str) -> Any:
+    """Parse JSON text with comments and trailing commas, keeping numbers exact."""
+    clean, open_brackets = strip_comments(text)
+    try:
+        return json.loads(
+            clean,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except json.JSONDecodeError as error:
+        reason = error.msg
+        if not clean[error.pos:].strip() and open_brackets:
+            bracket, offset = open_brackets[-1]
+            line, column = _position(text, offset)
+            reason = (
+                f"Unexpected end of input: the '{bracket}' opened at line {line}, column {column} "
+                f"is never closed (add a '{_CLOSER[bracket]}')"
+            )
+        elif reason.startswith("Expecting property name"):
+            reason += " (keys must be strings in double quotes)"
+        raise ParseError(reason, error.lineno, error.colno) from None
+    except ValueError as error:  # NaN / Infinity
+        raise InputError(f"Invalid JSON: {error}") from None
+    except RecursionError:
+        raise InputError("Invalid JSON: nested too deeply") from None
+
+
+def parse_params(text: str | None) -> dict:
+    """Parse the parameter text of a query. Empty text means no parameters."""
+    if text is None or not text.strip() or not strip_comments(text)[0].strip():
+        return {}
+    value = loads(text)
+    if not isinstance(value, dict):
+        raise InputError(
+            f"The parameters must be a JSON object ({{...}}), not {describe_type(value)}."
+        )
+    return value
+
+
+def describe_type(value: Any) -> str:
+    """Name a parsed JSON value's type the way JSON does."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary"
+    return type(value).__name__

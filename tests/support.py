@@ -1,0 +1,118 @@
+"""Helpers shared by the tests: running the real `dynaquery` command, and the spec's examples."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import urllib.request
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_DIR = Path(os.environ.get("DYNAQUERY_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout, parse_float=Decimal)
+
+
+def clean_env(**extra: str) -> dict:
+    """An environment with no AWS settings of the machine leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYNAQUERY_"))}
+    env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    env.update(extra)
+    return env
+
+
+def dynaquery(*args: str, stdin: str | None = None, env: dict | None = None,
+              timeout: float = 120) -> Completed:
+    """Run the installed `dynaquery` command for real, in a subprocess."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "dynaquery", *args], input=stdin, capture_output=True, text=True,
+        env=env if env is not None else clean_env(), timeout=timeout)
+    return Completed(completed.returncode, completed.stdout, completed.stderr)
+
+
+class Endpoint:
+    """A database on a local engine, isolated for one test, and the flags that reach it."""
+
+    def __init__(self, endpoint_url: str, region: str = "us-east-1", access_key: str | None = None):
+        self.endpoint_url = endpoint_url
+        self.region = region
+        # DynamoDB Local keeps one database per access key and region: a fresh key, a fresh database.
+        self.access_key = access_key or "test" + uuid.uuid4().hex[:12]
+        self.secret_key = "secret-" + uuid.uuid4().hex
+
+    @property
+    def flags(self) -> list[str]:
+        return ["--endpoint-url", self.endpoint_url, "--region", self.region,
+                "--access-key-id", self.access_key, "--secret-access-key", self.secret_key]
+
+    def settings(self) -> dict:
+        return {"endpoint_url": self.endpoint_url, "region": self.region,
+                "access_key_id": self.access_key, "secret_access_key": self.secret_key}
+
+    def connection(self):
+        from dynaquery import Connection
+
+        return Connection(**self.settings())
+
+    def run(self, operation: str, params: str | None = None, *more: str) -> Completed:
+        args = ["run", operation] + ([params] if params is not None else []) + list(more)
+        return dynaquery(*args, *self.flags)
+
+
+def reset_moto(endpoint_url: str) -> None:
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+@dataclass(frozen=True)
+class Example:
+    document: str  # the file's first three characters: 000, 001
+    heading: str   # the operation's heading in the document
+    index: int     # the n-th JSON block under that heading
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.document}:{self.heading}#{self.index}"
+
+
+def spec_examples() -> list[Example]:
+    """Every ```json block of the spec's documents, verbatim, with the heading it stands under."""
+    files = sorted(SPEC_DIR.glob("*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no spec documents in {SPEC_DIR} (set DYNAQUERY_SPEC_DIR)")
+    examples = []
+    for path in files:
+        heading, counts = None, {}
+        for match in re.finditer(r"^### ([^\n]+)$|^```json\n(.*?)^```", path.read_text(), re.M | re.S):
+            if match.group(1):
+                heading = match.group(1).strip()
+            else:
+                n = counts[heading] = counts.get(heading, -1) + 1
+                examples.append(Example(path.name[:3], heading, n, match.group(2)))
+    return examples
+
+
+def spec_headings() -> list[tuple[str, str]]:
+    """(document, heading) of every operation section, including those with no JSON block."""
+    found = []
+    for path in sorted(SPEC_DIR.glob("*.txt")):
+        for heading in re.findall(r"^### (.+)$", path.read_text(), re.M):
+            found.append((path.name[:3], heading.strip()))
+    return found
