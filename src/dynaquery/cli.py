@@ -150,7 +150,8 @@ def run(operation: str, params: str | None, output: str, transform: str | None, 
     connection = _connection(kwargs)
     result = connection.run(request, all_pages=all_pages, max_items=max_items,
                             starting_token=starting_token, batch_timeout=batch_timeout)
-    click.echo(render(result, output, transform))
+    text = render(result, output, transform)
+    click.echo(text, nl=not text.endswith("\n"))
     if not result.complete:
         count = result.meta.get("unprocessed", 0)
         _fail(f"{count} request(s) stayed unprocessed after retrying for {batch_timeout:g}s; "

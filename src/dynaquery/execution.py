@@ -123,10 +123,12 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
               max_items: int | None, starting_token: str | None, stats: dict) -> dict:
     from botocore.paginate import TokenEncoder
 
+    pagination = op.pagination
     config: dict[str, Any] = {}
     if max_items:
         config["MaxItems"] = max_items
     if starting_token:
+        _check_token(starting_token, pagination)
         config["StartingToken"] = starting_token
     follow = all_pages or max_items is not None
     pages: list[dict] = []
@@ -139,11 +141,8 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
                 break
     except DynaqueryError:
         raise
-    except ValueError as error:  # botocore: a bad starting token
-        raise InputError(f"The starting token is not valid: {error}") from None
     except Exception as error:
         raise _with_progress(translate_error(error, op.name, connection, params), pages, op) from None
-    pagination = op.pagination
     if follow:
         token = iterator.resume_token
     else:
@@ -161,6 +160,20 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
     if token:
         stats["next_token"] = token
     return merged
+
+
+def _check_token(token: str, pagination: dict) -> None:
+    """A starting token must be one this operation's pages hand out."""
+    from botocore.paginate import TokenDecoder
+
+    allowed = set(pagination["input_token"]) | {"boto_truncate_amount"}
+    try:
+        decoded = TokenDecoder().decode(token)
+    except Exception:
+        decoded = None
+    if not isinstance(decoded, dict) or not decoded or not set(decoded) <= allowed:
+        raise InputError("The starting token is not valid: pass the meta.next_token of a "
+                         "previous result of the same operation, unchanged.")
 
 
 def _with_progress(error: DynaqueryError, pages: list, op: Operation) -> DynaqueryError:
