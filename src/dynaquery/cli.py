@@ -71,12 +71,10 @@ def handle_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        secrets = [kwargs.get("secret_access_key"), kwargs.get("session_token")]
+        from .connection import ConnectionConfig
 
-        def redact(text: str) -> str:
-            for secret in filter(None, secrets):
-                text = text.replace(secret, "********")
-            return text
+        redact = ConnectionConfig(secret_access_key=kwargs.get("secret_access_key"),
+                                  session_token=kwargs.get("session_token")).redact
 
         try:
             return command(*args, **kwargs)

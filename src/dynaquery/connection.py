@@ -13,7 +13,9 @@ Everything else (environment variables, config files, retries, timeouts) is boto
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,7 +61,8 @@ class ConnectionConfig:
         return "instance_profile"
 
     def secrets(self) -> list[str]:
-        return [s for s in (self.secret_access_key, self.session_token) if s]
+        # Shorter strings are no AWS secret, and replacing them would garble every message.
+        return [s for s in (self.secret_access_key, self.session_token) if s and len(s) >= 8]
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -163,7 +166,10 @@ class Connection:
         if cfg.access_key_id:
             source = Credentials(cfg.access_key_id, cfg.secret_access_key, cfg.session_token)
         else:
-            source = session.get_credentials()
+            import botocore.session
+
+            # A session of its own: the main session must not cache these as its credentials.
+            source = botocore.session.Session(profile=cfg.profile).get_credentials()
             if source is None:
                 raise ConnectionFailed(
                     "Cannot assume the role: no source credentials were found to call STS with "
@@ -304,8 +310,15 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
         code = str(info.get("Code", "Unknown"))
         message = redact(info.get("Message", str(error)))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if message.lstrip().startswith("<"):  # an HTML error page, not a DynamoDB error
-            message = f"the server answered HTTP {status or code} with no DynamoDB error in the body"
+        if message.lstrip().startswith("<"):
+            # Not DynamoDB's JSON: an XML ErrorResponse (gateways, moto) or an HTML error page.
+            xml_code = re.search(r"<Code>([^<]+)</Code>", message)
+            xml_message = re.search(r"<Message>([^<]*)</Message>", message)
+            if xml_code:
+                code = xml_code.group(1)
+                message = html.unescape(xml_message.group(1)) if xml_message else ""
+            else:
+                message = f"the server answered HTTP {status or code} with no DynamoDB error in the body"
         if error.operation_name == "AssumeRole":
             return ConnectionFailed(f"Cannot assume role {cfg.role_arn}: {code}: {message}")
         from .hints import advise

@@ -223,7 +223,7 @@ def _missing_table(code: str, message: str, params: dict, describe: Callable) ->
 
 
 def _unimplemented(code: str, message: str, params: dict, describe: Callable) -> str | None:
-    if code != "UnknownOperationException" and not code.isdigit():
+    if code != "UnknownOperationException" and not (code.isdigit() and int(code) >= 500):
         return None
     return ("This endpoint does not implement the operation. Local engines (DynamoDB Local, moto) "
             "cover only part of the API; against AWS DynamoDB this request is valid as written.")
@@ -248,12 +248,12 @@ def _restore_time(code: str, message: str, params: dict, describe: Callable) -> 
 
 def _credentials(code: str, message: str, params: dict, describe: Callable) -> str | None:
     if code in ("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
-                "IncompleteSignature", "MissingAuthenticationToken"):
+                "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken"):
         return ("The access key id or the secret access key is wrong, or the key was deactivated: "
                 "check both, and the session token if the keys are temporary.")
     if code in ("ExpiredTokenException", "ExpiredToken"):
         return "The temporary credentials have expired: get new ones (or a new session token)."
-    if code == "AccessDeniedException":
+    if code in ("AccessDeniedException", "AccessDenied"):
         action = re.search(r"perform: ([\w:]+)", message)
         what = action.group(1) if action else "this action"
         return f"The credentials are valid, but their IAM policy does not allow {what}."
