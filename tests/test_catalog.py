@@ -146,3 +146,27 @@ def test_prepared_request_is_typed():
     assert request.params["Key"] == {"id": {"N": "1"}, "s": {"S": "x"}}
     with pytest.raises(InputError):
         prepare("GetItem", 5)
+
+
+# -- any input ends in a request or a clear error -----------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_names = st.sampled_from(catalog().names)
+_keys = st.sampled_from(["TableName", "Key", "Item", "RequestItems", "TransactItems", "Limit",
+                         "ExpressionAttributeValues", "KeyConditionExpression", "S", "N", "M",
+                         "L", "B", "SS", "NS", "NULL", "BOOL", "Keys", "PutRequest", "x"])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=4),
+    max_leaves=15)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_names, st.dictionaries(_keys, _json, max_size=5))
+def test_any_parameters_end_in_a_request_or_an_input_error(name, params):
+    try:
+        prepare(name, params)
+    except InputError as error:
+        assert str(error)
