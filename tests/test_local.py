@@ -26,7 +26,7 @@ def test_dynamodb_local_is_dynamodb(dynamodb_local):
     assert ddb.get_item(TableName="probe", Key={"id": {"S": "a"}})["Item"]["id"] == {"S": "a"}
     # ... and lacks what moto is there for:
     with pytest.raises(ClientError) as info:
-        ddb.create_backup(TableName="probe", BackupName="b")
+        ddb.create_backup(TableName="probe", BackupName="probe-backup")
     assert info.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
@@ -35,8 +35,8 @@ def test_moto_answers_backups(moto_server):
     ddb.create_table(TableName="probe2", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    backup = ddb.create_backup(TableName="probe2", BackupName="b")["BackupDetails"]
-    assert backup["BackupName"] == "b" and "/backup/" in backup["BackupArn"]
+    backup = ddb.create_backup(TableName="probe2", BackupName="probe-backup")["BackupDetails"]
+    assert backup["BackupName"] == "probe-backup" and "/backup/" in backup["BackupArn"]
 
 
 def test_stop_frees_the_port():
