@@ -215,3 +215,11 @@ def test_unprocessed_retry_shrinks_until_done():
     assert result.complete and result.meta["batch_retries"] == 3
     sent = [r["PutRequest"]["Item"]["id"]["N"] for c in fake.calls for r in c["RequestItems"]["t"]]
     assert sorted(set(sent)) == sorted(str(i) for i in range(8))
+
+
+def test_bad_transform_fails_before_anything_is_sent(conn):
+    from dynaquery import InputError
+
+    with pytest.raises(InputError, match="Invalid transformation"):
+        conn.run("PutItem", '{"TableName": "events", "Item": {"pk": "t", "sk": 1}}', transform="[")
+    assert conn.run("Scan", '{"TableName": "events"}').data["Count"] == 0

@@ -13,6 +13,7 @@ class DynaqueryError(Exception):
     """Base of every error dynaquery raises on purpose."""
 
     exit_code = 1
+    resume_token: str | None = None  # where a paginated run that failed midway can go on
 
     def __init__(self, message: str):
         super().__init__(message)

@@ -16,10 +16,11 @@ from .catalog import Operation
 from .connection import Connection, translate_error
 from .errors import DynaqueryError, InputError, ServiceError
 from .request import Request, prepare
-from .results import Result, apply_transform
+from .results import Result, apply_transform, compile_transform
 from .values import plain_response
 
-BATCH_OPERATIONS = ("BatchWriteItem", "BatchGetItem")
+# The batch operations, and where each answers with what it left undone.
+BATCH_UNPROCESSED = {"BatchWriteItem": "UnprocessedItems", "BatchGetItem": "UnprocessedKeys"}
 BACKOFF_BASE = 0.05  # seconds
 BACKOFF_CAP = 5.0
 
@@ -38,16 +39,15 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
     request = operation if isinstance(operation, Request) else prepare(operation, params)
     if max_items is not None and max_items < 1:
         raise InputError("max_items must be at least 1.")
+    if transform:
+        compile_transform(transform)  # a bad expression must fail before anything is sent
     op = request.operation
     connection.client  # built before the clock starts: duration is the operation's own
     started = time.perf_counter()
     stats: dict[str, Any] = {"pages": 1}
     unprocessed = None
-    if op.name == "BatchWriteItem":
-        raw, unprocessed = _batch(connection, op, request.params, "UnprocessedItems",
-                                  batch_timeout, stats, sleep)
-    elif op.name == "BatchGetItem":
-        raw, unprocessed = _batch(connection, op, request.params, "UnprocessedKeys",
+    if op.name in BATCH_UNPROCESSED:
+        raw, unprocessed = _batch(connection, op, request.params, BATCH_UNPROCESSED[op.name],
                                   batch_timeout, stats, sleep)
     elif op.pagination:
         raw = _paginate(connection, op, request.params, all_pages, max_items, starting_token, stats)
@@ -121,8 +121,6 @@ def _count(op: Operation, body: dict) -> int | None:
 
 def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bool,
               max_items: int | None, starting_token: str | None, stats: dict) -> dict:
-    from botocore.paginate import TokenEncoder
-
     pagination = op.pagination
     config: dict[str, Any] = {}
     if max_items:
@@ -142,13 +140,9 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
     except DynaqueryError:
         raise
     except Exception as error:
-        raise _with_progress(translate_error(error, op.name, connection, params), pages, op) from None
-    if follow:
-        token = iterator.resume_token
-    else:
-        pending = {i: pages[0][o] for i, o in zip(pagination["input_token"], pagination["output_token"])
-                   if pages[0].get(o)}
-        token = TokenEncoder().encode(pending) if pending else None
+        raise _with_progress(translate_error(error, op.name, connection, params), pages,
+                             pagination) from None
+    token = iterator.resume_token if follow else _next_token(pages[0], pagination)
     merged = merge_pages(pages, pagination)
     if follow and token and len(pages) and max_items:
         # Truncated mid-page: the page's own output token would skip the items cut off, so the
@@ -176,10 +170,23 @@ def _check_token(token: str, pagination: dict) -> None:
                          "previous result of the same operation, unchanged.")
 
 
-def _with_progress(error: DynaqueryError, pages: list, op: Operation) -> DynaqueryError:
-    if pages and isinstance(error, ServiceError):
-        error.message += (f"\n{len(pages)} page(s) had been read before the error; "
-                          "nothing was returned from them.")
+def _next_token(page: dict, pagination: dict) -> str | None:
+    """The starting token for the page after `page`, in botocore's format; None after the last."""
+    from botocore.paginate import TokenEncoder
+
+    pending = {i: page[o] for i, o in zip(pagination["input_token"], pagination["output_token"])
+               if page.get(o)}
+    return TokenEncoder().encode(pending) if pending else None
+
+
+def _with_progress(error: DynaqueryError, pages: list, pagination: dict) -> DynaqueryError:
+    """Say how far the pages got, and how to go on from there."""
+    if pages:
+        error.resume_token = _next_token(pages[-1], pagination)
+        error.message += f"\n{len(pages)} page(s) had been read before the error."
+        if error.resume_token:
+            error.message += (" To go on after them, pass this starting token: "
+                              f"{error.resume_token}")
     return error
 
 
