@@ -14,6 +14,7 @@ from typing import Any, Callable
 import click
 
 from .errors import DynaqueryError, InputError
+from .results import OUTPUT_FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -84,9 +85,7 @@ def handle_errors(command: Callable) -> Callable:
             _fail("interrupted", 130)
         except BrokenPipeError:
             raise
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception as error:  # a bug of ours: say so, without a traceback
             _fail(redact(f"unexpected {type(error).__name__}: {error}"), EXIT_FAILED)
@@ -122,7 +121,7 @@ def cli() -> None:
 @click.argument("operation")
 @click.argument("params", required=False)
 @connection_options
-@click.option("-o", "--output", type=click.Choice(["json", "raw", "full", "table", "csv"]),
+@click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS),
               default="json", show_default=True,
               help="json: the data; raw: the service response; full: data and meta.")
 @click.option("--query", "transform", metavar="EXPR", help="JMESPath applied to the result.")

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import ConfigurationError, ConnectionFailed, DynaqueryError, ServiceError
+from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
+                     ServiceError)
 
 AuthMethod = Literal["iam_credentials", "instance_profile", "role_arn"]
 AUTH_METHODS = ("iam_credentials", "instance_profile", "role_arn")
@@ -357,8 +358,6 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
                           bx.HTTPClientError)):
         return ConnectionFailed(redact(f"{operation}: connection to {where} failed: {error}"))
     if isinstance(error, bx.ParamValidationError):
-        from .errors import InputError
-
         return InputError(redact(str(error)))
     if isinstance(error, bx.BotoCoreError):
         return ConnectionFailed(redact(f"{operation}: {error}"))

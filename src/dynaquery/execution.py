@@ -42,7 +42,7 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
     if transform:
         compile_transform(transform)  # a bad expression must fail before anything is sent
     op = request.operation
-    connection.client  # built before the clock starts: duration is the operation's own
+    _ = connection.client  # built before the clock starts: duration is the operation's own
     started = time.perf_counter()
     stats: dict[str, Any] = {"pages": 1}
     unprocessed = None

