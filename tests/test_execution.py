@@ -223,3 +223,29 @@ def test_bad_transform_fails_before_anything_is_sent(conn):
     with pytest.raises(InputError, match="Invalid transformation"):
         conn.run("PutItem", '{"TableName": "events", "Item": {"pk": "t", "sk": 1}}', transform="[")
     assert conn.run("Scan", '{"TableName": "events"}').data["Count"] == 0
+
+
+def test_pages_failing_midway_say_how_far_they_got_and_how_to_go_on(conn, dynamodb_local):
+    """The table is deleted (for real, from a second client) after the first page is read."""
+    put_items(conn, 30)
+    other = Endpoint(dynamodb_local.endpoint_url, access_key=conn.config.access_key_id).connection()
+    pages_seen = []
+
+    def delete_after_first_page(**kwargs):
+        pages_seen.append(1)
+        if len(pages_seen) == 1:
+            other.run("DeleteTable", '{"TableName": "events"}')
+
+    first = conn.run("Scan", '{"TableName": "events", "Limit": 10}')  # the page that gets through
+    conn.client.meta.events.register("after-call.dynamodb.Scan", delete_after_first_page)
+    with pytest.raises(ServiceError) as info:
+        conn.run("Scan", '{"TableName": "events", "Limit": 10}', all_pages=True)
+    error = info.value
+    assert error.code == "ResourceNotFoundException"
+    assert "1 page(s) had been read before the error" in error.message
+    assert error.resume_token and error.resume_token in error.message
+    # The token goes on exactly after the page that was read.
+    from botocore.paginate import TokenDecoder
+
+    assert first.meta["next_token"] == error.resume_token
+    assert set(TokenDecoder().decode(error.resume_token)) == {"ExclusiveStartKey"}
