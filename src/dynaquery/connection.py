@@ -291,9 +291,10 @@ def _known_region(region: str) -> bool:
     from botocore.session import get_session
 
     try:
-        known = set(get_session().get_available_regions("dynamodb"))
+        session = get_session()
+        known = set(session.get_available_regions("dynamodb"))
         for partition in ("aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"):
-            known.update(get_session().get_available_regions("dynamodb", partition))
+            known.update(session.get_available_regions("dynamodb", partition))
     except Exception:
         return True
     return region in known

@@ -45,6 +45,11 @@ class ParseError(InputError):
         return {**super().to_dict(), "line": self.line, "column": self.column}
 
 
+def join_path(path: str, key: str) -> str:
+    """The JSON path of `key` inside the object at `path` ("" is the top level)."""
+    return f"{path}.{key}" if path else key
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the parameters: where (a JSON path), and what."""

@@ -44,7 +44,7 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
     op = request.operation
     _ = connection.client  # built before the clock starts: duration is the operation's own
     started = time.perf_counter()
-    stats: dict[str, Any] = {"pages": 1}
+    stats: dict[str, Any] = {}
     unprocessed = None
     if op.name in BATCH_UNPROCESSED:
         raw, unprocessed = _batch(connection, op, request.params, BATCH_UNPROCESSED[op.name],
@@ -76,7 +76,7 @@ def shape_result(op: Operation, raw: dict, stats: dict, duration: float,
     meta: dict[str, Any] = {
         "operation": op.name,
         "duration_ms": round(duration * 1000, 3),
-        "pages": stats.get("pages", len(responses) or 1),
+        "pages": len(responses),
         "retries": sum(r.get("ResponseMetadata", {}).get("RetryAttempts", 0) for r in responses),
     }
     count = _count(op, body)
@@ -144,12 +144,11 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
                              pagination) from None
     token = iterator.resume_token if follow else _next_token(pages[0], pagination)
     merged = merge_pages(pages, pagination)
-    if follow and token and len(pages) and max_items:
+    if max_items and token:
         # Truncated mid-page: the page's own output token would skip the items cut off, so the
         # only way on is the resume token.
         for name in pagination["output_token"]:
             merged.pop(name, None)
-    stats["pages"] = len(pages)
     stats["responses"] = pages
     if token:
         stats["next_token"] = token
@@ -295,7 +294,7 @@ def _batch(connection: Connection, op: Operation, params: dict, unprocessed_key:
         if time.monotonic() >= deadline and number + 1 < len(chunks):
             left.extend(pair for later in chunks[number + 1:] for pair in later)
             break
-    stats.update(pages=len(responses), responses=responses, batch_requests=len(responses),
+    stats.update(responses=responses, batch_requests=len(responses),
                  batch_retries=retries)
     unprocessed = _group(op, left, settings) if left else {}
     return _merge_batch(op, responses, unprocessed_key, unprocessed), unprocessed

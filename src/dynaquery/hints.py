@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Callable
 
-from .errors import Problem
+from .errors import Problem, join_path
 
 _VALUE_TOKEN = re.compile(r":[A-Za-z0-9_]+")
 _NAME_TOKEN = re.compile(r"#[A-Za-z0-9_]+")
@@ -38,13 +38,13 @@ def _expression_problems(scope: dict, path: str) -> list[Problem]:
                 used.add(token)
                 if token not in defined:
                     problems.append(Problem(
-                        _join(path, expr_name),
+                        join_path(path, expr_name),
                         f"uses {token}, which {map_name} does not define: "
                         f"add \"{map_name}\": {{\"{token}\": ...}}"))
         for token in defined:
             if token not in used:
                 problems.append(Problem(
-                    _join(path, f"{map_name}.{token}"),
+                    join_path(path, f"{map_name}.{token}"),
                     "not used in any expression: use it or remove it"))
     return list(dict.fromkeys(problems))
 
@@ -84,10 +84,6 @@ def _key_schema_problems(params: dict) -> list[Problem]:
     return problems
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _scopes(value: Any, path: str = ""):
     """Every object in the parameters that holds an expression (top level, TransactItems, ...)."""
     if isinstance(value, dict):
@@ -95,7 +91,7 @@ def _scopes(value: Any, path: str = ""):
             yield value, path
         for key, sub in value.items():
             if isinstance(sub, (dict, list)) and not key.startswith("ExpressionAttribute"):
-                yield from _scopes(sub, _join(path, key))
+                yield from _scopes(sub, join_path(path, key))
     elif isinstance(value, list):
         for i, sub in enumerate(value):
             yield from _scopes(sub, f"{path}[{i}]")

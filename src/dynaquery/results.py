@@ -16,6 +16,7 @@ import datetime
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import simplejson
@@ -46,6 +47,7 @@ class Result:
 # transformations (JMESPath)
 
 
+@lru_cache(maxsize=1)
 def _functions():
     import jmespath.functions
 

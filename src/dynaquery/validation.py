@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.validate import ParamValidator
 
-from .errors import Problem
+from .errors import Problem, join_path
 from .parsing import describe_type
 from .values import ATTRIBUTE_VALUE_SHAPE
 
@@ -98,14 +98,13 @@ def _expected(valid_types: list[str]) -> str:
 
 def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
     path = name[1:] if name.startswith(".") else name
-    join = (lambda key: f"{path}.{key}" if path else key)  # noqa: E731
     if reason == "missing required field":
-        return Problem(join(details["required_name"]), "required, but missing")
+        return Problem(join_path(path, details["required_name"]), "required, but missing")
     if reason == "unknown field":
         unknown = details["unknown_param"]
         hint = did_you_mean(unknown, details["valid_names"])
         valid = ", ".join(details["valid_names"])
-        return Problem(join(unknown), f"unknown parameter; {hint or 'valid here: ' + valid}")
+        return Problem(join_path(path, unknown), f"unknown parameter; {hint or 'valid here: ' + valid}")
     if reason == "invalid type":
         param = details["param"]
         message = f"expected {_expected(details['valid_types'])}, got {describe_type(param)}"

@@ -22,7 +22,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import Problem
+from .errors import Problem, join_path
 from .parsing import describe_type
 
 TYPE_TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
@@ -66,10 +66,6 @@ def attribute_value_plan(shape, _seen: dict | None = None) -> Plan | None:
 
 # ---------------------------------------------------------------------------------------------
 # plain or typed -> typed (request side)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _number_text(value: Any, path: str, problems: list[Problem]) -> str | None:
@@ -130,7 +126,7 @@ def _string(value: Any, path: str, problems: list[Problem]) -> str | None:
 
 
 def _from_tagged(tag: str, value: Any, path: str, problems: list[Problem]) -> dict | None:
-    tag_path = _join(path, tag)
+    tag_path = join_path(path, tag)
     if tag == "S":
         return {"S": _string(value, tag_path, problems)}
     if tag == "N":
@@ -160,7 +156,7 @@ def _from_tagged(tag: str, value: Any, path: str, problems: list[Problem]) -> di
     if not isinstance(value, dict):
         problems.append(Problem(tag_path, f"M takes an object, got {describe_type(value)}"))
         return None
-    return {"M": {k: _to_typed(v, _join(tag_path, k), problems) for k, v in value.items()}}
+    return {"M": {k: _to_typed(v, join_path(tag_path, k), problems) for k, v in value.items()}}
 
 
 def to_typed(value: Any, path: str = "", problems: list[Problem] | None = None) -> dict:
@@ -189,7 +185,7 @@ def _to_typed(value: Any, path: str, problems: list[Problem]) -> dict:
             (tag, inner), = value.items()
             if tag in TYPE_TAGS:
                 return _from_tagged(tag, inner, path, problems)
-        return {"M": {k: _to_typed(v, _join(path, k), problems) for k, v in value.items()}}
+        return {"M": {k: _to_typed(v, join_path(path, k), problems) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
         return {"L": [_to_typed(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]}
     if isinstance(value, (bytes, bytearray)):
@@ -219,7 +215,7 @@ def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> 
     if kind == "struct":
         if not isinstance(value, dict):
             return value  # the validator reports the wrong type
-        return {k: typed_params(v, sub[k], _join(path, k), problems) if k in sub else v
+        return {k: typed_params(v, sub[k], join_path(path, k), problems) if k in sub else v
                 for k, v in value.items()}
     if kind == "list":
         if not isinstance(value, list):
@@ -227,7 +223,7 @@ def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> 
         return [typed_params(v, sub, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, dict):
         return value
-    return {k: typed_params(v, sub, _join(path, k), problems) for k, v in value.items()}
+    return {k: typed_params(v, sub, join_path(path, k), problems) for k, v in value.items()}
 
 
 # ---------------------------------------------------------------------------------------------
