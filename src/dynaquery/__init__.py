@@ -11,7 +11,7 @@
 from .catalog import Catalog, Operation, catalog, get_operation
 from .connection import Connection, ConnectionConfig, Diagnosis, connect
 from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError, ParseError,
-                     Problem, ServiceError, UnknownOperationError, ValidationError)
+                     Problem, ReadOnlyError, ServiceError, UnknownOperationError, ValidationError)
 from .request import Request, prepare
 from .results import Result, apply_transform, render, to_json
 from .values import to_plain, to_typed
@@ -22,8 +22,18 @@ __all__ = [
     "Catalog", "Operation", "catalog", "get_operation",
     "Connection", "ConnectionConfig", "Diagnosis", "connect",
     "ConfigurationError", "ConnectionFailed", "DynaqueryError", "InputError", "ParseError",
-    "Problem", "ServiceError", "UnknownOperationError", "ValidationError",
+    "Problem", "ReadOnlyError", "ServiceError", "UnknownOperationError", "ValidationError",
     "Request", "prepare",
     "Result", "apply_transform", "render", "to_json",
     "to_plain", "to_typed",
+    "Workspace",
 ]
+
+
+def __getattr__(name: str):
+    # The workspace brings SQLAlchemy: imported when first used, not by every `dynaquery` start.
+    if name == "Workspace":
+        from .workspace import Workspace
+
+        return Workspace
+    raise AttributeError(f"module 'dynaquery' has no attribute {name!r}")

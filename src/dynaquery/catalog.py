@@ -140,6 +140,14 @@ class Operation:
             return "statement"
         return "read" if self.name.startswith(READ_VERBS) else "write"
 
+    def reads_only(self, params: dict | None = None) -> bool:
+        """True when this call, with these parameters, only reads (PartiQL: every statement is a
+        SELECT). A read-only data source sends nothing else."""
+        if self.access != "statement":
+            return self.access == "read"
+        statements = list(_statements(params or {}))
+        return bool(statements) and all(is_select(s) for s in statements)
+
     @cached_property
     def example(self) -> str:
         """A parameter text to start from: the curated example, else one built from the model."""
@@ -165,6 +173,30 @@ class Operation:
             info["parameters"] = [p.__dict__ for p in self.parameters]
             info["example"] = self.example
         return info
+
+
+def _statements(value: Any) -> Iterator[Any]:
+    """Every PartiQL statement in a request's parameters (wherever the model nests them)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Statement":
+                yield inner
+            else:
+                yield from _statements(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _statements(inner)
+
+
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/|\()*")
+
+
+def is_select(statement: Any) -> bool:
+    """A PartiQL statement that only reads: SELECT, after any comments, spaces and parentheses."""
+    if not isinstance(statement, str):
+        return False
+    rest = statement[_LEADING.match(statement).end():]
+    return re.match(r"select\b", rest, re.I) is not None
 
 
 def describe_shape(shape) -> str:

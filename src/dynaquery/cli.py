@@ -24,8 +24,8 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def connection_options(command: Callable) -> Callable:
-    """The connection flags shared by every command that talks to DynamoDB."""
+def connection_flags(command: Callable) -> Callable:
+    """The settings of a connection, as flags (on `run`, `test` and `datasource add|edit`)."""
     options = [
         click.option("--region", help="AWS region (else AWS_REGION / the profile's region)."),
         click.option("--endpoint-url", help="Endpoint URL: DynamoDB Local, Alternator, LocalStack."),
@@ -54,17 +54,46 @@ def connection_options(command: Callable) -> Callable:
     return command
 
 
+def connection_options(command: Callable) -> Callable:
+    """The connection flags, plus --datasource: every command that talks to DynamoDB has them."""
+    command = connection_flags(command)
+    return click.option("-d", "--datasource", metavar="NAME",
+                        help="A saved data source (flags given as well override its settings).")(
+        command)
+
+
 CONNECTION_FLAGS = ("region", "endpoint_url", "auth", "access_key_id", "secret_access_key",
                     "session_token", "profile", "role_arn", "external_id", "role_session_name",
                     "sts_endpoint_url", "connect_timeout", "read_timeout", "max_attempts",
                     "retry_mode")
 
 
+def _given_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the connection flags; keep those typed on the command line (not defaults)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    settings = {name: kwargs.pop(name) for name in CONNECTION_FLAGS}
+    return {name: value for name, value in settings.items()
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+
+
 def _connection(kwargs: dict[str, Any]):
+    """The Connection a command's flags describe: a saved data source (with the flags given
+    overriding its settings), or the flags alone."""
     from .connection import Connection, ConnectionConfig
 
+    datasource = kwargs.pop("datasource", None)
+    if datasource:
+        return open_workspace().connect(datasource, **_given_flags(kwargs))
     settings = {name: kwargs.pop(name) for name in CONNECTION_FLAGS}
     return Connection(ConnectionConfig(**settings))
+
+
+def open_workspace():
+    from .workspace import Workspace
+
+    return Workspace.open()
 
 
 def handle_errors(command: Callable) -> Callable:
@@ -117,42 +146,71 @@ def cli() -> None:
     """dynaquery: run any DynamoDB operation with a JSON body, plain or typed values."""
 
 
-@cli.command()
-@click.argument("operation")
-@click.argument("params", required=False)
-@connection_options
-@click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS),
-              default="json", show_default=True,
-              help="json: the data; raw: the service response; full: data and meta.")
-@click.option("--query", "transform", metavar="EXPR", help="JMESPath applied to the result.")
-@click.option("--all-pages", is_flag=True, help="Follow every page and join them.")
-@click.option("--max-items", type=click.IntRange(min=1), help="Stop after N items (follows pages).")
-@click.option("--starting-token", help="Continue from a previous result's meta.next_token.")
-@click.option("--batch-timeout", type=click.FloatRange(min=0), default=60, show_default=True,
-              help="Seconds to keep retrying unprocessed batch items.")
-@handle_errors
-def run(operation: str, params: str | None, output: str, transform: str | None, all_pages: bool,
-        max_items: int | None, starting_token: str | None, batch_timeout: float,
-        **kwargs: Any) -> None:
-    """Run OPERATION with PARAMS (inline JSON, @file.json, or - for stdin).
+def run_options(command: Callable) -> Callable:
+    """How to run and print: shared by `run` and `query run`."""
+    options = [
+        click.option("-o", "--output", type=click.Choice(OUTPUT_FORMATS), default="json",
+                     show_default=True,
+                     help="json: the data; raw: the service response; full: data and meta."),
+        click.option("--query", "transform", metavar="EXPR",
+                     help="JMESPath applied to the result."),
+        click.option("--all-pages", is_flag=True, help="Follow every page and join them."),
+        click.option("--max-items", type=click.IntRange(min=1),
+                     help="Stop after N items (follows pages)."),
+        click.option("--starting-token", help="Continue from a previous result's meta.next_token."),
+        click.option("--batch-timeout", type=click.FloatRange(min=0), default=60,
+                     show_default=True, help="Seconds to keep retrying unprocessed batch items."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    Values may be typed ({"S": "x"}) or plain ("x", 42, true, null, lists, objects).
-    """
-    from .request import prepare
-    from .results import compile_transform, render
 
-    request = prepare(operation, read_params(params))  # bad input fails before connecting
-    if transform:
-        compile_transform(transform)
-    connection = _connection(kwargs)
-    result = connection.run(request, all_pages=all_pages, max_items=max_items,
-                            starting_token=starting_token, batch_timeout=batch_timeout)
+def _run_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {name: kwargs.pop(name) for name in
+            ("all_pages", "max_items", "starting_token", "batch_timeout")}
+
+
+def print_result(result, output: str, transform: str | None = None) -> None:
+    """Print a result as `--output` says (`transform` applied to what is printed); exit 1 when a
+    batch left requests unprocessed."""
+    from .results import render
+
     text = render(result, output, transform)
     click.echo(text, nl=not text.endswith("\n"))
     if not result.complete:
         count = result.meta.get("unprocessed", 0)
-        _fail(f"{count} request(s) stayed unprocessed after retrying for {batch_timeout:g}s; "
-              "they are listed in the result (UnprocessedItems / UnprocessedKeys).", EXIT_FAILED)
+        _fail(f"{count} request(s) stayed unprocessed after retrying; they are listed in the "
+              "result (UnprocessedItems / UnprocessedKeys).", EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("operation")
+@click.argument("params", required=False)
+@connection_options
+@run_options
+@handle_errors
+def run(operation: str, params: str | None, output: str, transform: str | None,
+        **kwargs: Any) -> None:
+    """Run OPERATION with PARAMS (inline JSON, @file.json, or - for stdin).
+
+    Values may be typed ({"S": "x"}) or plain ("x", 42, true, null, lists, objects). With
+    --datasource, the run is recorded in the history.
+    """
+    from .request import prepare
+    from .results import compile_transform
+
+    settings = _run_settings(kwargs)
+    request = prepare(operation, read_params(params))  # bad input fails before connecting
+    if transform:
+        compile_transform(transform)
+    datasource = kwargs.pop("datasource", None)
+    if datasource:
+        result = open_workspace().run(datasource, request, overrides=_given_flags(kwargs),
+                                      origin="cli", **settings)
+    else:
+        result = _connection(kwargs).run(request, **settings)
+    print_result(result, output, transform)
 
 
 @cli.command()
@@ -161,9 +219,12 @@ def run(operation: str, params: str | None, output: str, transform: str | None, 
 @handle_errors
 def test(as_json: bool, **kwargs: Any) -> None:
     """Test the connection: exit 0 and one line if it works, else exit 1 and the diagnosis."""
+    _print_diagnosis(_connection(kwargs).test(), as_json)
+
+
+def _print_diagnosis(diagnosis, as_json: bool) -> None:
     from .results import to_json
 
-    diagnosis = _connection(kwargs).test()
     if as_json:
         click.echo(to_json(diagnosis.to_dict()))
     elif diagnosis.ok:
@@ -217,6 +278,401 @@ def operations_show(name: str, as_json: bool) -> None:
             click.echo(f"      {p.documentation}")
     click.echo("  (* required)\n\nExample:")
     click.echo(op.example)
+
+
+# ---------------------------------------------------------------------------------------------
+# the workspace: data sources, queries, history, export/import
+
+
+def _print_records(records: list[dict], as_json: bool, columns: list[str]) -> None:
+    from .results import to_json, to_table
+
+    if as_json:
+        click.echo(to_json(records))
+    elif not records:
+        click.echo("(none)", err=True)
+    else:
+        click.echo(to_table([{c: r.get(c) for c in columns} for r in records]), nl=False)
+
+
+def _print_record(record: dict, as_json: bool) -> None:
+    from .results import cell, to_json
+
+    if as_json:
+        click.echo(to_json(record))
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        click.echo(f"{key:<{width}}  {'' if value is None else cell(value)}")
+
+
+@cli.group()
+def datasource() -> None:
+    """Saved data sources: add, list, show, edit, remove, test.
+
+    Secrets are encrypted in the workspace ($DYNAQUERY_HOME, or DYNAQUERY_DATABASE_URL) with the
+    key from DYNAQUERY_SECRET_KEY or the workspace's key file, and always shown masked.
+    """
+
+
+def _secret_prompt(settings: dict[str, Any]) -> None:
+    # Keys without a secret on a terminal: ask for it, so it stays out of the shell history.
+    if (settings.get("access_key_id") and not settings.get("secret_access_key")
+            and sys.stdin.isatty()):
+        settings["secret_access_key"] = click.prompt("Secret access key", hide_input=True)
+
+
+@datasource.command("add")
+@click.argument("name")
+@connection_flags
+@click.option("--read-only", is_flag=True, help="Send only operations that read.")
+@click.option("--description", help="A note about the data source.")
+@click.option("--test", "test_first", is_flag=True, help="Test the connection; save only if it works.")
+@click.option("--json", "as_json", is_flag=True, help="Print the saved data source as JSON.")
+@handle_errors
+def datasource_add(name: str, read_only: bool, description: str | None, test_first: bool,
+                   as_json: bool, **kwargs: Any) -> None:
+    """Save a data source NAME with the connection flags of `run`."""
+    from .connection import Connection, ConnectionConfig
+
+    settings = {n: kwargs.pop(n) for n in CONNECTION_FLAGS}
+    _secret_prompt(settings)
+    config = ConnectionConfig(**settings, read_only=read_only)
+    workspace = open_workspace()
+    if test_first:
+        diagnosis = Connection(config).test()
+        if not diagnosis.ok:
+            _fail(f"not saved: {diagnosis.message}", EXIT_FAILED)
+        click.echo(f"ok: {diagnosis.message}", err=True)
+    saved = workspace.add_datasource(name, config=config, read_only=read_only,
+                                     description=description)
+    if as_json:
+        _print_record(saved.to_dict(), True)
+    else:
+        click.echo(f"Saved data source {name!r} ({saved.config.auth_method}"
+                   f"{', read-only' if read_only else ''}).", err=True)
+
+
+@datasource.command("list")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@handle_errors
+def datasource_list(as_json: bool) -> None:
+    """List the saved data sources (secrets masked)."""
+    records = [ds.to_dict() for ds in open_workspace().datasources()]
+    _print_records(records, as_json, ["name", "auth", "region", "endpoint_url", "read_only",
+                                      "description"])
+
+
+@datasource.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@handle_errors
+def datasource_show(name: str, as_json: bool) -> None:
+    """Show a data source's settings (secrets masked)."""
+    _print_record(open_workspace().datasource(name).to_dict(), as_json)
+
+
+@datasource.command("edit")
+@click.argument("name")
+@connection_flags
+@click.option("--rename", metavar="NEW_NAME", help="Give the data source a new name.")
+@click.option("--read-only/--read-write", default=None, help="Allow only reads, or everything.")
+@click.option("--description", help="A note ('' clears it).")
+@click.option("--clear", "clear", multiple=True, metavar="SETTING",
+              help="Reset a setting (e.g. --clear session_token --clear endpoint_url).")
+@click.option("--json", "as_json", is_flag=True, help="Print the data source as JSON.")
+@handle_errors
+def datasource_edit(name: str, rename: str | None, read_only: bool | None,
+                    description: str | None, clear: tuple[str, ...], as_json: bool,
+                    **kwargs: Any) -> None:
+    """Change some settings of a data source; secrets not given keep their stored value."""
+    changes = _given_flags(kwargs)
+    updated = open_workspace().update_datasource(
+        name, name=rename, read_only=read_only, description=description,
+        clear=[c.replace("-", "_") for c in clear], **changes)
+    if as_json:
+        _print_record(updated.to_dict(), True)
+    else:
+        click.echo(f"Saved data source {updated.name!r}.", err=True)
+
+
+@datasource.command("remove")
+@click.argument("name")
+@click.option("--with-queries", is_flag=True, help="Remove the queries that use it as well.")
+@handle_errors
+def datasource_remove(name: str, with_queries: bool) -> None:
+    """Remove a data source (refused while saved queries use it, unless --with-queries)."""
+    open_workspace().remove_datasource(name, with_queries=with_queries)
+    click.echo(f"Removed data source {name!r}.", err=True)
+
+
+@datasource.command("test")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
+@handle_errors
+def datasource_test(name: str, as_json: bool) -> None:
+    """Test a saved data source: exit 0 and one line if it works, else exit 1 and the diagnosis."""
+    _print_diagnosis(open_workspace().test_datasource(name), as_json)
+
+
+@cli.group()
+def query() -> None:
+    """Saved queries: save, list, show, edit, remove, run.
+
+    A query's parameter text may hold placeholders, {{ name }}, filled at run time with JSON
+    values (--param name=text, --param name:=JSON, --params-json).
+    """
+
+
+def _defaults(items: tuple[str, ...], as_json: str | None) -> dict[str, Any] | None:
+    from .templates import parse_assignment, parse_values_json
+
+    if not items and as_json is None:
+        return None
+    values = parse_values_json(as_json, "--defaults-json") if as_json else {}
+    values.update(parse_assignment(item) for item in items)
+    return values
+
+
+@query.command("save")
+@click.argument("name")
+@click.argument("operation")
+@click.argument("params", required=False)
+@click.option("-d", "--datasource", required=True, metavar="NAME", help="The data source it runs on.")
+@click.option("--transform", metavar="EXPR", help="JMESPath applied to its results.")
+@click.option("--description", help="What the query is for.")
+@click.option("--default", "default_items", multiple=True, metavar="NAME=VALUE",
+              help="A placeholder's default (NAME:=JSON for a non-string).")
+@click.option("--defaults-json", metavar="JSON", help="Placeholder defaults as a JSON object.")
+@handle_errors
+def query_save(name: str, operation: str, params: str | None, datasource: str,
+               transform: str | None, description: str | None, default_items: tuple[str, ...],
+               defaults_json: str | None) -> None:
+    """Save query NAME: OPERATION with PARAMS (inline JSON, @file.json or -), kept verbatim.
+
+    It must parse and validate as `run` would; nothing is sent.
+    """
+    saved = open_workspace().save_query(
+        name, datasource, operation, read_params(params), transform=transform,
+        description=description, defaults=_defaults(default_items, defaults_json))
+    click.echo(f"Saved query {name!r} ({saved.operation} on {saved.datasource}"
+               f"{'; placeholders: ' + ', '.join(saved.placeholders) if saved.placeholders else ''}).",
+               err=True)
+
+
+@query.command("list")
+@click.option("-d", "--datasource", metavar="NAME", help="Only the queries of this data source.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@handle_errors
+def query_list(datasource: str | None, as_json: bool) -> None:
+    """List the saved queries."""
+    records = [q.to_dict() for q in open_workspace().queries(datasource)]
+    for record in records:
+        record["placeholders"] = ", ".join(record["placeholders"])
+    _print_records(records, as_json, ["name", "datasource", "operation", "placeholders",
+                                      "description"])
+
+
+@query.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.option("--params", "params_only", is_flag=True, help="Print only the parameter text.")
+@handle_errors
+def query_show(name: str, as_json: bool, params_only: bool) -> None:
+    """Show a saved query, its parameter text verbatim."""
+    saved = open_workspace().query(name)
+    if params_only:
+        click.echo(saved.params)
+        return
+    record = saved.to_dict()
+    if as_json:
+        _print_record(record, True)
+        return
+    params = record.pop("params")
+    record["placeholders"] = ", ".join(record["placeholders"])
+    record["defaults"] = record["defaults"] or None
+    _print_record(record, False)
+    click.echo("params:")
+    click.echo(params)
+
+
+@query.command("edit")
+@click.argument("name")
+@click.argument("params", required=False)
+@click.option("-d", "--datasource", metavar="NAME", help="Run it on another data source.")
+@click.option("--operation", help="Another operation.")
+@click.option("--transform", metavar="EXPR", help="JMESPath ('' clears it).")
+@click.option("--description", help="A note ('' clears it).")
+@click.option("--rename", metavar="NEW_NAME", help="Give the query a new name.")
+@click.option("--default", "default_items", multiple=True, metavar="NAME=VALUE",
+              help="Set a placeholder's default (replaces all defaults with those given).")
+@click.option("--defaults-json", metavar="JSON", help="Placeholder defaults as a JSON object.")
+@handle_errors
+def query_edit(name: str, params: str | None, datasource: str | None, operation: str | None,
+               transform: str | None, description: str | None, rename: str | None,
+               default_items: tuple[str, ...], defaults_json: str | None) -> None:
+    """Change a saved query. PARAMS (inline, @file or -) replaces its text; with no change given
+    at all, the text opens in $EDITOR. The result must still parse and validate."""
+    workspace = open_workspace()
+    text = read_params(params)
+    defaults = _defaults(default_items, defaults_json)
+    if all(v is None for v in (text, datasource, operation, transform, description, rename,
+                               defaults)):
+        current = workspace.query(name).params
+        text = click.edit(current, extension=".json")
+        if text is None or text == current:
+            click.echo("No change.", err=True)
+            return
+    saved = workspace.update_query(name, name=rename, datasource=datasource, operation=operation,
+                                   params=text, transform=transform, description=description,
+                                   defaults=defaults)
+    click.echo(f"Saved query {saved.name!r}.", err=True)
+
+
+@query.command("remove")
+@click.argument("name")
+@handle_errors
+def query_remove(name: str) -> None:
+    """Remove a saved query (its history stays)."""
+    open_workspace().remove_query(name)
+    click.echo(f"Removed query {name!r}.", err=True)
+
+
+@query.command("run")
+@click.argument("name")
+@click.option("-p", "--param", "param_items", multiple=True, metavar="NAME=VALUE",
+              help="A placeholder's value: NAME=text, or NAME:=JSON (number, true, object...).")
+@click.option("--params-json", metavar="JSON", help="Placeholder values as a JSON object.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the parameters with the placeholders filled; send nothing.")
+@run_options
+@handle_errors
+def query_run(name: str, param_items: tuple[str, ...], params_json: str | None, dry_run: bool,
+              output: str, transform: str | None, **kwargs: Any) -> None:
+    """Run saved query NAME and print what `run` prints. Its transformation applies; --query
+    applies on top of it."""
+    from .results import to_json
+    from .templates import parse_assignment, parse_values_json
+
+    values = parse_values_json(params_json) if params_json else {}
+    values.update(parse_assignment(item) for item in param_items)
+    workspace = open_workspace()
+    if dry_run:
+        _, request = workspace.render_query(name, values)
+        click.echo(to_json(request.source))
+        return
+    result = workspace.run_query(name, values, origin="cli", **_run_settings(kwargs))
+    print_result(result, output, transform)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--query", "query_name", metavar="NAME", help="Runs of this saved query.")
+@click.option("-d", "--datasource", metavar="NAME", help="Runs on this data source.")
+@click.option("--operation", help="Runs of this operation.")
+@click.option("--outcome", type=click.Choice(["ok", "incomplete", "error"]))
+@click.option("--since", metavar="WHEN", help="A time (2026-11-23T10:00:00Z) or a span (30m, 12h, 7d).")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.pass_context
+@handle_errors
+def history(ctx: click.Context, query_name: str | None, datasource: str | None,
+            operation: str | None, outcome: str | None, since: str | None, limit: int,
+            as_json: bool) -> None:
+    """The runs made through the workspace, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    runs = open_workspace().history(limit=limit, query=query_name, datasource=datasource,
+                                    operation=operation, outcome=outcome, since=since)
+    records = [run.to_dict() for run in runs]
+    if not as_json:
+        for record in records:
+            if record["error"]:
+                record["error"] = record["error"].splitlines()[0][:80]
+    _print_records(records, as_json, ["started_at", "query", "datasource", "operation",
+                                      "outcome", "item_count", "duration_ms", "error"])
+
+
+@history.command("clear")
+@click.option("--before", metavar="WHEN", help="Only runs older than this time or span (7d).")
+@handle_errors
+def history_clear(before: str | None) -> None:
+    """Delete recorded runs."""
+    count = open_workspace().clear_history(before)
+    click.echo(f"Deleted {count} run(s) from the history.", err=True)
+
+
+@cli.group()
+def workspace() -> None:
+    """The workspace itself: where it is, export and import."""
+
+
+@workspace.command("info")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@handle_errors
+def workspace_info(as_json: bool) -> None:
+    """Where the workspace is, and what it holds."""
+    ws = open_workspace()
+    record = {"database": ws.location, "key_file": str(ws.key_file),
+              "datasources": len(ws.datasources()), "queries": len(ws.queries())}
+    _print_record(record, as_json)
+
+
+def _format_of(path: str | None, given: str | None) -> str:
+    if given:
+        return given
+    return "yaml" if path and path.endswith((".yaml", ".yml")) else "json"
+
+
+@workspace.command("export")
+@click.option("-o", "--output", "path", metavar="FILE", help="Write to FILE (default: stdout).")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]),
+              help="Default: from the file's extension, else json.")
+@handle_errors
+def workspace_export(path: str | None, fmt: str | None) -> None:
+    """Export data sources (without secrets) and queries as JSON or YAML."""
+    from .workspace import dump_export
+
+    text = dump_export(open_workspace().export(), _format_of(path, fmt))
+    if path:
+        _write_atomically(Path(path), text)
+        click.echo(f"Exported the workspace to {path}.", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@workspace.command("import")
+@click.argument("path", metavar="FILE")
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]),
+              help="Default: from the file's extension, else json.")
+@click.option("--skip-existing", "on_conflict", flag_value="skip",
+              help="Keep what the workspace has under a name the file also has.")
+@click.option("--replace", "on_conflict", flag_value="replace",
+              help="Overwrite it (data sources keep their stored secrets).")
+@handle_errors
+def workspace_import(path: str, fmt: str | None, on_conflict: str | None) -> None:
+    """Import an export (FILE, or - for stdin). All or nothing; by default a name that exists
+    already stops the import."""
+    from .workspace import load_export
+
+    text = read_params("-" if path == "-" else "@" + path)
+    counts = open_workspace().import_(load_export(text, _format_of(path, fmt)),
+                                      on_conflict=on_conflict or "error")
+    click.echo(f"Imported {counts['datasources']} data source(s) and {counts['queries']} "
+               f"query(ies){', skipped ' + str(counts['skipped']) if counts['skipped'] else ''}.",
+               err=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except OSError as error:
+        raise InputError(f"Cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
-                     ServiceError)
+                     ReadOnlyError, ServiceError)
 
 AuthMethod = Literal["iam_credentials", "instance_profile", "role_arn"]
 AUTH_METHODS = ("iam_credentials", "instance_profile", "role_arn")
@@ -50,6 +50,7 @@ class ConnectionConfig:
     read_timeout: float = 60
     max_attempts: int | None = None
     retry_mode: str | None = None
+    read_only: bool = False  # only operations that read are sent
 
     @property
     def auth_method(self) -> str:
@@ -231,8 +232,12 @@ class Connection:
                 parameter_validation=False,
                 user_agent_extra=USER_AGENT,
             )
-            self._client = self.session.create_client(
+            client = self.session.create_client(
                 "dynamodb", region_name=self.region, endpoint_url=cfg.endpoint_url, config=config)
+            if cfg.read_only:
+                # In botocore's own call path, so paginators and every other caller are covered.
+                client.meta.events.register("before-parameter-build.dynamodb", _refuse_writes)
+            self._client = client
         return self._client
 
     @property
@@ -279,6 +284,13 @@ class Connection:
             raise
         except Exception as error:
             raise translate_error(error, operation, self, params) from None
+
+
+def _refuse_writes(params: dict, model, **_: Any) -> None:
+    from .catalog import catalog
+
+    if not catalog().get(model.name).reads_only(params):
+        raise ReadOnlyError(model.name)
 
 
 def no_credentials_message() -> str:

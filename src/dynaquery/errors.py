@@ -92,6 +92,17 @@ class ConfigurationError(InputError):
     """The connection settings are incomplete or contradictory."""
 
 
+class ReadOnlyError(InputError):
+    """A write or admin operation on a read-only data source: refused before anything is sent."""
+
+    def __init__(self, operation: str, what: str = "the data source"):
+        super().__init__(
+            f"{what[:1].upper()}{what[1:]} is read-only: {operation} writes or administers, so it "
+            "was not sent. Only reads (Get, BatchGet, TransactGet, Query, Scan, Describe, List, "
+            "PartiQL SELECT) are allowed; use a data source that is not read-only for the rest.")
+        self.operation = operation
+
+
 class ServiceError(DynaqueryError):
     """DynamoDB answered with an error. Exit code 1."""
 

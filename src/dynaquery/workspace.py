@@ -1,0 +1,831 @@
+"""The workspace: saved data sources and queries, and the history of runs.
+
+    from dynaquery import Workspace
+
+    ws = Workspace.open()                       # $DYNAQUERY_HOME/workspace.db, or DYNAQUERY_DATABASE_URL
+    ws.add_datasource("local", endpoint_url="http://localhost:8000", region="us-east-1",
+                      access_key_id="x", secret_access_key="y")
+    ws.save_query("team", "local", "Query", '{"TableName": "users", ...{{ team }}...}')
+    result = ws.run_query("team", {"team": "team_1"})
+
+Secrets are sealed with the workspace's key (dynaquery.encryption) and only opened to connect.
+Every run through the workspace is recorded in the history: what ran, where, when, how long, how
+it ended, how many items; never item data, parameter values or secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from . import store, templates
+from .connection import SECRET_FIELDS, Connection, ConnectionConfig, Diagnosis
+from .errors import (ConfigurationError, DynaqueryError, InputError, ReadOnlyError,
+                     ValidationError)
+from .validation import did_you_mean
+
+MASK = "********"
+EXPORT_VERSION = 1
+# The settings a data source keeps besides its secrets: every field of ConnectionConfig.
+SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(ConnectionConfig)
+                       if f.name not in SECRET_FIELDS and f.name != "read_only")
+
+
+class NotFound(InputError):
+    """A data source or query name that the workspace does not have."""
+
+
+class Conflict(InputError):
+    """A name that is already taken, or a data source still used by queries."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class DataSource:
+    """A saved connection. `config` holds no secrets; `secret_fields` names those stored."""
+
+    id: str
+    name: str
+    config: ConnectionConfig
+    read_only: bool = False
+    description: str | None = None
+    secret_fields: tuple[str, ...] = ()
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict:
+        settings = {k: v for k, v in dataclasses.asdict(self.config).items()
+                    if k in SETTING_FIELDS}
+        for name in SECRET_FIELDS:
+            settings[name] = MASK if name in self.secret_fields else None
+        settings["auth"] = self.config.auth_method
+        return {"id": self.id, "name": self.name, "description": self.description,
+                "read_only": self.read_only, **settings,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+@dataclass
+class SavedQuery:
+    id: str
+    name: str
+    datasource_id: str
+    datasource: str
+    operation: str
+    params: str
+    transform: str | None = None
+    description: str | None = None
+    defaults: dict = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def placeholders(self) -> list[str]:
+        return templates.parse(self.params).names
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "datasource": self.datasource,
+                "datasource_id": self.datasource_id, "operation": self.operation,
+                "params": self.params, "transform": self.transform,
+                "description": self.description, "defaults": self.defaults,
+                "placeholders": self.placeholders,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+@dataclass
+class Run:
+    """One entry of the history."""
+
+    id: int
+    started_at: str
+    duration_ms: float | None
+    operation: str
+    outcome: str
+    query: str | None = None
+    datasource: str | None = None
+    item_count: int | None = None
+    error: str | None = None
+    origin: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Workspace:
+    """Saved data sources and queries, and the run history, in one database."""
+
+    def __init__(self, engine: sa.Engine, key_file: Path, location: str):
+        self.engine = engine
+        self.key_file = key_file
+        self.location = location  # the database, passwords hidden
+        self._box = None
+
+    @classmethod
+    def open(cls, url: str | None = None, home: str | Path | None = None) -> "Workspace":
+        """Open (creating or migrating as needed) the workspace at `url`, by default
+        DYNAQUERY_DATABASE_URL, else workspace.db in `home` ($DYNAQUERY_HOME, or the user's data
+        directory). The secrets key file lives in `home` too."""
+        home_path = Path(home).expanduser() if home else store.default_home()
+        url = url or store.default_url(home_path)
+        engine = store.create_engine(url)
+        store.migrate(engine)
+        location = engine.url.render_as_string(hide_password=True)
+        return cls(engine, home_path / "secret.key", location)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    # -- secrets -------------------------------------------------------------------------------
+
+    @property
+    def box(self):
+        if self._box is None:
+            from .encryption import load_box
+
+            box = load_box(self.key_file)
+            with store.transaction(self.engine, write=True) as db:
+                known = db.execute(sa.select(store.settings.c.value).where(
+                    store.settings.c.key == "key_fingerprint")).scalar()
+                if known is None:
+                    db.execute(store.settings.insert().values(key="key_fingerprint",
+                                                              value=box.fingerprint))
+            if known is not None and known != box.fingerprint:
+                raise ConfigurationError(
+                    f"The secrets key from {box.source} is not the key this workspace's secrets "
+                    f"were saved with. Set DYNAQUERY_SECRET_KEY to the original key (or restore "
+                    f"the key file {self.key_file}).")
+            self._box = box
+        return self._box
+
+    def _seal(self, ds_id: str, secrets: dict[str, str]) -> str:
+        return json.dumps({name: self.box.seal(value, f"{ds_id}/{name}")
+                           for name, value in secrets.items() if value})
+
+    def _open_secrets(self, ds_id: str, sealed: str) -> dict[str, str]:
+        stored = json.loads(sealed)
+        return {name: self.box.open(value, f"{ds_id}/{name}") for name, value in stored.items()}
+
+    # -- data sources --------------------------------------------------------------------------
+
+    def add_datasource(self, name: str, *, read_only: bool = False, description: str | None = None,
+                       config: ConnectionConfig | None = None, **settings: Any) -> DataSource:
+        """Save a new data source. Settings are ConnectionConfig's fields (secrets included)."""
+        _check_name(name, "data source")
+        config = config or ConnectionConfig(**_known_settings(settings))
+        config.read_only = read_only
+        config.check()
+        ds_id = str(uuid.uuid4())
+        secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
+        now = _now()
+        row = {"id": ds_id, "name": name, "description": description,
+               "settings": _settings_json(config), "secrets": self._seal(ds_id, secrets),
+               "read_only": read_only, "created_at": now, "updated_at": now}
+        with store.transaction(self.engine, write=True) as db:
+            if self._find(db, store.datasources, name) is not None:
+                raise Conflict(f"A data source named {name!r} already exists "
+                               "(change it with `datasource edit`).")
+            db.execute(store.datasources.insert().values(**row))
+        return self._datasource_from_row(row)
+
+    def datasources(self) -> list[DataSource]:
+        with store.transaction(self.engine) as db:
+            rows = db.execute(sa.select(store.datasources).order_by(store.datasources.c.name))
+            return [self._datasource_from_row(r._mapping) for r in rows]
+
+    def datasource(self, name_or_id: str) -> DataSource:
+        with store.transaction(self.engine) as db:
+            return self._datasource_from_row(self._get(db, store.datasources, name_or_id))
+
+    def update_datasource(self, name_or_id: str, *, name: str | None = None,
+                          read_only: bool | None = None, description: str | None = None,
+                          clear: Iterable[str] = (), **settings: Any) -> DataSource:
+        """Change some settings of a data source. A secret not given keeps its stored value;
+        `clear` names settings (secrets too) to reset."""
+        settings = _known_settings(settings)
+        _ = self.box  # checks the key in a transaction of its own: before this one starts
+        with store.transaction(self.engine, write=True) as db:
+            row = dict(self._get(db, store.datasources, name_or_id))
+            ds_id = row["id"]
+            current = self._datasource_from_row(row).config
+            secrets = self._open_secrets(ds_id, row["secrets"])
+            values = {**dataclasses.asdict(current), **secrets}
+            for setting in clear:
+                if setting not in values:
+                    raise InputError(f"Unknown setting {setting!r} to clear.")
+                values[setting] = ConnectionConfig.__dataclass_fields__[setting].default
+            values.update({k: v for k, v in settings.items() if v is not None})
+            if read_only is not None:
+                values["read_only"] = read_only
+            config = ConnectionConfig(**values)
+            config.check()
+            if name is not None and name != row["name"]:
+                _check_name(name, "data source")
+                if self._find(db, store.datasources, name) is not None:
+                    raise Conflict(f"A data source named {name!r} already exists.")
+                row["name"] = name
+            if description is not None:
+                row["description"] = description or None
+            new_secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
+            row.update(settings=_settings_json(config), secrets=self._seal(ds_id, new_secrets),
+                       read_only=config.read_only, updated_at=_now())
+            db.execute(store.datasources.update().where(store.datasources.c.id == ds_id)
+                       .values(**row))
+        return self._datasource_from_row(row)
+
+    def remove_datasource(self, name_or_id: str, *, with_queries: bool = False) -> None:
+        with store.transaction(self.engine, write=True) as db:
+            row = self._get(db, store.datasources, name_or_id)
+            used = db.execute(sa.select(store.queries.c.name).where(
+                store.queries.c.datasource_id == row["id"]).order_by(store.queries.c.name)).scalars().all()
+            if used and not with_queries:
+                shown = ", ".join(used[:5]) + (f" and {len(used) - 5} more" if len(used) > 5 else "")
+                raise Conflict(f"The data source {row['name']!r} is used by {len(used)} saved "
+                               f"quer{'y' if len(used) == 1 else 'ies'} ({shown}): remove them or "
+                               "point them at another data source first, or remove them with it.")
+            db.execute(store.queries.delete().where(store.queries.c.datasource_id == row["id"]))
+            db.execute(store.datasources.delete().where(store.datasources.c.id == row["id"]))
+
+    def connection_config(self, name_or_id: str, **overrides: Any) -> ConnectionConfig:
+        """The data source's full settings, secrets opened; `overrides` replace saved settings."""
+        with store.transaction(self.engine) as db:
+            row = self._get(db, store.datasources, name_or_id)
+        if row["read_only"] and overrides.pop("read_only", True) is False:
+            raise InputError(f"The data source {row['name']!r} is read-only; an override cannot "
+                             "lift that (change it with `datasource edit --read-write`).")
+        overrides.pop("read_only", None)
+        values = {**dataclasses.asdict(self._datasource_from_row(row).config),
+                  **self._open_secrets(row["id"], row["secrets"])}
+        values.update({k: v for k, v in _known_settings(overrides).items() if v is not None})
+        values["read_only"] = bool(row["read_only"])
+        return ConnectionConfig(**values)
+
+    def connect(self, name_or_id: str, **overrides: Any) -> Connection:
+        return Connection(self.connection_config(name_or_id, **overrides))
+
+    def test_datasource(self, name_or_id: str, **overrides: Any) -> Diagnosis:
+        return self.connect(name_or_id, **overrides).test()
+
+    def _datasource_from_row(self, row) -> DataSource:
+        settings = json.loads(row["settings"])
+        config = ConnectionConfig(**_known_settings(settings), read_only=bool(row["read_only"]))
+        return DataSource(id=row["id"], name=row["name"], config=config,
+                          read_only=bool(row["read_only"]), description=row["description"],
+                          secret_fields=tuple(sorted(json.loads(row["secrets"]))),
+                          created_at=row["created_at"], updated_at=row["updated_at"])
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def save_query(self, name: str, datasource: str, operation: str, params: str | None = None,
+                   *, transform: str | None = None, description: str | None = None,
+                   defaults: dict[str, Any] | None = None) -> SavedQuery:
+        """Save a query. It must parse and validate (placeholders without a default are allowed
+        wherever a value goes); the parameter text is kept verbatim."""
+        _check_name(name, "query")
+        op_name = check_query(operation, params or "", transform, defaults)
+        now = _now()
+        with store.transaction(self.engine, write=True) as db:
+            ds = self._get(db, store.datasources, datasource)
+            if self._find(db, store.queries, name) is not None:
+                raise Conflict(f"A query named {name!r} already exists "
+                               "(change it with `query edit`, or remove it first).")
+            row = {"id": str(uuid.uuid4()), "name": name, "datasource_id": ds["id"],
+                   "operation": op_name, "params": params or "", "transform": transform or None,
+                   "description": description or None, "defaults": _dumps(defaults or {}),
+                   "created_at": now, "updated_at": now}
+            db.execute(store.queries.insert().values(**row))
+        return self._query_from_row(row, ds["name"])
+
+    def queries(self, datasource: str | None = None) -> list[SavedQuery]:
+        q, ds = store.queries, store.datasources
+        statement = (sa.select(q, ds.c.name.label("datasource_name"))
+                     .join(ds, q.c.datasource_id == ds.c.id).order_by(q.c.name))
+        with store.transaction(self.engine) as db:
+            if datasource is not None:
+                statement = statement.where(q.c.datasource_id == self._get(db, ds, datasource)["id"])
+            return [self._query_from_row(r._mapping, r.datasource_name)
+                    for r in db.execute(statement)]
+
+    def query(self, name_or_id: str) -> SavedQuery:
+        with store.transaction(self.engine) as db:
+            row = self._get(db, store.queries, name_or_id)
+            ds_name = db.execute(sa.select(store.datasources.c.name).where(
+                store.datasources.c.id == row["datasource_id"])).scalar()
+        return self._query_from_row(row, ds_name)
+
+    def update_query(self, name_or_id: str, *, name: str | None = None,
+                     datasource: str | None = None, operation: str | None = None,
+                     params: str | None = None, transform: str | None = None,
+                     description: str | None = None,
+                     defaults: dict[str, Any] | None = None) -> SavedQuery:
+        """Change a saved query. `transform=""` / `description=""` clear them; the result must
+        still parse and validate."""
+        with store.transaction(self.engine, write=True) as db:
+            row = dict(self._get(db, store.queries, name_or_id))
+            if name is not None and name != row["name"]:
+                _check_name(name, "query")
+                if self._find(db, store.queries, name) is not None:
+                    raise Conflict(f"A query named {name!r} already exists.")
+                row["name"] = name
+            if datasource is not None:
+                row["datasource_id"] = self._get(db, store.datasources, datasource)["id"]
+            for key, value in (("operation", operation), ("params", params)):
+                if value is not None:
+                    row[key] = value
+            for key, value in (("transform", transform), ("description", description)):
+                if value is not None:
+                    row[key] = value or None
+            if defaults is not None:
+                row["defaults"] = _dumps(defaults)
+            row["operation"] = check_query(row["operation"], row["params"], row["transform"],
+                                           _loads(row["defaults"]))
+            row["updated_at"] = _now()
+            db.execute(store.queries.update().where(store.queries.c.id == row["id"]).values(**row))
+            ds_name = db.execute(sa.select(store.datasources.c.name).where(
+                store.datasources.c.id == row["datasource_id"])).scalar()
+        return self._query_from_row(row, ds_name)
+
+    def remove_query(self, name_or_id: str) -> None:
+        with store.transaction(self.engine, write=True) as db:
+            row = self._get(db, store.queries, name_or_id)
+            db.execute(store.queries.delete().where(store.queries.c.id == row["id"]))
+
+    @staticmethod
+    def _query_from_row(row, datasource_name: str) -> SavedQuery:
+        return SavedQuery(id=row["id"], name=row["name"], datasource_id=row["datasource_id"],
+                          datasource=datasource_name, operation=row["operation"],
+                          params=row["params"], transform=row["transform"],
+                          description=row["description"], defaults=_loads(row["defaults"]),
+                          created_at=row["created_at"], updated_at=row["updated_at"])
+
+    # -- running -------------------------------------------------------------------------------
+
+    def render_query(self, name_or_id: str, values: dict[str, Any] | None = None):
+        """The saved query and its parameters with every placeholder filled (nothing sent)."""
+        from .request import prepare
+
+        saved = self.query(name_or_id)
+        params, _ = templates.parse(saved.params).render(values, saved.defaults)
+        return saved, prepare(saved.operation, params)
+
+    def run_query(self, name_or_id: str, values: dict[str, Any] | None = None, *,
+                  transform: str | None = None, origin: str = "library", **options: Any):
+        """Run a saved query with its placeholders filled from `values` (then its defaults).
+        Its saved transformation applies, then `transform` if given. Recorded in the history."""
+        saved = self.query(name_or_id)
+        started = time.time()
+        try:
+            saved, request = self.render_query(saved.id, values)
+            expression = _compose(saved.transform, transform)
+        except DynaqueryError as error:
+            self._record(started, saved.operation, saved.datasource_id, saved.datasource,
+                         error=error, query=saved, origin=origin)
+            raise
+        return self._run(saved.datasource_id, request, expression, options, started,
+                         query=saved, origin=origin)
+
+    def run(self, datasource: str, operation: Any, params: Any = None, *,
+            overrides: dict[str, Any] | None = None, origin: str = "library", **options: Any):
+        """Run an unsaved query against a saved data source. Recorded in the history."""
+        from .request import Request, prepare
+
+        started = time.time()
+        ds = self.datasource(datasource)
+        try:
+            request = operation if isinstance(operation, Request) else prepare(operation, params)
+        except DynaqueryError as error:
+            self._record(started, str(getattr(operation, "name", operation)), ds.id, ds.name,
+                         error=error, origin=origin)
+            raise
+        transform = options.pop("transform", None)
+        return self._run(ds.id, request, transform, options, started, overrides=overrides,
+                         origin=origin)
+
+    def _run(self, ds_id: str, request, transform, options, started, *, query=None,
+             overrides=None, origin: str):
+        config = None
+        name = query.datasource if query else self.datasource(ds_id).name
+        try:
+            config = self.connection_config(ds_id, **(overrides or {}))
+            result = Connection(config).run(request, transform=transform, **options)
+        except DynaqueryError as error:
+            if isinstance(error, ReadOnlyError):
+                error = ReadOnlyError(error.operation, f"the data source {name!r}")
+            if config is not None:
+                error.message = config.redact(error.message)
+            self._record(started, request.name, ds_id, name, error=error, query=query,
+                         origin=origin)
+            raise error from None
+        self._record(started, request.name, ds_id, name, result=result, query=query,
+                     origin=origin)
+        return result
+
+    # -- history -------------------------------------------------------------------------------
+
+    def _record(self, started: float, operation: str, ds_id: str | None, ds_name: str | None, *,
+                result=None, error: DynaqueryError | None = None, query: SavedQuery | None = None,
+                origin: str = "library") -> None:
+        if result is not None:
+            outcome = "ok" if result.complete else "incomplete"
+            count = result.meta.get("count")
+            duration = result.meta.get("duration_ms")
+        else:
+            outcome, count = "error", None
+            duration = round((time.time() - started) * 1000, 3)
+        row = {"started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(
+                   timespec="microseconds").replace("+00:00", "Z"),
+               "duration_ms": duration, "query_id": query.id if query else None,
+               "query_name": query.name if query else None, "datasource_id": ds_id,
+               "datasource_name": ds_name, "operation": operation, "outcome": outcome,
+               "item_count": count, "error": error.message if error else None, "origin": origin}
+        with store.transaction(self.engine, write=True) as db:
+            db.execute(store.runs.insert().values(**row))
+
+    def history(self, *, limit: int | None = 50, query: str | None = None,
+                datasource: str | None = None, operation: str | None = None,
+                outcome: str | None = None, since: str | None = None) -> list[Run]:
+        """Runs, newest first. `since`: an ISO time or a span like 30m, 12h, 7d."""
+        r = store.runs
+        statement = sa.select(r).order_by(r.c.started_at.desc(), r.c.id.desc())
+        if query:
+            statement = statement.where(sa.or_(r.c.query_name == query, r.c.query_id == query,
+                                               r.c.query_id == self._id_of(store.queries, query)))
+        if datasource:
+            statement = statement.where(sa.or_(
+                r.c.datasource_name == datasource, r.c.datasource_id == datasource,
+                r.c.datasource_id == self._id_of(store.datasources, datasource)))
+        if operation:
+            from .catalog import catalog
+
+            statement = statement.where(r.c.operation == catalog().get(operation).name)
+        if outcome:
+            if outcome not in ("ok", "incomplete", "error"):
+                raise InputError(f"Unknown outcome {outcome!r}: use ok, incomplete or error.")
+            statement = statement.where(r.c.outcome == outcome)
+        if since:
+            statement = statement.where(r.c.started_at >= _since(since))
+        if limit:
+            statement = statement.limit(limit)
+        with store.transaction(self.engine) as db:
+            return [Run(id=row.id, started_at=row.started_at, duration_ms=row.duration_ms,
+                        operation=row.operation, outcome=row.outcome, query=row.query_name,
+                        datasource=row.datasource_name, item_count=row.item_count,
+                        error=row.error, origin=row.origin)
+                    for row in db.execute(statement)]
+
+    def clear_history(self, before: str | None = None) -> int:
+        with store.transaction(self.engine, write=True) as db:
+            statement = store.runs.delete()
+            if before:
+                statement = statement.where(store.runs.c.started_at < _since(before))
+            return db.execute(statement).rowcount
+
+    # -- export / import -----------------------------------------------------------------------
+
+    def export(self) -> dict:
+        """Data sources (without secrets) and queries, for version control."""
+        sources = []
+        for ds in self.datasources():
+            settings = {k: v for k, v in dataclasses.asdict(ds.config).items()
+                        if k in SETTING_FIELDS and v != ConnectionConfig.__dataclass_fields__[k].default}
+            entry = {"name": ds.name, **({"description": ds.description} if ds.description else {}),
+                     "read_only": ds.read_only, "settings": settings}
+            sources.append(entry)
+        queries = []
+        for q in self.queries():
+            entry = {"name": q.name, "datasource": q.datasource, "operation": q.operation,
+                     "params": q.params}
+            for key in ("transform", "description"):
+                if getattr(q, key):
+                    entry[key] = getattr(q, key)
+            if q.defaults:
+                entry["defaults"] = q.defaults
+            queries.append(entry)
+        return {"dynaquery_workspace": EXPORT_VERSION, "datasources": sources, "queries": queries}
+
+    def import_(self, data: Any, *, on_conflict: str = "error") -> dict[str, int]:
+        """Import an export. on_conflict: 'error' (nothing is written if a name exists), 'skip'
+        or 'replace' (a replaced data source keeps its stored secrets). All or nothing."""
+        if on_conflict not in ("error", "skip", "replace"):
+            raise InputError("on_conflict must be 'error', 'skip' or 'replace'.")
+        sources, queries = _check_export(data)
+        counts = {"datasources": 0, "queries": 0, "skipped": 0}
+        with store.transaction(self.engine, write=True) as db:
+            ids: dict[str, str] = {}
+            for entry in sources:
+                existing = self._find(db, store.datasources, entry["name"])
+                if existing is not None and on_conflict == "error":
+                    raise Conflict(f"datasources: {entry['name']!r} already exists; import with "
+                                   "skip or replace.")
+                ids[entry["name"]] = existing["id"] if existing is not None else str(uuid.uuid4())
+                if existing is not None and on_conflict == "skip":
+                    counts["skipped"] += 1
+                    continue
+                config = ConnectionConfig(**entry["settings"], read_only=entry["read_only"])
+                now = _now()
+                row = {"name": entry["name"], "description": entry.get("description"),
+                       "settings": _settings_json(config), "read_only": entry["read_only"],
+                       "updated_at": now}
+                if existing is None:
+                    db.execute(store.datasources.insert().values(
+                        id=ids[entry["name"]], secrets="{}", created_at=now, **row))
+                else:
+                    db.execute(store.datasources.update().where(
+                        store.datasources.c.id == existing["id"]).values(**row))
+                counts["datasources"] += 1
+            for entry in queries:
+                ds_id = ids.get(entry["datasource"])
+                if ds_id is None:
+                    found = self._find(db, store.datasources, entry["datasource"])
+                    if found is None:
+                        raise NotFound(f"queries: {entry['name']!r} uses the data source "
+                                       f"{entry['datasource']!r}, which is neither in the file "
+                                       "nor in the workspace.")
+                    ds_id = found["id"]
+                existing = self._find(db, store.queries, entry["name"])
+                if existing is not None and on_conflict == "error":
+                    raise Conflict(f"queries: {entry['name']!r} already exists; import with "
+                                   "skip or replace.")
+                if existing is not None and on_conflict == "skip":
+                    counts["skipped"] += 1
+                    continue
+                now = _now()
+                row = {"name": entry["name"], "datasource_id": ds_id,
+                       "operation": entry["operation"], "params": entry["params"],
+                       "transform": entry.get("transform"), "description": entry.get("description"),
+                       "defaults": _dumps(entry.get("defaults") or {}),
+                       "updated_at": now}
+                if existing is None:
+                    db.execute(store.queries.insert().values(id=str(uuid.uuid4()),
+                                                             created_at=now, **row))
+                else:
+                    db.execute(store.queries.update().where(
+                        store.queries.c.id == existing["id"]).values(**row))
+                counts["queries"] += 1
+        return counts
+
+    # -- settings (the server keeps its token here) --------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        with store.transaction(self.engine) as db:
+            return db.execute(sa.select(store.settings.c.value).where(
+                store.settings.c.key == key)).scalar()
+
+    def set_setting(self, key: str, value: str) -> None:
+        with store.transaction(self.engine, write=True) as db:
+            db.execute(store.settings.delete().where(store.settings.c.key == key))
+            db.execute(store.settings.insert().values(key=key, value=value))
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def _id_of(self, table: sa.Table, name: str) -> str | None:
+        """The id of a saved name (history follows renames), or None."""
+        with store.transaction(self.engine) as db:
+            row = self._find(db, table, name)
+        return row["id"] if row is not None else None
+
+    @staticmethod
+    def _find(db: sa.Connection, table: sa.Table, name_or_id: str):
+        row = db.execute(sa.select(table).where(table.c.name == name_or_id)).first()
+        if row is None:
+            row = db.execute(sa.select(table).where(table.c.id == name_or_id)).first()
+        return row._mapping if row is not None else None
+
+    def _get(self, db: sa.Connection, table: sa.Table, name_or_id: str):
+        row = self._find(db, table, name_or_id)
+        if row is None:
+            what = "data source" if table is store.datasources else "query"
+            names = db.execute(sa.select(table.c.name)).scalars().all()
+            hint = did_you_mean(name_or_id, names)
+            known = f" (saved: {', '.join(sorted(names)[:10])})" if names and not hint else ""
+            raise NotFound(f"No {what} named {name_or_id!r}"
+                           f"{'; ' + hint if hint else known}.")
+        return row
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def check_query(operation: str, params: str, transform: str | None,
+                defaults: dict[str, Any] | None) -> str:
+    """Check a query for saving, as `run` would; return the operation's API name. Placeholders
+    take their defaults; those without one are accepted wherever a value can go."""
+    from .catalog import catalog
+    from .request import prepare
+    from .results import compile_transform
+
+    op = catalog().get(operation)
+    template = templates.parse(params)
+    unknown = sorted(set(defaults or {}) - set(template.names))
+    if unknown:
+        raise InputError(f"A default is given for {unknown[0]!r}, which the query does not use "
+                         f"(it uses: {', '.join(template.names) or 'no placeholders'}).")
+    tree, holes = template.render(None, defaults, missing_ok=True)
+    open_holes = [path for path, name in holes if name not in (defaults or {})]
+    try:
+        prepare(op, tree)
+    except ValidationError as error:
+        kept = [p for p in error.problems if not any(_under(p.path, h) for h in open_holes)]
+        if kept:
+            raise ValidationError(op.name, kept) from None
+    if transform:
+        compile_transform(transform)
+    return op.name
+
+
+def _under(path: str, hole: str) -> bool:
+    return path == hole or path.startswith(hole + ".") or path.startswith(hole + "[")
+
+
+def _compose(saved: str | None, extra: str | None) -> str | None:
+    if saved and extra:
+        return f"({saved}) | {extra}"
+    return saved or extra
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InputError(f"A {what} name must be 1 to 200 characters.")
+    if name != name.strip() or any(c in name for c in "\n\r\t"):
+        raise InputError(f"The {what} name {name!r} has leading/trailing spaces or a line break.")
+
+
+def _known_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    known = sorted(set(SETTING_FIELDS) | set(SECRET_FIELDS))
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        hint = did_you_mean(unknown[0], known)
+        raise InputError(f"Unknown data source setting {unknown[0]!r}{'; ' + hint if hint else ''}.")
+    return dict(settings)
+
+
+def _settings_json(config: ConnectionConfig) -> str:
+    return json.dumps({k: v for k, v in dataclasses.asdict(config).items() if k in SETTING_FIELDS})
+
+
+def _dumps(value: Any) -> str:
+    from .results import to_json
+
+    return to_json(value, pretty=False)
+
+
+def _dumps_pretty(value: Any) -> str:
+    from .results import to_json
+
+    return to_json(value)
+
+
+def _loads(text: str | None) -> dict:
+    from .parsing import loads
+
+    return loads(text) if text else {}
+
+
+def _since(value: str) -> str:
+    import re
+
+    match = re.fullmatch(r"(\d+)\s*([smhd])", value.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        unit_name = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]
+        span = timedelta(**{unit_name: amount})
+        return (datetime.now(timezone.utc) - span).isoformat(timespec="microseconds").replace(
+            "+00:00", "Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--since {value!r}: give a time (2026-11-23T10:00:00Z) or a span "
+                         "(30m, 12h, 7d).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def dump_export(data: dict, fmt: str = "json") -> str:
+    """An export as JSON or YAML text (parameter texts as YAML block scalars: diffs stay readable)."""
+    if fmt == "json":
+        from .results import to_json
+
+        return to_json(data) + "\n"
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    def decimal(dumper, value):
+        return dumper.represent_scalar("tag:yaml.org,2002:float", str(value))
+
+    from decimal import Decimal
+
+    _Dumper.add_representer(str, text)
+    _Dumper.add_representer(Decimal, decimal)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31)
+
+
+def load_export(text: str, fmt: str = "json") -> Any:
+    """Read an export's text; a syntax error names its line."""
+    if fmt == "json":
+        from .parsing import loads
+
+        return loads(text)
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def decimal(loader, node):  # exact numbers: 1.50 stays 1.50
+        from decimal import Decimal, InvalidOperation
+
+        value = loader.construct_scalar(node)
+        try:
+            number = Decimal(value.replace("_", ""))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            raise InputError(f"Invalid YAML at line {node.start_mark.line + 1}: {value!r} is not "
+                             "a number DynamoDB can store.")
+        return number
+
+    _Loader.add_constructor("tag:yaml.org,2002:float", decimal)
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"Invalid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+
+
+def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
+    """Check an export's shape, naming the entry at fault."""
+    if not isinstance(data, dict) or "dynaquery_workspace" not in data:
+        raise InputError("Not a dynaquery workspace export (no 'dynaquery_workspace' key).")
+    if data["dynaquery_workspace"] != EXPORT_VERSION:
+        raise InputError(f"Unsupported export version {data['dynaquery_workspace']!r} "
+                         f"(this dynaquery reads version {EXPORT_VERSION}).")
+    sources = data.get("datasources") or []
+    queries = data.get("queries") or []
+    if not isinstance(sources, list) or not isinstance(queries, list):
+        raise InputError("'datasources' and 'queries' must be lists.")
+    for i, entry in enumerate(sources):
+        where = f"datasources[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise InputError(f"{where}: needs a 'name'.")
+        _check_name(entry["name"], "data source")
+        settings = entry.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise InputError(f"{where}.settings must be an object.")
+        secret = set(settings) & set(SECRET_FIELDS)
+        if secret:
+            raise InputError(f"{where}.settings holds {sorted(secret)[0]}: exports carry no "
+                             "secrets; add them after importing with `datasource edit`.")
+        try:
+            _known_settings(settings)
+        except InputError as error:
+            raise InputError(f"{where}.settings: {error.message}") from None
+        entry["settings"] = settings
+        entry["read_only"] = bool(entry.get("read_only", False))
+    names = set()
+    for i, entry in enumerate(queries):
+        where = f"queries[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be an object.")
+        for key in ("name", "datasource", "operation"):
+            if not isinstance(entry.get(key), str):
+                raise InputError(f"{where}: needs '{key}' (a string).")
+        _check_name(entry["name"], "query")
+        if entry["name"] in names:
+            raise InputError(f"{where}: the name {entry['name']!r} appears twice.")
+        names.add(entry["name"])
+        params = entry.get("params", "")
+        if not isinstance(params, str):  # a YAML/JSON object instead of text: keep it as JSON
+            params = _dumps_pretty(params)
+        entry["params"] = params
+        defaults = entry.get("defaults") or {}
+        if not isinstance(defaults, dict):
+            raise InputError(f"{where}.defaults must be an object.")
+        try:
+            entry["operation"] = check_query(entry["operation"], params, entry.get("transform"),
+                                             defaults)
+        except InputError as error:
+            raise InputError(f"{where} ({entry['name']}): {error.message}") from None
+    return sources, queries
