@@ -12,6 +12,12 @@ can be mixed freely. Binary and sets have no plain form: write them typed (B and
 
 Typed to plain: N -> int when integral, else Decimal (never float, so no digit is lost),
 B -> base64 text, SS/NS/BS -> lists.
+
+Speed: these conversions run once per attribute of every item a scan reads or an import writes,
+so each has a fast path. The C module `_codec` (built with the package when a compiler is there)
+does the regular cases and hands anything else to the careful Python code below, which gives the
+same results and reports the same problems; without it, pure Python fast paths do the same job,
+slower. DYNAQUERY_PURE_PYTHON=1 turns the C module off.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import os
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -172,6 +179,14 @@ def to_typed(value: Any, path: str = "", problems: list[Problem] | None = None) 
 
 
 def _to_typed(value: Any, path: str, problems: list[Problem]) -> dict:
+    """The typed form of a plain or typed value; what is wrong goes to `problems`, with its path."""
+    try:
+        return _fast_typed(value)
+    except _Careful:
+        return _careful_typed(value, path, problems)
+
+
+def _careful_typed(value: Any, path: str, problems: list[Problem]) -> dict:
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bool):
@@ -207,6 +222,131 @@ def _typed_set(value: set | frozenset, path: str, problems: list[Problem]) -> di
     return {"NULL": True}
 
 
+class _Careful(Exception):
+    """The fast path met something it leaves to the careful one (a problem, an unusual type)."""
+
+
+_NUMBER_TEXT = None  # compiled on first use
+
+
+def _fast_number_text(value: Any) -> str:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        if not math.isfinite(value):
+            raise _Careful
+        return repr(value)
+    if kind is str:
+        global _NUMBER_TEXT
+        if _NUMBER_TEXT is None:
+            import re
+
+            _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+        if value.isascii() and _NUMBER_TEXT.fullmatch(value):
+            return value
+        raise _Careful
+    if kind is Decimal and value.is_finite():
+        return str(value)
+    raise _Careful
+
+
+def _fast_binary(value: Any) -> bytes:
+    kind = type(value)
+    if kind is bytes:
+        return value
+    if kind is bytearray:
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return _strict_b64decode(value)
+        except (binascii.Error, ValueError) as error:
+            raise _Careful from error
+    raise _Careful
+
+
+def _strict_b64decode(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _fast_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Careful
+
+
+_SET_ELEMENT = {"SS": _fast_string, "NS": _fast_number_text, "BS": _fast_binary}
+
+
+def _py_fast_typed(value: Any) -> dict:
+    """_careful_typed for the regular cases, with no paths to build; raises _Careful otherwise."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is dict:
+        if len(value) == 1:
+            for tag, inner in value.items():
+                if tag in TYPE_TAGS:
+                    if type(tag) is not str:
+                        raise _Careful
+                    return _py_fast_tagged(tag, inner)
+        return {"M": {k: _py_fast_typed(v) for k, v in value.items()}}
+    if kind is int or kind is float or kind is Decimal:
+        return {"N": _fast_number_text(value)}
+    if kind is bool:
+        return {"BOOL": value}
+    if value is None:
+        return {"NULL": True}
+    if kind is list or kind is tuple:
+        return {"L": [_py_fast_typed(v) for v in value]}
+    if kind is bytes or kind is bytearray:
+        return {"B": bytes(value)}
+    if kind is set or kind is frozenset:
+        if all(isinstance(v, str) for v in value):
+            return {"SS": sorted(value)}
+        if all(isinstance(v, (bytes, bytearray)) for v in value):
+            return {"BS": sorted(bytes(v) for v in value)}
+        return {"NS": [_fast_number_text(v) for v in value if type(v) in _NUMBER_TYPES
+                       or _careful()]}
+    raise _Careful
+
+
+_NUMBER_TYPES = (int, float, Decimal)
+
+
+def _careful() -> bool:
+    raise _Careful
+
+
+def _py_fast_tagged(tag: str, value: Any) -> dict:
+    if tag == "S":
+        return {"S": _fast_string(value)}
+    if tag == "N":
+        return {"N": _fast_number_text(value)}
+    if tag == "M":
+        if not isinstance(value, dict):
+            raise _Careful
+        return {"M": {k: _py_fast_typed(v) for k, v in value.items()}}
+    if tag == "L":
+        if not isinstance(value, list):
+            raise _Careful
+        return {"L": [_py_fast_typed(v) for v in value]}
+    if tag == "BOOL":
+        if not isinstance(value, bool):
+            raise _Careful
+        return {"BOOL": value}
+    if tag == "NULL":
+        if value is not True:
+            raise _Careful
+        return {"NULL": True}
+    if tag == "B":
+        return {"B": _fast_binary(value)}
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise _Careful
+    element = _SET_ELEMENT[tag]
+    return {tag: [element(v) for v in value]}
+
+
 def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> Any:
     """Convert every AttributeValue that `plan` points at inside `value`; leave the rest alone."""
     if plan is AV:
@@ -238,21 +378,24 @@ def number(text: str) -> int | Decimal:
     return Decimal(text)
 
 
-def _b64(value: bytes) -> str:
+def _plain_binary(value: Any) -> str:
+    """B as botocore parses it (bytes) becomes base64 text; as it comes on the wire (base64
+    text already), it stays as it is."""
+    if isinstance(value, str):
+        return value
     return base64.b64encode(value).decode("ascii")
 
 
-def to_plain(av: dict) -> Any:
-    """Turn one typed AttributeValue (as botocore parses it) into a plain value."""
+def _py_to_plain(av: dict) -> Any:
     (tag, value), = av.items()
     if tag == "S":
         return value
     if tag == "N":
         return number(value)
     if tag == "M":
-        return {k: to_plain(v) for k, v in value.items()}
+        return {k: _py_to_plain(v) for k, v in value.items()}
     if tag == "L":
-        return [to_plain(v) for v in value]
+        return [_py_to_plain(v) for v in value]
     if tag == "BOOL":
         return value
     if tag == "NULL":
@@ -262,10 +405,99 @@ def to_plain(av: dict) -> Any:
     if tag == "NS":
         return [number(v) for v in value]
     if tag == "B":
-        return _b64(value)
+        return _plain_binary(value)
     if tag == "BS":
-        return [_b64(v) for v in value]
+        return [_plain_binary(v) for v in value]
     raise ValueError(f"unknown AttributeValue type {tag!r}")
+
+
+def _py_fast_plain(av: dict) -> Any:
+    """_py_to_plain, quicker for the common tags (membership tests beat unpacking)."""
+    if len(av) == 1:
+        if "S" in av:
+            return av["S"]
+        if "N" in av:
+            text = av["N"]
+            if type(text) is str and text.isdigit() and text.isascii():
+                return int(text)
+            return number(text)
+        if "M" in av:
+            value = av["M"]
+            if type(value) is dict:
+                return {k: _py_fast_plain(v) for k, v in value.items()}
+        elif "L" in av:
+            value = av["L"]
+            if type(value) is list:
+                return [_py_fast_plain(v) for v in value]
+    return _py_to_plain(av)
+
+
+def _py_item_to_plain(item: dict) -> dict:
+    return {k: _py_fast_plain(v) for k, v in item.items()}
+
+
+def _py_items_to_plain(items) -> list[dict]:
+    return [{k: _py_fast_plain(v) for k, v in item.items()} for item in items]
+
+
+def _py_item_json(plain: Any) -> str:
+    from .results import to_json
+
+    return to_json(plain, pretty=False)
+
+
+def _py_items_jsonl(items, separator: str = "\n") -> bytes:
+    from .results import to_json
+
+    return "".join(to_json(_py_item_to_plain(item), pretty=False) + separator
+                   for item in items).encode("utf-8")
+
+
+def _load_codec():
+    if os.environ.get("DYNAQUERY_PURE_PYTHON"):
+        return None
+    try:
+        from . import _codec
+    except ImportError:
+        return None
+    _codec.setup(Decimal, _py_to_plain, number, _py_item_json, _strict_b64decode)
+    return _codec
+
+
+_codec = _load_codec()
+ACCELERATED = _codec is not None  # whether the C module does the hot paths
+
+
+def _c_fast_typed(value: Any) -> dict:
+    typed = _codec.fast_typed(value)
+    if typed is None:
+        raise _Careful
+    return typed
+
+
+if _codec is not None:
+    _fast_typed = _c_fast_typed
+    to_plain = _codec.to_plain
+    item_to_plain = _codec.item_to_plain
+    items_to_plain = _codec.items_to_plain
+    items_jsonl = _codec.items_jsonl
+else:
+    _fast_typed = _py_fast_typed
+    to_plain = _py_fast_plain
+    item_to_plain = _py_item_to_plain
+    items_to_plain = _py_items_to_plain
+    items_jsonl = _py_items_jsonl
+
+# to_plain(av): one typed AttributeValue (as botocore parses it, or as JSON carries it, with B as
+#   base64 text) as a plain value.
+# item_to_plain(item) / items_to_plain(items): items (maps of AttributeValues) as plain dicts.
+# items_jsonl(items, separator="\n") -> bytes: typed items as plain JSON (UTF-8), each followed by
+#   the separator; each is what results.to_json(item_to_plain(item), pretty=False) writes.
+
+
+def item_json(item: dict) -> str:
+    """A typed item as compact plain JSON text, numbers digit for digit, binary as base64."""
+    return items_jsonl([item], "").decode("utf-8")
 
 
 def plain_response(value: Any, plan: Plan) -> Any:
@@ -276,7 +508,9 @@ def plain_response(value: Any, plan: Plan) -> Any:
     if kind == "struct":
         return {k: plain_response(v, sub[k]) if k in sub else v for k, v in value.items()}
     if kind == "list":
+        if sub == ("map", AV):  # a list of items
+            return items_to_plain(value)
         return [plain_response(v, sub) for v in value]
     if sub is AV:  # the common case: an item
-        return {k: to_plain(v) for k, v in value.items()}
+        return item_to_plain(value)
     return {k: plain_response(v, sub) for k, v in value.items()}

@@ -1,0 +1,996 @@
+/* The hot paths of dynaquery.values in C: typed <-> plain AttributeValues, and typed items
+ * written straight to JSON text.
+ *
+ * Every function here is an accelerator of a Python function in values.py with the same
+ * results; whenever a value is anything but the regular case, it hands that value to the Python
+ * function (which raises the same errors, or reports the same problems). values.py uses the pure
+ * Python code when this module is not built, or when DYNAQUERY_PURE_PYTHON is set.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static PyObject *DecimalType;      /* decimal.Decimal */
+static PyObject *py_to_plain;      /* values._py_to_plain(av) */
+static PyObject *py_number;        /* values._py_number(text) */
+static PyObject *py_item_json;     /* values._py_item_json(item) -> str */
+static PyObject *py_b64decode;     /* values._strict_b64decode(text) -> bytes, raises */
+
+static PyObject *s_S, *s_N, *s_B, *s_SS, *s_NS, *s_BS, *s_M, *s_L, *s_NULL, *s_BOOL;
+
+static int
+is_tag(PyObject *key)
+{
+    return key == s_S || key == s_N || key == s_B || key == s_SS || key == s_NS || key == s_BS
+        || key == s_M || key == s_L || key == s_NULL || key == s_BOOL;
+}
+
+/* The tag of a one-key dict, interned (so it can be compared by identity), or NULL. */
+static PyObject *
+tag_of(PyObject *key)
+{
+    if (!PyUnicode_CheckExact(key))
+        return NULL;
+    if (is_tag(key))
+        return key;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+    if (n < 1 || n > 4 || !PyUnicode_IS_ASCII(key))
+        return NULL;
+    const char *c = (const char *)PyUnicode_DATA(key);
+    switch (n) {
+    case 1:
+        if (c[0] == 'S') return s_S;
+        if (c[0] == 'N') return s_N;
+        if (c[0] == 'B') return s_B;
+        if (c[0] == 'M') return s_M;
+        if (c[0] == 'L') return s_L;
+        return NULL;
+    case 2:
+        if (c[1] != 'S') return NULL;
+        if (c[0] == 'S') return s_SS;
+        if (c[0] == 'N') return s_NS;
+        if (c[0] == 'B') return s_BS;
+        return NULL;
+    case 4:
+        if (memcmp(c, "NULL", 4) == 0) return s_NULL;
+        if (memcmp(c, "BOOL", 4) == 0) return s_BOOL;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* numbers */
+
+/* -?[0-9]+ in ASCII */
+static int
+ascii_integer(const char *c, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    if (n && c[0] == '-')
+        i = 1;
+    if (i == n)
+        return 0;
+    for (; i < n; i++)
+        if (c[i] < '0' || c[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Decimal(text), calling the type's constructor directly (no generic call machinery). */
+static PyObject *
+new_decimal(PyObject *text)
+{
+    PyTypeObject *type = (PyTypeObject *)DecimalType;
+    PyObject *args = PyTuple_Pack(1, text);
+    if (args == NULL)
+        return NULL;
+    PyObject *d = type->tp_new(type, args, NULL);
+    Py_DECREF(args);
+    return d;
+}
+
+/* A DynamoDB number as int (integral digits) or Decimal: values.number. */
+static PyObject *
+number(PyObject *text)
+{
+    if (PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)) {
+        const char *c = (const char *)PyUnicode_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        if (ascii_integer(c, n)) {
+            if (n <= 18) {  /* fits a long long: no need for the general parser */
+                long long x = 0;
+                for (Py_ssize_t i = c[0] == '-'; i < n; i++)
+                    x = x * 10 + (c[i] - '0');
+                return PyLong_FromLongLong(c[0] == '-' ? -x : x);
+            }
+            if (n < 4000)
+                return PyLong_FromString(c, NULL, 10);
+        }
+        else if (n > 0)
+            return new_decimal(text);
+    }
+    return PyObject_CallOneArg(py_number, text);
+}
+
+/* [+-]?(digits[.digits?]|.digits)([eE][+-]?digits)? with no blanks: text Decimal reads as a
+ * finite number, and that str.strip() leaves as it is. */
+static int
+plain_number_text(PyObject *text)
+{
+    if (!PyUnicode_IS_ASCII(text))
+        return 0;
+    const char *c = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, digits = 0;
+    if (i < n && (c[i] == '+' || c[i] == '-'))
+        i++;
+    while (i < n && c[i] >= '0' && c[i] <= '9') { i++; digits++; }
+    if (i < n && c[i] == '.') {
+        i++;
+        while (i < n && c[i] >= '0' && c[i] <= '9') { i++; digits++; }
+    }
+    if (!digits)
+        return 0;
+    if (i < n && (c[i] == 'e' || c[i] == 'E')) {
+        i++;
+        if (i < n && (c[i] == '+' || c[i] == '-'))
+            i++;
+        Py_ssize_t exp = 0;
+        while (i < n && c[i] >= '0' && c[i] <= '9') { i++; exp++; }
+        if (!exp)
+            return 0;
+    }
+    return i == n;
+}
+
+/* values._number_text for the regular cases; NULL with no error set means "not regular". */
+static PyObject *
+number_text(PyObject *v)
+{
+    if (PyBool_Check(v))
+        return NULL;
+    if (PyLong_CheckExact(v))
+        return PyObject_Str(v);
+    if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        if (!isfinite(d))
+            return NULL;
+        return PyObject_Repr(v);
+    }
+    if (PyUnicode_CheckExact(v)) {
+        if (!plain_number_text(v))
+            return NULL;
+        Py_INCREF(v);
+        return v;
+    }
+    if (Py_IS_TYPE(v, (PyTypeObject *)DecimalType)) {
+        PyObject *s = PyObject_Str(v);
+        if (s == NULL)
+            return NULL;
+        /* NaN, sNaN, Infinity (signed or not) are no numbers DynamoDB stores */
+        Py_UCS4 first = PyUnicode_READ_CHAR(s, 0);
+        if (first == '-' && PyUnicode_GET_LENGTH(s) > 1)
+            first = PyUnicode_READ_CHAR(s, 1);
+        if (first == 'N' || first == 's' || first == 'I') {
+            Py_DECREF(s);
+            return NULL;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* base64 */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static PyObject *
+b64encode(PyObject *value)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *in = view.buf;
+    Py_ssize_t n = view.len, out_len = 4 * ((n + 2) / 3), i, o = 0;
+    PyObject *result = PyUnicode_New(out_len, 127);
+    if (result == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    char *out = (char *)PyUnicode_DATA(result);
+    for (i = 0; i + 2 < n; i += 3) {
+        out[o++] = B64[in[i] >> 2];
+        out[o++] = B64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+        out[o++] = B64[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+        out[o++] = B64[in[i + 2] & 63];
+    }
+    if (i < n) {
+        out[o++] = B64[in[i] >> 2];
+        if (i + 1 < n) {
+            out[o++] = B64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+            out[o++] = B64[(in[i + 1] & 15) << 2];
+        } else {
+            out[o++] = B64[(in[i] & 3) << 4];
+            out[o++] = '=';
+        }
+        out[o++] = '=';
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* B as botocore parses it (bytes) becomes base64 text; as it comes on the wire (text), it is. */
+static PyObject *
+plain_binary(PyObject *v)
+{
+    if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v))
+        return b64encode(v);
+    if (PyUnicode_CheckExact(v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* typed -> plain */
+
+static PyObject *to_plain(PyObject *av);
+
+static PyObject *
+fallback_plain(PyObject *av)
+{
+    return PyObject_CallOneArg(py_to_plain, av);
+}
+
+/* A dict sized for n keys from the start (no resizing while it fills), where the API has it. */
+static PyObject *
+new_dict(Py_ssize_t n)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_NewPresized(n);
+#else
+    return PyDict_New();
+#endif
+}
+
+static PyObject *
+map_to_plain(PyObject *map)
+{
+    PyObject *out = new_dict(PyDict_GET_SIZE(map));
+    if (out == NULL)
+        return NULL;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(map, &pos, &k, &v)) {
+        PyObject *p = to_plain(v);
+        if (p == NULL || PyDict_SetItem(out, k, p) < 0) {
+            Py_XDECREF(p);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(p);
+    }
+    return out;
+}
+
+static PyObject *
+list_map(PyObject *list, PyObject *(*f)(PyObject *))
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = f(PyList_GET_ITEM(list, i));
+        if (p == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, p);
+    }
+    return out;
+}
+
+static PyObject *
+binary_or_fallback(PyObject *v)
+{
+    PyObject *p = plain_binary(v);
+    if (p == NULL && !PyErr_Occurred()) {
+        PyObject *av = Py_BuildValue("{OO}", s_B, v);
+        if (av == NULL)
+            return NULL;
+        p = fallback_plain(av);
+        Py_DECREF(av);
+    }
+    return p;
+}
+
+static PyObject *
+to_plain(PyObject *av)
+{
+    if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
+        return fallback_plain(av);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    PyDict_Next(av, &pos, &key, &value);
+    PyObject *tag = tag_of(key);
+    if (tag == s_S || tag == s_BOOL) {
+        Py_INCREF(value);
+        return value;
+    }
+    if (tag == s_N)
+        return number(value);
+    if (tag == s_M && PyDict_CheckExact(value))
+        return map_to_plain(value);
+    if (tag == s_L && PyList_CheckExact(value))
+        return list_map(value, to_plain);
+    if (tag == s_NULL)
+        Py_RETURN_NONE;
+    if (tag == s_SS && PyList_CheckExact(value))
+        return PyList_GetSlice(value, 0, PyList_GET_SIZE(value));
+    if (tag == s_NS && PyList_CheckExact(value))
+        return list_map(value, number);
+    if (tag == s_B) {
+        PyObject *p = plain_binary(value);
+        if (p != NULL || PyErr_Occurred())
+            return p;
+    }
+    if (tag == s_BS && PyList_CheckExact(value))
+        return list_map(value, binary_or_fallback);
+    return fallback_plain(av);
+}
+
+static PyObject *
+c_to_plain(PyObject *self, PyObject *av)
+{
+    return to_plain(av);
+}
+
+static PyObject *
+c_item_to_plain(PyObject *self, PyObject *item)
+{
+    if (!PyDict_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s", Py_TYPE(item)->tp_name);
+        return NULL;
+    }
+    return map_to_plain(item);
+}
+
+static PyObject *
+c_items_to_plain(PyObject *self, PyObject *items)
+{
+    PyObject *list = PySequence_List(items);
+    if (list == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        PyObject *p = c_item_to_plain(NULL, item);
+        if (p == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, p);
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* plain or typed -> typed (the regular cases; NULL with no error: let Python do it) */
+
+static PyObject *fast_typed(PyObject *v);
+
+static PyObject *
+tagged(PyObject *tag, PyObject *value)
+{
+    PyObject *inner = NULL;
+    if (tag == s_S) {
+        if (!PyUnicode_Check(value))
+            return NULL;
+        Py_INCREF(value);
+        inner = value;
+    }
+    else if (tag == s_N) {
+        inner = number_text(value);
+    }
+    else if (tag == s_BOOL) {
+        if (!PyBool_Check(value))
+            return NULL;
+        Py_INCREF(value);
+        inner = value;
+    }
+    else if (tag == s_NULL) {
+        if (value != Py_True)
+            return NULL;
+        Py_INCREF(Py_True);
+        inner = Py_True;
+    }
+    else if (tag == s_B) {
+        if (PyBytes_CheckExact(value)) {
+            Py_INCREF(value);
+            inner = value;
+        }
+        else if (PyByteArray_Check(value))
+            inner = PyBytes_FromObject(value);
+        else if (PyUnicode_Check(value)) {
+            inner = PyObject_CallOneArg(py_b64decode, value);
+            if (inner == NULL) {
+                PyErr_Clear();
+                return NULL;
+            }
+        }
+        else
+            return NULL;
+    }
+    else if (tag == s_L) {
+        if (!PyList_Check(value))
+            return NULL;
+        Py_ssize_t n = PyList_GET_SIZE(value);
+        inner = PyList_New(n);
+        if (inner == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *t = fast_typed(PyList_GET_ITEM(value, i));
+            if (t == NULL) {
+                Py_DECREF(inner);
+                return NULL;
+            }
+            PyList_SET_ITEM(inner, i, t);
+        }
+    }
+    else if (tag == s_M) {
+        if (!PyDict_Check(value))
+            return NULL;
+        inner = new_dict(PyDict_GET_SIZE(value));
+        if (inner == NULL)
+            return NULL;
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(value, &pos, &k, &v)) {
+            PyObject *t = fast_typed(v);
+            if (t == NULL || PyDict_SetItem(inner, k, t) < 0) {
+                Py_XDECREF(t);
+                Py_DECREF(inner);
+                return NULL;
+            }
+            Py_DECREF(t);
+        }
+    }
+    else {  /* SS, NS, BS: a list, tuple or set of strings, numbers, binary */
+        if (!(PyList_Check(value) || PyTuple_Check(value) || PyAnySet_Check(value)))
+            return NULL;
+        PyObject *seq = PySequence_List(value);
+        if (seq == NULL)
+            return NULL;
+        Py_ssize_t n = PyList_GET_SIZE(seq);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(seq, i), *t;
+            if (tag == s_SS) {
+                if (!PyUnicode_Check(e)) {
+                    Py_DECREF(seq);
+                    return NULL;
+                }
+                continue;
+            }
+            if (tag == s_NS)
+                t = number_text(e);
+            else if (PyBytes_CheckExact(e)) {
+                Py_INCREF(e);
+                t = e;
+            }
+            else if (PyByteArray_Check(e))
+                t = PyBytes_FromObject(e);
+            else if (PyUnicode_Check(e)) {
+                t = PyObject_CallOneArg(py_b64decode, e);
+                if (t == NULL)
+                    PyErr_Clear();
+            }
+            else
+                t = NULL;
+            if (t == NULL) {
+                Py_DECREF(seq);
+                return NULL;
+            }
+            PyList_SET_ITEM(seq, i, t);
+            Py_DECREF(e);
+        }
+        inner = seq;
+    }
+    if (inner == NULL)
+        return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL || PyDict_SetItem(out, tag, inner) < 0) {
+        Py_XDECREF(out);
+        Py_DECREF(inner);
+        return NULL;
+    }
+    Py_DECREF(inner);
+    return out;
+}
+
+static PyObject *
+one(PyObject *tag, PyObject *inner)  /* steals inner */
+{
+    if (inner == NULL)
+        return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL || PyDict_SetItem(out, tag, inner) < 0) {
+        Py_XDECREF(out);
+        Py_DECREF(inner);
+        return NULL;
+    }
+    Py_DECREF(inner);
+    return out;
+}
+
+static int
+all_of(PyObject *list, int (*check)(PyObject *))
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!check(PyList_GET_ITEM(list, i)))
+            return 0;
+    return 1;
+}
+
+static int is_str(PyObject *v) { return PyUnicode_Check(v); }
+static int is_bin(PyObject *v) { return PyBytes_Check(v) || PyByteArray_Check(v); }
+
+static PyObject *
+typed_set(PyObject *value)
+{
+    PyObject *list = PySequence_List(value);
+    if (list == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (all_of(list, is_str)) {
+        if (PyList_Sort(list) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        return one(s_SS, list);
+    }
+    if (all_of(list, is_bin)) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(list, i);
+            PyObject *b = PyBytes_FromObject(e);
+            if (b == NULL) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, i, b);
+            Py_DECREF(e);
+        }
+        if (PyList_Sort(list) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        return one(s_BS, list);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(list, i);
+        if (PyBool_Check(e) || !(PyLong_Check(e) || PyFloat_Check(e)
+                                 || Py_IS_TYPE(e, (PyTypeObject *)DecimalType))) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyObject *t = number_text(e);
+        if (t == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t);
+        Py_DECREF(e);
+    }
+    return one(s_NS, list);
+}
+
+static PyObject *
+fast_typed(PyObject *v)
+{
+    if (PyUnicode_Check(v))
+        return one(s_S, Py_NewRef(v));
+    if (PyBool_Check(v))
+        return one(s_BOOL, Py_NewRef(v));
+    if (v == Py_None)
+        return one(s_NULL, Py_NewRef(Py_True));
+    if (PyLong_Check(v) || PyFloat_Check(v) || Py_IS_TYPE(v, (PyTypeObject *)DecimalType)) {
+        PyObject *t = number_text(v);
+        return t == NULL ? NULL : one(s_N, t);
+    }
+    if (PyDict_Check(v)) {
+        Py_ssize_t n = PyDict_GET_SIZE(v);
+        PyObject *k, *x;
+        Py_ssize_t pos = 0;
+        if (n == 1) {
+            PyDict_Next(v, &pos, &k, &x);
+            if (PyUnicode_Check(k) && !PyUnicode_CheckExact(k))
+                return NULL;  /* a str subclass: let Python compare it with the tags */
+            PyObject *tag = tag_of(k);
+            if (tag != NULL)
+                return tagged(tag, x);
+            pos = 0;
+        }
+        PyObject *inner = new_dict(n);
+        if (inner == NULL)
+            return NULL;
+        while (PyDict_Next(v, &pos, &k, &x)) {
+            PyObject *t = fast_typed(x);
+            if (t == NULL || PyDict_SetItem(inner, k, t) < 0) {
+                Py_XDECREF(t);
+                Py_DECREF(inner);
+                return NULL;
+            }
+            Py_DECREF(t);
+        }
+        return one(s_M, inner);
+    }
+    if (PyList_Check(v) || PyTuple_Check(v)) {
+        PyObject *seq = PySequence_Fast(v, "");
+        if (seq == NULL)
+            return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        PyObject *inner = PyList_New(n);
+        if (inner == NULL) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *t = fast_typed(PySequence_Fast_GET_ITEM(seq, i));
+            if (t == NULL) {
+                Py_DECREF(seq);
+                Py_DECREF(inner);
+                return NULL;
+            }
+            PyList_SET_ITEM(inner, i, t);
+        }
+        Py_DECREF(seq);
+        return one(s_L, inner);
+    }
+    if (PyBytes_Check(v) || PyByteArray_Check(v))
+        return one(s_B, PyBytes_FromObject(v));
+    if (PyAnySet_Check(v))
+        return typed_set(v);
+    return NULL;
+}
+
+/* fast_typed(value) -> the typed value, or None when Python must do it (problems to report,
+ * unusual types). */
+static PyObject *
+c_fast_typed(PyObject *self, PyObject *v)
+{
+    PyObject *t = fast_typed(v);
+    if (t == NULL) {
+        if (PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_MemoryError))
+                PyErr_Clear();
+            else
+                return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* typed item -> plain JSON text (UTF-8), as values.to_json(item_to_plain(item), pretty=False) */
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+} Out;
+
+static int
+grow(Out *o, Py_ssize_t more)
+{
+    if (o->len + more <= o->cap)
+        return 0;
+    Py_ssize_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->len + more)
+        cap *= 2;
+    char *b = PyMem_Realloc(o->buf, cap);
+    if (b == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    o->buf = b;
+    o->cap = cap;
+    return 0;
+}
+
+static int
+put(Out *o, const char *s, Py_ssize_t n)
+{
+    if (grow(o, n) < 0)
+        return -1;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+static inline int
+putc1(Out *o, char c)
+{
+    if (o->len >= o->cap && grow(o, 1) < 0)
+        return -1;
+    o->buf[o->len++] = c;
+    return 0;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static int
+put_string(Out *o, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *c = PyUnicode_AsUTF8AndSize(s, &n);
+    if (c == NULL)
+        return -1;
+    if (grow(o, n * 6 + 2) < 0)   /* the worst case: every byte \u00XX */
+        return -1;
+    char *w = o->buf + o->len;
+    *w++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            *w++ = ch;
+            continue;
+        }
+        *w++ = '\\';
+        switch (ch) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        default:
+            *w++ = 'u'; *w++ = '0'; *w++ = '0';
+            *w++ = HEX[ch >> 4]; *w++ = HEX[ch & 15];
+        }
+    }
+    *w++ = '"';
+    o->len = w - o->buf;
+    return 0;
+}
+
+/* -?(0|[1-9][0-9]*): written as int() would write it */
+static int
+canonical_integer(const char *c, Py_ssize_t n)
+{
+    Py_ssize_t i = (n && c[0] == '-') ? 1 : 0;
+    if (i == n || !ascii_integer(c, n))
+        return 0;
+    if (c[i] == '0')
+        return n - i == 1 && i == 0;
+    return 1;
+}
+
+static int
+put_str_object(Out *o, PyObject *s)  /* steals s; s is ASCII text */
+{
+    if (s == NULL)
+        return -1;
+    Py_ssize_t n;
+    const char *c = PyUnicode_AsUTF8AndSize(s, &n);
+    int r = c == NULL ? -1 : put(o, c, n);
+    Py_DECREF(s);
+    return r;
+}
+
+static int
+put_number(Out *o, PyObject *text)
+{
+    if (PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)) {
+        const char *c = (const char *)PyUnicode_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        if (canonical_integer(c, n))
+            return put(o, c, n);
+    }
+    PyObject *value = number(text);
+    if (value == NULL)
+        return -1;
+    PyObject *s = PyObject_Str(value);
+    Py_DECREF(value);
+    return put_str_object(o, s);
+}
+
+static int put_av(Out *o, PyObject *av);
+
+/* Not the regular case: the Python function writes this value. */
+static int
+put_fallback_value(Out *o, PyObject *av)
+{
+    PyObject *plain = fallback_plain(av);
+    if (plain == NULL)
+        return -1;
+    PyObject *text = PyObject_CallOneArg(py_item_json, plain);
+    Py_DECREF(plain);
+    if (text == NULL)
+        return -1;
+    Py_ssize_t n;
+    const char *c = PyUnicode_AsUTF8AndSize(text, &n);
+    int r = c == NULL ? -1 : put(o, c, n);
+    Py_DECREF(text);
+    return r;
+}
+
+static int
+put_map(Out *o, PyObject *map)
+{
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    int first = 1;
+    if (putc1(o, '{') < 0)
+        return -1;
+    while (PyDict_Next(map, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k)) {
+            PyErr_SetString(PyExc_TypeError, "attribute names must be strings");
+            return -1;
+        }
+        if ((!first && putc1(o, ',') < 0) || put_string(o, k) < 0 || putc1(o, ':') < 0
+            || put_av(o, v) < 0)
+            return -1;
+        first = 0;
+    }
+    return putc1(o, '}');
+}
+
+static int
+put_av(Out *o, PyObject *av)
+{
+    if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
+        return put_fallback_value(o, av);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    PyDict_Next(av, &pos, &key, &value);
+    PyObject *tag = tag_of(key);
+    if (tag == s_S && PyUnicode_CheckExact(value))
+        return put_string(o, value);
+    if (tag == s_N)
+        return put_number(o, value);
+    if (tag == s_BOOL && PyBool_Check(value))
+        return value == Py_True ? put(o, "true", 4) : put(o, "false", 5);
+    if (tag == s_NULL)
+        return put(o, "null", 4);
+    if (tag == s_M && PyDict_CheckExact(value))
+        return put_map(o, value);
+    if ((tag == s_L || tag == s_SS || tag == s_NS || tag == s_BS) && PyList_CheckExact(value)) {
+        Py_ssize_t n = PyList_GET_SIZE(value);
+        if (putc1(o, '[') < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(value, i);
+            int r;
+            if (i && putc1(o, ',') < 0)
+                return -1;
+            if (tag == s_L)
+                r = put_av(o, e);
+            else if (tag == s_NS)
+                r = put_number(o, e);
+            else if (tag == s_SS && PyUnicode_CheckExact(e))
+                r = put_string(o, e);
+            else if (tag == s_BS && (PyUnicode_CheckExact(e) || PyBytes_CheckExact(e))) {
+                PyObject *b = plain_binary(e);
+                r = b == NULL ? -1 : put_string(o, b);
+                Py_XDECREF(b);
+            }
+            else {
+                PyObject *wrapped = Py_BuildValue("{OO}", tag == s_SS ? s_S : s_B, e);
+                if (wrapped == NULL)
+                    return -1;
+                r = put_fallback_value(o, wrapped);
+                Py_DECREF(wrapped);
+            }
+            if (r < 0)
+                return -1;
+        }
+        return putc1(o, ']');
+    }
+    if (tag == s_B && (PyUnicode_CheckExact(value) || PyBytes_CheckExact(value))) {
+        PyObject *b = plain_binary(value);
+        int r = b == NULL ? -1 : put_string(o, b);
+        Py_XDECREF(b);
+        return r;
+    }
+    return put_fallback_value(o, av);
+}
+
+/* items_jsonl(items) -> bytes: each typed item as one line of plain JSON, each ended by \n. */
+static PyObject *
+c_items_jsonl(PyObject *self, PyObject *args)
+{
+    PyObject *items;
+    const char *sep = "\n";
+    Py_ssize_t sep_len = 1;
+    if (!PyArg_ParseTuple(args, "O|s#", &items, &sep, &sep_len))
+        return NULL;
+    PyObject *seq = PySequence_Fast(items, "items must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Out o = {NULL, 0, 0};
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyDict_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s",
+                         Py_TYPE(item)->tp_name);
+            goto fail;
+        }
+        if (put_map(&o, item) < 0 || put(&o, sep, sep_len) < 0)
+            goto fail;
+    }
+    Py_DECREF(seq);
+    PyObject *result = PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len);
+    PyMem_Free(o.buf);
+    return result;
+fail:
+    Py_DECREF(seq);
+    PyMem_Free(o.buf);
+    return NULL;
+}
+
+static PyObject *
+c_item_json(PyObject *self, PyObject *item)
+{
+    if (!PyDict_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s", Py_TYPE(item)->tp_name);
+        return NULL;
+    }
+    Out o = {NULL, 0, 0};
+    if (put_map(&o, item) < 0) {
+        PyMem_Free(o.buf);
+        return NULL;
+    }
+    PyObject *result = PyUnicode_DecodeUTF8(o.buf, o.len, "strict");
+    PyMem_Free(o.buf);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static PyObject *
+c_setup(PyObject *self, PyObject *args)
+{
+    PyObject *dec, *tp, *num, *ij, *b64;
+    if (!PyArg_ParseTuple(args, "OOOOO", &dec, &tp, &num, &ij, &b64))
+        return NULL;
+    Py_XSETREF(DecimalType, Py_NewRef(dec));
+    Py_XSETREF(py_to_plain, Py_NewRef(tp));
+    Py_XSETREF(py_number, Py_NewRef(num));
+    Py_XSETREF(py_item_json, Py_NewRef(ij));
+    Py_XSETREF(py_b64decode, Py_NewRef(b64));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", c_setup, METH_VARARGS, "Give the module the Python functions it falls back to."},
+    {"to_plain", c_to_plain, METH_O, "One typed AttributeValue as a plain value."},
+    {"item_to_plain", c_item_to_plain, METH_O, "A typed item (a map of AttributeValues) as plain."},
+    {"items_to_plain", c_items_to_plain, METH_O, "A list of typed items as plain."},
+    {"fast_typed", c_fast_typed, METH_O,
+     "A plain or typed value as typed, or None when it needs the careful path."},
+    {"item_json", c_item_json, METH_O, "A typed item as compact plain JSON text."},
+    {"items_jsonl", c_items_jsonl, METH_VARARGS,
+     "Typed items as UTF-8 plain JSON, each followed by the separator (default a newline)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_codec", "Accelerators of dynaquery.values.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__codec(void)
+{
+#define TAG(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL;
+    TAG(s_S, "S") TAG(s_N, "N") TAG(s_B, "B") TAG(s_SS, "SS") TAG(s_NS, "NS") TAG(s_BS, "BS")
+    TAG(s_M, "M") TAG(s_L, "L") TAG(s_NULL, "NULL") TAG(s_BOOL, "BOOL")
+#undef TAG
+    return PyModule_Create(&module);
+}
