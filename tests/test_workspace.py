@@ -14,7 +14,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from dynaquery import (ConfigurationError, InputError, ReadOnlyError, ValidationError, Workspace)
+from dynaquery import (ConfigurationError, InputError, ReadOnlyError, ServiceError, ValidationError,
+                       Workspace)
 from dynaquery.demo import seed
 from dynaquery.templates import parse, parse_assignment
 from support import ROOT, Endpoint
@@ -274,7 +275,7 @@ def test_history_records_runs_without_data_or_secrets(ws, local):
     ws.run_query("one", {"e": "emp_1"})
     with pytest.raises(InputError):
         ws.run_query("one")
-    with pytest.raises(Exception):
+    with pytest.raises(ServiceError):
         ws.run("local", "DescribeTable", {"TableName": "no_such_table"})
     ws.run("local", "Scan", {"TableName": "users"})
     runs = ws.history()
@@ -423,3 +424,24 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path):
         names = {q.name for q in ws.queries()}
         assert names == {f"{w}-{i}" for w in "ab" for i in range(200)}
         assert len(ws.history(limit=None)) == 400
+
+
+# -- templates, property-based ----------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8)
+braces = st.text(alphabet='{}"\\:, ab\n', max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=braces | st.text(), value=json_values)
+def test_any_value_fills_exactly_its_places(text, value):
+    template = parse('{"whole": "{{ v }}", "bare": {{ v }}, "inside": "<{{ s }}>",\n'
+                     ' "list": [{{ v }}, "{{v}}"], "keep": "{{ not a placeholder"}')
+    params, _ = template.render({"v": value, "s": text})
+    assert params == {"whole": value, "bare": value, "inside": f"<{text}>",
+                      "list": [value, value], "keep": "{{ not a placeholder"}

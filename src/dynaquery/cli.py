@@ -467,7 +467,7 @@ def query_save(name: str, operation: str, params: str | None, datasource: str,
 def query_list(datasource: str | None, as_json: bool) -> None:
     """List the saved queries."""
     records = [q.to_dict() for q in open_workspace().queries(datasource)]
-    for record in records:
+    for record in records if not as_json else ():
         record["placeholders"] = ", ".join(record["placeholders"])
     _print_records(records, as_json, ["name", "datasource", "operation", "placeholders",
                                       "description"])
