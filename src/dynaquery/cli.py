@@ -7,6 +7,7 @@ connection failed (or a batch left items unprocessed), 2 bad input.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -660,6 +661,47 @@ def workspace_import(path: str, fmt: str | None, on_conflict: str | None) -> Non
     click.echo(f"Imported {counts['datasources']} data source(s) and {counts['queries']} "
                f"query(ies){', skipped ' + str(counts['skipped']) if counts['skipped'] else ''}.",
                err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--demo", is_flag=True,
+              help="Also start a local DynamoDB with the documentation's tables, saved as the "
+                   "data source 'demo'.")
+@click.option("--new-token", is_flag=True,
+              help="Replace the stored token with a new one (printed once) and exit.")
+@handle_errors
+def serve(host: str, port: int, demo: bool, new_token: bool) -> None:
+    """Serve the web page and the JSON API over the workspace.
+
+    Every API call needs the token: DYNAQUERY_TOKEN, or one generated on first start and printed
+    once with the address to open. Without DYNAQUERY_TOKEN (or a stored token) the server only
+    listens on loopback addresses.
+    """
+    from . import server
+
+    workspace = open_workspace()
+    if new_token:
+        click.echo(server.new_token(workspace))
+        return
+    if not server.is_loopback(host) and not (
+            os.environ.get(server.TOKEN_ENV) or workspace.get_setting(server.TOKEN_SETTING)):
+        _fail(f"Refusing to listen on {host}, which is not a loopback address, without a token: "
+              f"set {server.TOKEN_ENV}.", EXIT_INPUT)
+    engine = None
+    try:
+        if demo:
+            from .demo import register, start_engine
+
+            click.echo("dynaquery: starting the demo engine...", err=True)
+            engine = start_engine(echo=lambda m: click.echo(m, err=True))
+            register(workspace, engine.endpoint_url)
+            click.echo(f"dynaquery: demo data source 'demo' at {engine.endpoint_url}", err=True)
+        server.serve(workspace, host, port, demo=demo, echo=lambda m: click.echo(m, err=True))
+    finally:
+        if engine is not None:
+            engine.stop()
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -133,6 +133,39 @@ DEMO_RUNS = [
 ]
 
 
+DEMO_DATASOURCE = "demo"
+DEMO_KEYS = {"region": "us-east-1", "access_key_id": "demo", "secret_access_key": "demo"}
+
+
+def start_engine(echo=print):
+    """A local DynamoDB for the demo: DynamoDB Local when Java and its jar are at hand, else
+    moto's server in this process. Returns a server with `endpoint_url` and `stop()`."""
+    from .local import LocalEngineUnavailable, start_dynamodb_local, start_moto_in_process
+
+    try:
+        server = start_dynamodb_local()
+    except (LocalEngineUnavailable, OSError, RuntimeError) as error:
+        echo(f"dynaquery: DynamoDB Local is not available ({error}); using moto's engine.")
+        server = start_moto_in_process()
+    return server
+
+
+def register(workspace, endpoint_url: str):
+    """Seed the engine at `endpoint_url` with the spec's tables and save it as the data source
+    `demo` (updated in place if the workspace has one)."""
+    from .workspace import NotFound
+
+    settings = {"endpoint_url": endpoint_url, **DEMO_KEYS}
+    seed(Connection(**settings))
+    try:
+        workspace.datasource(DEMO_DATASOURCE)
+    except NotFound:
+        return workspace.add_datasource(DEMO_DATASOURCE, description="the local demo engine, "
+                                        "with the tables of the documentation's examples",
+                                        **settings)
+    return workspace.update_datasource(DEMO_DATASOURCE, read_only=False, **settings)
+
+
 def main() -> int:
     from .local import start_dynamodb_local
 

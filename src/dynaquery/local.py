@@ -325,3 +325,34 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 
 def _tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class InProcessServer:
+    """moto's server in a thread of this process: the engine when Java is not there."""
+
+    def __init__(self, server, port: int) -> None:
+        self._server = server
+        self.name = "moto (in process)"
+        self.port = port
+        self.endpoint_url = f"http://{LOOPBACK}:{port}"
+
+    def __enter__(self) -> "InProcessServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start_moto_in_process(port: int | None = None) -> InProcessServer:
+    """Start moto's server in a thread, on loopback."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as e:
+        raise LocalEngineUnavailable("moto is not installed: `pip install 'dynaquery[local]'`.") from e
+    p = port or free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=p, verbose=False)
+    server.start()
+    return InProcessServer(server, p)

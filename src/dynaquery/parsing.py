@@ -138,3 +138,53 @@ def describe_type(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "binary"
     return type(value).__name__
+
+
+_LEXEME = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+def locate(text: str, path: str) -> tuple[int, int] | None:
+    """Where the value at a JSON path (as errors name it: `Key.id`, `Items[2]`) starts in the text
+    the user wrote, as (line, column); None when the text does not parse that far."""
+    from .errors import join_path
+
+    clean, _ = strip_comments(text)
+    tokens = [(m.group(), m.start()) for m in _LEXEME.finditer(clean)]
+    found: dict[str, int] = {}
+    position = 0
+
+    def value(at: str) -> None:
+        nonlocal position
+        if position >= len(tokens):
+            raise IndexError
+        token, offset = tokens[position]
+        found.setdefault(at, offset)
+        position += 1
+        if token == "{":
+            while position < len(tokens) and tokens[position][0] != "}":
+                key = tokens[position][0]
+                if key == ",":
+                    position += 1
+                    continue
+                name = json.loads(key) if key.startswith('"') else key
+                found.setdefault(join_path(at, name), tokens[position][1])
+                position += 2  # the key and the colon
+                value(join_path(at, name))
+            position += 1
+        elif token == "[":
+            index = 0
+            while position < len(tokens) and tokens[position][0] != "]":
+                if tokens[position][0] == ",":
+                    position += 1
+                    continue
+                value(f"{at}[{index}]")
+                index += 1
+            position += 1
+
+    try:
+        value("")
+    except (IndexError, ValueError, RecursionError):
+        pass
+    if path not in found:
+        return None
+    return _position(text, found[path])

@@ -1,0 +1,660 @@
+"""`dynaquery serve`: the JSON API over the workspace, and the web page.
+
+Every /api route needs `Authorization: Bearer TOKEN`. The token is DYNAQUERY_TOKEN, or one
+generated on first start and kept in the workspace as a SHA-256 hash (it is printed once). The
+page and its static files are public; they hold nothing but code. Secrets never leave the server:
+data sources come back with secrets masked, and a secret field sent back masked or left out keeps
+the stored value.
+
+The routes are thin: each calls the same library functions the CLI calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__
+from .connection import SECRET_FIELDS, Connection, ConnectionConfig
+from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
+                     ReadOnlyError, ServiceError, ValidationError)
+from .results import to_json
+from .workspace import MASK, Conflict, NotFound, Workspace, check_query
+
+TOKEN_ENV = "DYNAQUERY_TOKEN"
+TOKEN_SETTING = "server_token_sha256"
+WEB_DIR = Path(__file__).with_name("web")
+
+
+# ---------------------------------------------------------------------------------------------
+# the token
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def server_token(workspace: Workspace, *, allow_new: bool = True) -> tuple[str, str | None]:
+    """(SHA-256 of the token, the token itself when it was just generated, else None)."""
+    given = os.environ.get(TOKEN_ENV)
+    if given:
+        return _digest(given), None
+    stored = workspace.get_setting(TOKEN_SETTING)
+    if stored:
+        return stored, None
+    if not allow_new:
+        raise ConfigurationError(
+            f"No token configured: set {TOKEN_ENV} before listening on a non-loopback address.")
+    token = secrets.token_urlsafe(32)
+    workspace.set_setting(TOKEN_SETTING, _digest(token))
+    return _digest(token), token
+
+
+def new_token(workspace: Workspace) -> str:
+    token = secrets.token_urlsafe(32)
+    workspace.set_setting(TOKEN_SETTING, _digest(token))
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the API's shapes (they make /openapi.json)
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+class Settings(BaseModel):
+    """A data source's settings; every field optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auth: Literal["iam_credentials", "instance_profile", "role_arn"] | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = Field(None, description='"********" or absent keeps the stored one; "" clears it')
+    session_token: str | None = Field(None, description='"********" or absent keeps the stored one; "" clears it')
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    role_duration_seconds: int | None = None
+    sts_endpoint_url: str | None = None
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    max_attempts: int | None = None
+    retry_mode: Literal["standard", "adaptive", "legacy"] | None = None
+
+
+class DataSourceIn(Settings):
+    name: str
+    read_only: bool = False
+    description: str | None = None
+
+
+class DataSourceUpdate(Settings):
+    name: str | None = None
+    read_only: bool | None = None
+    description: str | None = None
+
+
+class DataSourceTest(Settings):
+    id: str | None = Field(None, description="a saved data source whose stored secrets fill the "
+                                             "secret fields left out or masked")
+
+
+class DataSourceOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    read_only: bool
+    auth: str
+    region: str | None
+    endpoint_url: str | None
+    access_key_id: str | None
+    secret_access_key: str | None = Field(description='"********" when stored, else null')
+    session_token: str | None = Field(description='"********" when stored, else null')
+    profile: str | None
+    role_arn: str | None
+    external_id: str | None
+    role_session_name: str | None
+    role_duration_seconds: int | None
+    sts_endpoint_url: str | None
+    connect_timeout: float | None
+    read_timeout: float | None
+    max_attempts: int | None
+    retry_mode: str | None
+    created_at: str
+    updated_at: str
+
+
+class DiagnosisOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    message: str
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    datasource: str = Field(description="data source id or name")
+    operation: str
+    params: str = Field("", description="the parameter text, kept verbatim")
+    transform: str | None = None
+    description: str | None = None
+    defaults: dict[str, Any] | None = None
+
+
+class QueryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    datasource: str | None = None
+    operation: str | None = None
+    params: str | None = None
+    transform: str | None = None
+    description: str | None = None
+    defaults: dict[str, Any] | None = None
+
+
+class QueryOut(BaseModel):
+    id: str
+    name: str
+    datasource: str
+    datasource_id: str
+    operation: str
+    params: str
+    transform: str | None
+    description: str | None
+    defaults: dict[str, Any]
+    placeholders: list[str]
+    created_at: str
+    updated_at: str
+
+
+class RunOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
+    transform: str | None = None
+    all_pages: bool = False
+    max_items: int | None = Field(None, ge=1)
+    starting_token: str | None = None
+    batch_timeout: float = Field(60, ge=0)
+
+
+class RunIn(RunOptions):
+    datasource: str
+    operation: str
+    params: str | dict[str, Any] | None = None
+
+
+class ResultOut(BaseModel):
+    data: Any
+    meta: dict[str, Any]
+    raw: dict[str, Any]
+    complete: bool
+
+
+class CheckIn(BaseModel):
+    operation: str
+    params: str = ""
+    transform: str | None = None
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    operation: str | None = None
+    placeholders: list[str] = []
+    error: ErrorOut | None = None
+
+
+class OperationOut(BaseModel):
+    name: str
+    python_name: str
+    summary: str
+    access: str
+    paginated: bool
+
+
+class ParameterOut(BaseModel):
+    name: str
+    type: str
+    required: bool
+    documentation: str
+
+
+class OperationDetail(OperationOut):
+    documentation: str
+    parameters: list[ParameterOut]
+    example: str
+
+
+class TablesOut(BaseModel):
+    tables: list[str]
+
+
+class KeyOut(BaseModel):
+    name: str
+    type: str
+
+
+class IndexOut(BaseModel):
+    name: str
+    kind: Literal["global", "local"]
+    partition_key: KeyOut
+    sort_key: KeyOut | None
+    projection: str
+
+
+class TableOut(BaseModel):
+    name: str
+    status: str | None
+    item_count: int | None
+    size_bytes: int | None
+    partition_key: KeyOut
+    sort_key: KeyOut | None
+    indexes: list[IndexOut]
+    query_template: str
+    scan_template: str
+
+
+class RunRecordOut(BaseModel):
+    id: int
+    started_at: str
+    duration_ms: float | None
+    operation: str
+    outcome: str
+    query: str | None
+    datasource: str | None
+    item_count: int | None
+    error: str | None
+    origin: str | None
+
+
+class SessionOut(BaseModel):
+    ok: bool
+    version: str
+    demo: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+
+def _status(error: DynaqueryError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    if isinstance(error, ReadOnlyError):
+        return 403
+    if isinstance(error, InputError):
+        return 400
+    if isinstance(error, (ServiceError, ConnectionFailed)):
+        return 502
+    return 500
+
+
+def error_body(error: DynaqueryError, text: str | None = None) -> dict:
+    """The error as JSON; validation problems carry the line they point at in `text`."""
+    from .parsing import locate
+
+    body = error.to_dict()
+    if isinstance(error, ValidationError) and text:
+        for problem in body["problems"]:
+            where = locate(text, problem["path"])
+            if where:
+                problem["line"], problem["column"] = where
+        first = next((p for p in body["problems"] if "line" in p), None)
+        if first:
+            body["line"], body["column"] = first["line"], first["column"]
+    return body
+
+
+class _ExactJSON(JSONResponse):
+    """JSON with exact numbers (Decimal) and binary as base64: results are never rounded."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content, pretty=False).encode("utf-8")
+
+
+class _ApiError(Exception):
+    def __init__(self, error: DynaqueryError, text: str | None = None):
+        self.error = error
+        self.text = text
+
+
+# ---------------------------------------------------------------------------------------------
+# the application
+
+
+def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -> FastAPI:
+    app = FastAPI(title="dynaquery", version=__version__,
+                  description="The DynamoDB query manager's API: data sources, queries, runs, "
+                              "the operations catalog, a table browser and the run history. "
+                              "Every route needs `Authorization: Bearer TOKEN`.",
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(_digest(given), token_sha256):
+            raise _Unauthorized()
+
+    responses = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+                 404: {"model": ErrorOut},
+                 409: {"model": ErrorOut}, 502: {"model": ErrorOut}}
+    api = dict(dependencies=[Depends(authorized)], responses=responses)
+
+    @app.exception_handler(_Unauthorized)
+    async def _unauthorized(_request: Request, _exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "Unauthorized", "message": "Sign in: send the server's token "
+                             "as 'Authorization: Bearer TOKEN'."}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(_ApiError)
+    async def _api_error(_request: Request, exc: _ApiError) -> JSONResponse:
+        return _ExactJSON(error_body(exc.error, exc.text), status_code=_status(exc.error))
+
+    @app.exception_handler(DynaqueryError)
+    async def _dynaquery_error(_request: Request, exc: DynaqueryError) -> JSONResponse:
+        return _ExactJSON(error_body(exc), status_code=_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+                    for e in exc.errors()]
+        message = "Invalid request: " + "; ".join(
+            f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems)
+        if any(e["type"] in ("model_attributes_type", "json_invalid") for e in exc.errors()):
+            message += " (send a JSON object with Content-Type: application/json)"
+        return JSONResponse({"error": "InputError", "message": message, "problems": problems},
+                            status_code=400)
+
+    # -- session, catalog ----------------------------------------------------------------------
+
+    @app.get("/api/session", response_model=SessionOut, **api)
+    def session() -> dict:
+        return {"ok": True, "version": __version__, "demo": demo}
+
+    @app.get("/api/operations", response_model=list[OperationOut], **api)
+    def operations() -> list[dict]:
+        from .catalog import catalog
+
+        return [op.to_dict() for op in catalog()]
+
+    @app.get("/api/operations/{name}", response_model=OperationDetail, **api)
+    def operation(name: str) -> dict:
+        from .catalog import catalog
+
+        return catalog().get(name).to_dict(detail=True)
+
+    @app.post("/api/check", response_model=CheckOut, **api)
+    def check(body: CheckIn) -> Response:
+        from . import templates
+
+        try:
+            name = check_query(body.operation, body.params, body.transform, None)
+            names = templates.parse(body.params).names
+        except InputError as error:
+            return _ExactJSON({"ok": False, "error": error_body(error, body.params),
+                               "placeholders": []})
+        return _ExactJSON({"ok": True, "operation": name, "placeholders": names})
+
+    # -- data sources --------------------------------------------------------------------------
+
+    @app.get("/api/datasources", response_model=list[DataSourceOut], **api)
+    def list_datasources() -> list[dict]:
+        return [ds.to_dict() for ds in workspace.datasources()]
+
+    @app.post("/api/datasources", status_code=201, response_model=DataSourceOut, **api)
+    def add_datasource(body: DataSourceIn) -> dict:
+        settings = _settings(body, exclude={"name", "read_only", "description"})
+        return workspace.add_datasource(body.name, read_only=body.read_only,
+                                        description=body.description, **settings).to_dict()
+
+    @app.get("/api/datasources/{ds_id}", response_model=DataSourceOut, **api)
+    def get_datasource(ds_id: str) -> dict:
+        return workspace.datasource(ds_id).to_dict()
+
+    @app.put("/api/datasources/{ds_id}", response_model=DataSourceOut, **api)
+    def update_datasource(ds_id: str, body: DataSourceUpdate) -> dict:
+        given = body.model_dump(exclude_unset=True)
+        clear = [k for k, v in given.items() if k in SECRET_FIELDS and v == ""]
+        clear += [k for k, v in given.items() if k not in SECRET_FIELDS and v is None
+                  and k in Settings.model_fields]
+        settings = {k: v for k, v in _settings(body, exclude={"name", "read_only", "description"}).items()
+                    if k not in clear}
+        return workspace.update_datasource(ds_id, name=body.name, read_only=body.read_only,
+                                           description=body.description, clear=clear,
+                                           **settings).to_dict()
+
+    @app.delete("/api/datasources/{ds_id}", status_code=204, **api)
+    def remove_datasource(ds_id: str, with_queries: bool = False) -> Response:
+        workspace.remove_datasource(ds_id, with_queries=with_queries)
+        return Response(status_code=204)
+
+    @app.post("/api/datasources/test", response_model=DiagnosisOut, **api)
+    def test_unsaved(body: DataSourceTest) -> dict:
+        settings = _settings(body, exclude={"id"})
+        if body.id:
+            stored = workspace.connection_config(body.id)
+            for name in SECRET_FIELDS:
+                if name not in settings and getattr(stored, name):
+                    settings[name] = getattr(stored, name)
+        config = ConnectionConfig(**settings)
+        return Connection(config).test().to_dict()
+
+    @app.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut, **api)
+    def test_saved(ds_id: str) -> dict:
+        return workspace.test_datasource(ds_id).to_dict()
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @app.get("/api/queries", response_model=list[QueryOut], **api)
+    def list_queries(datasource: str | None = None) -> Response:
+        return _ExactJSON([q.to_dict() for q in workspace.queries(datasource)])
+
+    @app.post("/api/queries", status_code=201, response_model=QueryOut, **api)
+    def save_query(body: QueryIn) -> Response:
+        try:
+            saved = workspace.save_query(body.name, body.datasource, body.operation, body.params,
+                                         transform=body.transform, description=body.description,
+                                         defaults=body.defaults)
+        except InputError as error:
+            raise _ApiError(error, body.params) from None
+        return _ExactJSON(saved.to_dict(), status_code=201)
+
+    @app.get("/api/queries/{query_id}", response_model=QueryOut, **api)
+    def get_query(query_id: str) -> Response:
+        return _ExactJSON(workspace.query(query_id).to_dict())
+
+    @app.put("/api/queries/{query_id}", response_model=QueryOut, **api)
+    def update_query(query_id: str, body: QueryUpdate) -> Response:
+        try:
+            saved = workspace.update_query(query_id, **body.model_dump(exclude_unset=True))
+        except InputError as error:
+            raise _ApiError(error, body.params) from None
+        return _ExactJSON(saved.to_dict())
+
+    @app.delete("/api/queries/{query_id}", status_code=204, **api)
+    def remove_query(query_id: str) -> Response:
+        workspace.remove_query(query_id)
+        return Response(status_code=204)
+
+    @app.post("/api/queries/{query_id}/run", response_model=ResultOut, **api)
+    def run_query(query_id: str, body: RunOptions | None = None) -> Response:
+        body = body or RunOptions()
+        options = body.model_dump(exclude={"values"})
+        result = workspace.run_query(query_id, body.values, origin="api", **options)
+        return _result(result)
+
+    @app.post("/api/run", response_model=ResultOut, **api)
+    def run(body: RunIn) -> Response:
+        from . import templates
+
+        params = body.params
+        try:
+            if isinstance(params, str):
+                params, _ = templates.parse(params).render(body.values)
+            elif body.values:
+                raise InputError("'values' fill {{ }} placeholders in a parameter text; the "
+                                 "parameters here are an object.")
+            options = body.model_dump(exclude={"values", "datasource", "operation", "params",
+                                               "transform"})
+            result = workspace.run(body.datasource, body.operation, params, origin="api",
+                                   transform=body.transform, **options)
+        except InputError as error:
+            raise _ApiError(error, body.params if isinstance(body.params, str) else None) from None
+        return _result(result)
+
+    # -- tables --------------------------------------------------------------------------------
+
+    @app.get("/api/tables", response_model=TablesOut, **api)
+    def tables(datasource: str = Query(description="data source id or name")) -> dict:
+        result = workspace.connect(datasource).run("ListTables", {}, all_pages=True)
+        return {"tables": result.data.get("TableNames", [])}
+
+    @app.get("/api/tables/{name}", response_model=TableOut, **api)
+    def table(name: str, datasource: str = Query(description="data source id or name")) -> dict:
+        result = workspace.connect(datasource).run("DescribeTable", {"TableName": name})
+        return describe_table(result.data["Table"])
+
+    # -- history -------------------------------------------------------------------------------
+
+    @app.get("/api/history", response_model=list[RunRecordOut], **api)
+    def history(limit: int = Query(50, ge=1, le=1000), query: str | None = None,
+                datasource: str | None = None, operation: str | None = None,
+                outcome: Literal["ok", "incomplete", "error"] | None = None,
+                since: str | None = None) -> list[dict]:
+        runs = workspace.history(limit=limit, query=query, datasource=datasource,
+                                 operation=operation, outcome=outcome, since=since)
+        return [r.to_dict() for r in runs]
+
+    # -- the page --------------------------------------------------------------------------
+
+    if WEB_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        index = WEB_DIR / "index.html"
+        if not index.is_file():
+            return Response("The web page is not installed.", media_type="text/plain",
+                            status_code=404)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _settings(body: BaseModel, exclude: set[str]) -> dict[str, Any]:
+    """The settings a request gave, without masked secrets (those keep the stored value)."""
+    given = body.model_dump(exclude_unset=True, exclude=exclude)
+    return {k: v for k, v in given.items()
+            if v is not None and not (k in SECRET_FIELDS and v in (MASK, ""))}
+
+
+def _result(result) -> Response:
+    return _ExactJSON({"data": result.data, "meta": result.meta, "raw": _without_metadata(result.raw),
+                       "complete": result.complete})
+
+
+def _without_metadata(raw: dict) -> dict:
+    return {k: v for k, v in raw.items() if k != "ResponseMetadata"}
+
+
+def describe_table(table: dict) -> dict:
+    """A table's keys and indexes, and a Query and a Scan to start from."""
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+
+    def keys(schema: list[dict]) -> tuple[dict, dict | None]:
+        by_role = {k["KeyType"]: k["AttributeName"] for k in schema}
+        hash_key = {"name": by_role["HASH"], "type": types.get(by_role["HASH"], "S")}
+        range_name = by_role.get("RANGE")
+        return hash_key, ({"name": range_name, "type": types.get(range_name, "S")}
+                          if range_name else None)
+
+    partition, sort = keys(table["KeySchema"])
+    indexes = []
+    for kind, entries in (("global", table.get("GlobalSecondaryIndexes", [])),
+                          ("local", table.get("LocalSecondaryIndexes", []))):
+        for index in entries:
+            pk, sk = keys(index["KeySchema"])
+            indexes.append({"name": index["IndexName"], "kind": kind, "partition_key": pk,
+                            "sort_key": sk,
+                            "projection": index.get("Projection", {}).get("ProjectionType", "ALL")})
+    return {"name": table["TableName"], "status": table.get("TableStatus"),
+            "item_count": table.get("ItemCount"), "size_bytes": table.get("TableSizeBytes"),
+            "partition_key": partition, "sort_key": sort, "indexes": indexes,
+            "query_template": query_template(table["TableName"], partition),
+            "scan_template": to_json({"TableName": table["TableName"], "Limit": 25}) + "\n"}
+
+
+def query_template(table: str, partition: dict) -> str:
+    """A Query on the partition key, its value a {{ placeholder }} named after the key."""
+    placeholder = "".join(c if c.isalnum() or c == "_" else "_" for c in partition["name"])
+    if not placeholder or placeholder[0].isdigit():
+        placeholder = "key_" + placeholder
+    value = f'"{{{{ {placeholder} }}}}"' if partition["type"] != "N" else f"{{{{ {placeholder} }}}}"
+    name = to_json(partition["name"], pretty=False)
+    return (f'{{\n    "TableName": {to_json(table, pretty=False)},\n'
+            f'    "KeyConditionExpression": "#pk = :pk",\n'
+            f'    "ExpressionAttributeNames": {{"#pk": {name}}},\n'
+            f'    "ExpressionAttributeValues": {{":pk": {value}}}'
+            f'{"  // a number" if partition["type"] == "N" else ""}\n}}\n')
+
+
+# ---------------------------------------------------------------------------------------------
+# serving
+
+
+def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 8000, *,
+          demo: bool = False, echo=print) -> None:
+    """Run the server until interrupted. Prints the address (with the token when it is new)."""
+    import uvicorn
+
+    digest, fresh = server_token(workspace, allow_new=is_loopback(host))
+    app = create_app(workspace, digest, demo=demo)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/"
+    if fresh:
+        echo(f"dynaquery: open {url}#token={fresh}")
+        echo("dynaquery: the token is shown this once (it is kept hashed); "
+             "`dynaquery serve --new-token` makes another.")
+    else:
+        echo(f"dynaquery: open {url} and sign in with the server's token"
+             f"{' (DYNAQUERY_TOKEN)' if os.environ.get(TOKEN_ENV) else ''}.")
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
