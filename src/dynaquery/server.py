@@ -362,7 +362,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                   description="The DynamoDB query manager's API: data sources, queries, runs, "
                               "the operations catalog, a table browser and the run history. "
                               "Every route needs `Authorization: Bearer TOKEN`.",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     bearer = HTTPBearer(auto_error=False)
 
     def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:

@@ -1,0 +1,281 @@
+"""The JSON API: every route, with and without the token, against DynamoDB Local; secrets never
+in a response; `dynaquery serve` itself (token printed once, loopback only without a token)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dynaquery import Workspace
+from dynaquery.demo import seed
+from dynaquery.local import free_port
+from dynaquery.server import create_app, _digest
+from support import Endpoint, clean_env
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")  # starlette's own TestClient note
+
+TOKEN = "test-token-0123456789"
+SECRET = "sentinel-api-secret-" + "Jh5tT8qLr2"
+
+
+class Client:
+    """A TestClient that records every response, and which routes were called."""
+
+    def __init__(self, app):
+        self.http = TestClient(app)
+        self.texts: list[str] = []
+        self.called: set[tuple[str, str]] = set()
+        self.routes = [(r.path, m) for r in app.routes for m in getattr(r, "methods", ())
+                       if r.path.startswith("/api/")]
+
+    def __call__(self, method: str, path: str, token: str | None = TOKEN, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", {}))
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        self.texts.append(response.text)
+        self.texts.append(json.dumps(dict(response.headers)))
+        for route, route_method in self.routes:
+            pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", route) + "$"
+            if route_method == method and re.match(pattern, path.split("?")[0]):
+                self.called.add((method, route))
+        return response
+
+
+@pytest.fixture
+def api(tmp_path, dynamodb_local, monkeypatch):
+    monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    seed(endpoint.connection())
+    workspace = Workspace.open(home=tmp_path)
+    client = Client(create_app(workspace, _digest(TOKEN)))
+    client.endpoint = endpoint
+    client.workspace = workspace
+    yield client
+    workspace.close()
+
+
+def add_local(api, name="local", **extra):
+    e = api.endpoint
+    body = {"name": name, "endpoint_url": e.endpoint_url, "region": e.region,
+            "access_key_id": e.access_key, "secret_access_key": SECRET, **extra}
+    response = api("POST", "/api/datasources", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_every_route_needs_the_token(api):
+    for path, method in api.routes:
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        for token in (None, "wrong-token"):
+            response = api.http.request(method, concrete, headers=(
+                {"Authorization": f"Bearer {token}"} if token else {}))
+            assert response.status_code == 401, (method, path, token)
+            assert response.json()["error"] == "Unauthorized"
+    assert api("GET", "/api/session").json() == {"ok": True, "version": "0.1.0", "demo": False}
+    assert api.http.get("/openapi.json").status_code == 200
+
+
+def test_the_whole_api(api):
+    """Each route once, as the page uses them; at the end every /api route has been called."""
+    assert api("GET", "/api/session").json()["ok"] is True
+    ds = add_local(api)
+    assert ds["secret_access_key"] == "********" and ds["auth"] == "iam_credentials"
+    assert api("GET", "/api/datasources").json()[0]["id"] == ds["id"]
+    assert api("GET", f"/api/datasources/{ds['id']}").json()["name"] == "local"
+    assert api("POST", f"/api/datasources/{ds['id']}/test").json()["ok"] is True
+    # Test connection on an unsaved form that edits a saved source: its stored secret is used
+    form = {"id": ds["id"], "endpoint_url": api.endpoint.endpoint_url, "region": "us-east-1",
+            "access_key_id": api.endpoint.access_key, "secret_access_key": "********"}
+    assert api("POST", "/api/datasources/test", json=form).json()["ok"] is True
+    nowhere = api("POST", "/api/datasources/test", json={
+        "endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "connect_timeout": 1,
+        "max_attempts": 1, "access_key_id": "AKIA1", "secret_access_key": SECRET}).json()
+    assert nowhere["ok"] is False and "127.0.0.1:9" in nowhere["message"]
+    # a masked secret keeps the stored one; renaming works
+    updated = api("PUT", f"/api/datasources/{ds['id']}",
+                  json={"name": "local2", "secret_access_key": "********", "region": "us-east-1"})
+    assert updated.status_code == 200 and updated.json()["name"] == "local2"
+    assert api.workspace.connection_config(ds["id"]).secret_access_key == SECRET
+
+    ops = api("GET", "/api/operations").json()
+    assert {"name": "Query", "python_name": "query", "access": "read", "paginated": True}.items() <= \
+        next(o for o in ops if o["name"] == "Query").items()
+    detail = api("GET", "/api/operations/get-item").json()
+    assert detail["name"] == "GetItem" and "TableName" in detail["example"]
+    assert {p["name"] for p in detail["parameters"] if p["required"]} == {"TableName", "Key"}
+
+    checked = api("POST", "/api/check", json={"operation": "Query", "params": '{"TableName": "{{ t }}"}'})
+    assert checked.json() == {"ok": True, "operation": "Query", "placeholders": ["t"]}
+
+    text = ('{\n  "TableName": "users",\n  "KeyConditionExpression": "team_id = :t",\n'
+            '  "ExpressionAttributeValues": {":t": "{{ team }}"}\n}')
+    saved = api("POST", "/api/queries", json={"name": "team", "datasource": "local2",
+                                              "operation": "query_table", "params": text,
+                                              "defaults": {"team": "team_1"}})
+    assert saved.status_code == 201, saved.text
+    q = saved.json()
+    assert q["params"] == text and q["placeholders"] == ["team"] and q["operation"] == "Query"
+    assert [x["name"] for x in api("GET", f"/api/queries?datasource={ds['id']}").json()] == ["team"]
+    assert api("GET", f"/api/queries/{q['id']}").json()["defaults"] == {"team": "team_1"}
+    run = api("POST", f"/api/queries/{q['id']}/run", json={"values": {"team": "team_2"}}).json()
+    assert sorted(i["name"] for i in run["data"]["Items"]) == ["Anneke", "Bo"]
+    assert run["meta"]["count"] == 2 and run["complete"] is True
+    assert run["raw"]["Items"][0]["team_id"] == {"S": "team_2"}
+    edited = api("PUT", f"/api/queries/{q['id']}", json={"transform": "Items[].name"})
+    assert edited.json()["transform"] == "Items[].name"
+    assert sorted(api("POST", f"/api/queries/{q['id']}/run").json()["data"]) == ["Aman", "Rahul"]
+
+    adhoc = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "Scan",
+                                          "params": '{"TableName": "users", "Limit": {{ n }}}',
+                                          "values": {"n": 1}}).json()
+    assert adhoc["meta"]["count"] == 1 and adhoc["meta"]["next_token"]
+    more = api("POST", "/api/run", json={"datasource": "local2", "operation": "Scan",
+                                         "params": {"TableName": "users", "Limit": 1},
+                                         "starting_token": adhoc["meta"]["next_token"]}).json()
+    assert more["data"]["Items"] != adhoc["data"]["Items"]
+
+    assert "users" in api("GET", "/api/tables?datasource=local2").json()["tables"]
+    table = api("GET", "/api/tables/Reply?datasource=local2").json()
+    assert table["partition_key"] == {"name": "Id", "type": "S"}
+    assert table["sort_key"] == {"name": "ReplyDateTime", "type": "S"}
+    assert table["indexes"] == [{"name": "PostedBy-Index", "kind": "local",
+                                 "partition_key": {"name": "Id", "type": "S"},
+                                 "sort_key": {"name": "PostedBy", "type": "S"},
+                                 "projection": "KEYS_ONLY"}]
+    prefilled = api("POST", "/api/run", json={"datasource": "local2", "operation": "Query",
+                                              "params": table["query_template"],
+                                              "values": {"Id": "Amazon DynamoDB#DynamoDB Thread 1"}})
+    assert prefilled.json()["meta"]["count"] == 4
+
+    history = api("GET", "/api/history?limit=10").json()
+    assert [h["origin"] for h in history] == ["api"] * 5
+    assert api("GET", "/api/history?query=team&outcome=ok").json()[0]["query"] == "team"
+
+    assert api("DELETE", f"/api/datasources/{ds['id']}").status_code == 409
+    assert api("DELETE", f"/api/queries/{q['id']}").status_code == 204
+    assert api("GET", f"/api/queries/{q['id']}").status_code == 404
+    assert api("DELETE", f"/api/datasources/{ds['id']}?with_queries=true").status_code == 204
+    assert api("GET", "/api/datasources").json() == []
+
+    missing = {(m, p) for p, m in api.routes} - api.called
+    assert missing == set(), f"routes not exercised: {missing}"
+    assert all(SECRET not in text for text in api.texts)
+
+
+def test_errors_are_json_with_the_line_and_the_right_status(api):
+    ds = add_local(api)
+    bad = api("POST", "/api/queries", json={"name": "q", "datasource": ds["id"], "operation": "GetItem",
+                                           "params": '{\n  "TableName": "users",\n  "Kye": {}\n}'})
+    assert bad.status_code == 400
+    body = bad.json()
+    assert body["error"] == "ValidationError" and body["line"] == 3
+    kye = next(p for p in body["problems"] if p["path"] == "Kye")
+    assert (kye["line"], kye["column"]) == (3, 3) and "unknown parameter" in kye["message"]
+    syntax = api("POST", "/api/check", json={"operation": "GetItem", "params": '{\n "a": 1\n "b": 2}'})
+    assert syntax.json()["error"]["line"] == 3 and syntax.json()["ok"] is False
+    assert api("POST", "/api/queries", json={"name": "q", "datasource": "nope", "operation": "Scan",
+                                             "params": '{"TableName": "t"}'}).status_code == 404
+    assert api("POST", "/api/datasources", json={"name": "local", "region": "x"}).status_code == 409
+    service = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "DescribeTable",
+                                            "params": {"TableName": "nope"}})
+    assert service.status_code == 502 and service.json()["code"] == "ResourceNotFoundException"
+    unknown = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "Scan",
+                                            "params": '{"TableName": "{{ t }}"}', "values": {"x": 1}})
+    assert unknown.status_code == 400 and "Unknown parameter 'x'" in unknown.json()["message"]
+    shape = api("POST", "/api/datasources", json={"name": "x", "regoin": "us-east-1"})
+    assert shape.status_code == 400 and "regoin" in shape.json()["message"]
+    not_json = api("POST", "/api/run", content="datasource=x", headers={"Content-Type": "text/plain"})
+    assert not_json.status_code == 400 and "application/json" in not_json.json()["message"]
+    assert all(SECRET not in text for text in api.texts)
+
+
+def test_read_only_refusal_and_exact_numbers(api):
+    ro = add_local(api, "ro", read_only=True)
+    refused = api("POST", "/api/run", json={"datasource": ro["id"], "operation": "DeleteTable",
+                                            "params": {"TableName": "users"}})
+    assert refused.status_code == 403 and "read-only" in refused.json()["message"]
+    rw = add_local(api, "rw")
+    big = "12345678901234567890.123456789012345678"
+    put = api("POST", "/api/run", json={"datasource": rw["id"], "operation": "PutItem", "params":
+                                        '{"TableName": "users", "Item": {"team_id": "n", '
+                                        f'"employee_id": "n", "v": {big}, "b": {{"B": "AAEC"}}}}}}'})
+    assert put.status_code == 200, put.text
+    got = api("POST", "/api/run", json={"datasource": rw["id"], "operation": "GetItem", "params":
+                                        {"TableName": "users", "Key": {"team_id": "n", "employee_id": "n"}}})
+    assert f'"v":{big}' in got.text.replace(" ", "")  # every digit, as a JSON number
+    assert got.json()["data"]["Item"]["b"] == "AAEC" and got.json()["raw"]["Item"]["b"] == {"B": "AAEC"}
+    # a secret cleared with "" is gone
+    api("PUT", f"/api/datasources/{rw['id']}", json={"secret_access_key": "", "access_key_id": None})
+    assert api("GET", f"/api/datasources/{rw['id']}").json()["secret_access_key"] is None
+
+
+def test_openapi_describes_the_routes(api):
+    schema = api.http.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, item in schema["paths"].items() for m in item}
+    assert documented == {(m, p) for p, m in api.routes}
+    run = schema["paths"]["/api/run"]["post"]
+    assert run["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("ResultOut")
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+# -- `dynaquery serve` ------------------------------------------------------------------------
+
+
+def _serve(home, *args, env_extra=None):
+    env = clean_env(DYNAQUERY_HOME=str(home), **(env_extra or {}))
+    return subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _first_lines(process, count: int) -> list[str]:
+    return [process.stderr.readline() for _ in range(count)]
+
+
+def test_serve_prints_a_new_token_once_and_it_signs_in(tmp_path):
+    port = free_port()
+    server = _serve(tmp_path, "--port", str(port))
+    try:
+        lines = _first_lines(server, 2)
+        match = re.search(r"open http://127\.0\.0\.1:\d+/#token=(\S+)", lines[0])
+        assert match, lines
+        token = match.group(1)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/session",
+                                         headers={"Authorization": f"Bearer {token}"})
+        for _ in range(100):
+            try:
+                body = json.loads(urllib.request.urlopen(request, timeout=5).read())
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.1)
+        assert body["ok"] is True
+    finally:
+        server.terminate()
+        server.wait(30)
+    again = _serve(tmp_path, "--port", str(free_port()))
+    try:
+        line = _first_lines(again, 1)[0]
+        assert "sign in with the server's token" in line and token not in line
+    finally:
+        again.terminate()
+        again.wait(30)
+    with Workspace.open(home=tmp_path) as ws:
+        assert ws.get_setting("server_token_sha256") == _digest(token)  # kept hashed only
+    new = subprocess.run([sys.executable, "-m", "dynaquery", "serve", "--new-token"],
+                         env=clean_env(DYNAQUERY_HOME=str(tmp_path)), capture_output=True, text=True)
+    assert new.returncode == 0 and new.stdout.strip() != token
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dynaquery", "serve", "--host", "0.0.0.0",
+                           "--port", str(free_port())], env=clean_env(DYNAQUERY_HOME=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "not a loopback address, without a token: set DYNAQUERY_TOKEN" in done.stderr
