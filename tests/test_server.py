@@ -279,3 +279,23 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "not a loopback address, without a token: set DYNAQUERY_TOKEN" in done.stderr
+
+
+def test_demo_engine_is_registered_and_serves_the_spec_tables(tmp_path, monkeypatch):
+    """`serve --demo`'s engine (moto in process here: the fallback when Java is missing)."""
+    from dynaquery.demo import register
+    from dynaquery.local import start_moto_in_process
+
+    monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
+    with start_moto_in_process() as engine, Workspace.open(home=tmp_path) as workspace:
+        register(workspace, engine.endpoint_url)
+        register(workspace, engine.endpoint_url)  # again: updated in place, not duplicated
+        client = Client(create_app(workspace, _digest(TOKEN), demo=True))
+        assert client("GET", "/api/session").json()["demo"] is True
+        assert [d["name"] for d in client("GET", "/api/datasources").json()] == ["demo"]
+        tables = client("GET", "/api/tables?datasource=demo").json()["tables"]
+        assert set(tables) == {"users", "locations", "Thread", "Reply"}
+        example = client("GET", "/api/operations/GetItem").json()["example"]
+        result = client("POST", "/api/run", json={"datasource": "demo", "operation": "GetItem",
+                                                  "params": example})
+        assert result.status_code == 200 and result.json()["data"]["Item"]["name"] == "Aman"
