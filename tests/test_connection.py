@@ -25,6 +25,8 @@ SETUP_CALLS = 9  # the free calls: moto's readiness probe and the eight setup ca
 
 @pytest.fixture(scope="module")
 def iam_moto():
+    import moto.settings  # noqa: F401 - read here first: this process's moto stays without IAM checks
+
     previous = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_CALLS)
     try:
