@@ -186,7 +186,6 @@ class Workspace:
     def add_datasource(self, name: str, *, read_only: bool = False, description: str | None = None,
                        config: ConnectionConfig | None = None, **settings: Any) -> DataSource:
         """Save a new data source. Settings are ConnectionConfig's fields (secrets included)."""
-        _check_name(name, "data source")
         config = config or ConnectionConfig(**_known_settings(settings))
         config.read_only = read_only
         config.check()
@@ -197,9 +196,7 @@ class Workspace:
                "settings": _settings_json(config), "secrets": self._seal(ds_id, secrets),
                "read_only": read_only, "created_at": now, "updated_at": now}
         with store.transaction(self.engine, write=True) as db:
-            if self._find(db, store.datasources, name) is not None:
-                raise Conflict(f"A data source named {name!r} already exists "
-                               "(change it with `datasource edit`).")
+            self._claim_name(db, store.datasources, name)
             db.execute(store.datasources.insert().values(**row))
         return self._datasource_from_row(row)
 
@@ -235,10 +232,7 @@ class Workspace:
             config = ConnectionConfig(**values)
             config.check()
             if name is not None and name != row["name"]:
-                _check_name(name, "data source")
-                if self._find(db, store.datasources, name) is not None:
-                    raise Conflict(f"A data source named {name!r} already exists.")
-                row["name"] = name
+                row["name"] = self._claim_name(db, store.datasources, name)
             if description is not None:
                 row["description"] = description or None
             new_secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
@@ -301,9 +295,7 @@ class Workspace:
         now = _now()
         with store.transaction(self.engine, write=True) as db:
             ds = self._get(db, store.datasources, datasource)
-            if self._find(db, store.queries, name) is not None:
-                raise Conflict(f"A query named {name!r} already exists "
-                               "(change it with `query edit`, or remove it first).")
+            self._claim_name(db, store.queries, name)
             row = {"id": str(uuid.uuid4()), "name": name, "datasource_id": ds["id"],
                    "operation": op_name, "params": params or "", "transform": transform or None,
                    "description": description or None, "defaults": _dumps(defaults or {}),
@@ -338,10 +330,7 @@ class Workspace:
         with store.transaction(self.engine, write=True) as db:
             row = dict(self._get(db, store.queries, name_or_id))
             if name is not None and name != row["name"]:
-                _check_name(name, "query")
-                if self._find(db, store.queries, name) is not None:
-                    raise Conflict(f"A query named {name!r} already exists.")
-                row["name"] = name
+                row["name"] = self._claim_name(db, store.queries, name)
             if datasource is not None:
                 row["datasource_id"] = self._get(db, store.datasources, datasource)["id"]
             for key, value in (("operation", operation), ("params", params)):
@@ -605,6 +594,16 @@ class Workspace:
         if row is None:
             row = db.execute(sa.select(table).where(table.c.id == name_or_id)).first()
         return row._mapping if row is not None else None
+
+    def _claim_name(self, db: sa.Connection, table: sa.Table, name: str) -> str:
+        """A valid name no other row of `table` has (inside the transaction that will use it)."""
+        what = "data source" if table is store.datasources else "query"
+        _check_name(name, what)
+        if self._find(db, table, name) is not None:
+            command = "datasource" if table is store.datasources else "query"
+            raise Conflict(f"A {what} named {name!r} already exists (change it with "
+                           f"`{command} edit`, or remove it first).")
+        return name
 
     def _get(self, db: sa.Connection, table: sa.Table, name_or_id: str):
         row = self._find(db, table, name_or_id)
