@@ -682,6 +682,7 @@ c_fast_typed(PyObject *self, PyObject *v)
 typedef struct {
     char *buf;
     Py_ssize_t len, cap;
+    int lossy;  /* wrote a value whose plain form reads back as another (set, binary, tag map) */
 } Out;
 
 static int
@@ -858,8 +859,18 @@ put_av(Out *o, PyObject *av)
         return value == Py_True ? put(o, "true", 4) : put(o, "false", 5);
     if (tag == s_NULL)
         return put(o, "null", 4);
-    if (tag == s_M && PyDict_CheckExact(value))
+    if (tag == s_M && PyDict_CheckExact(value)) {
+        if (PyDict_GET_SIZE(value) == 1) {
+            PyObject *k, *x;
+            Py_ssize_t p = 0;
+            PyDict_Next(value, &p, &k, &x);
+            if (PyUnicode_Check(k) && tag_of(k) != NULL)
+                o->lossy = 1;
+        }
         return put_map(o, value);
+    }
+    if (tag == s_SS || tag == s_NS || tag == s_BS || tag == s_B)
+        o->lossy = 1;
     if ((tag == s_L || tag == s_SS || tag == s_NS || tag == s_BS) && PyList_CheckExact(value)) {
         Py_ssize_t n = PyList_GET_SIZE(value);
         if (putc1(o, '[') < 0)
@@ -905,15 +916,15 @@ put_av(Out *o, PyObject *av)
 static PyObject *
 c_items_jsonl(PyObject *self, PyObject *args)
 {
-    PyObject *items;
+    PyObject *items, *lossy = NULL;
     const char *sep = "\n";
-    Py_ssize_t sep_len = 1;
-    if (!PyArg_ParseTuple(args, "O|s#", &items, &sep, &sep_len))
+    Py_ssize_t sep_len = 1, lossy_items = 0;
+    if (!PyArg_ParseTuple(args, "O|s#O!", &items, &sep, &sep_len, &PyList_Type, &lossy))
         return NULL;
     PyObject *seq = PySequence_Fast(items, "items must be a sequence");
     if (seq == NULL)
         return NULL;
-    Out o = {NULL, 0, 0};
+    Out o = {NULL, 0, 0, 0};
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
@@ -922,10 +933,21 @@ c_items_jsonl(PyObject *self, PyObject *args)
                          Py_TYPE(item)->tp_name);
             goto fail;
         }
+        o.lossy = 0;
         if (put_map(&o, item) < 0 || put(&o, sep, sep_len) < 0)
             goto fail;
+        lossy_items += o.lossy;
     }
     Py_DECREF(seq);
+    if (lossy != NULL) {
+        PyObject *count = PyLong_FromSsize_t(lossy_items);
+        if (count == NULL || PyList_Append(lossy, count) < 0) {
+            Py_XDECREF(count);
+            PyMem_Free(o.buf);
+            return NULL;
+        }
+        Py_DECREF(count);
+    }
     PyObject *result = PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len);
     PyMem_Free(o.buf);
     return result;
@@ -942,7 +964,7 @@ c_item_json(PyObject *self, PyObject *item)
         PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s", Py_TYPE(item)->tp_name);
         return NULL;
     }
-    Out o = {NULL, 0, 0};
+    Out o = {NULL, 0, 0, 0};
     if (put_map(&o, item) < 0) {
         PyMem_Free(o.buf);
         return NULL;
@@ -977,7 +999,9 @@ static PyMethodDef methods[] = {
      "A plain or typed value as typed, or None when it needs the careful path."},
     {"item_json", c_item_json, METH_O, "A typed item as compact plain JSON text."},
     {"items_jsonl", c_items_jsonl, METH_VARARGS,
-     "Typed items as UTF-8 plain JSON, each followed by the separator (default a newline)."},
+     "items_jsonl(items, separator='\\n', lossy=None): typed items as UTF-8 plain JSON, each "
+     "followed by the separator; a list given as `lossy` gets the number of items holding "
+     "values whose plain form reads back as something else (sets, binary, tag-like maps)."},
     {NULL, NULL, 0, NULL},
 };
 

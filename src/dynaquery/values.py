@@ -178,6 +178,22 @@ def to_typed(value: Any, path: str = "", problems: list[Problem] | None = None) 
     return result
 
 
+def item_to_typed(item: dict, path: str = "", problems: list[Problem] | None = None) -> dict:
+    """A whole item (attribute name -> plain or typed value) with every value typed.
+
+    Problems are appended to `problems` (raised as ValueError when none is given)."""
+    own = problems is None
+    problems = [] if own else problems
+    try:
+        result = {name: _fast_typed(value) for name, value in item.items()}
+    except _Careful:
+        result = {name: _to_typed(value, join_path(path, name), problems)
+                  for name, value in item.items()}
+    if own and problems:
+        raise ValueError("; ".join(str(p) for p in problems))
+    return result
+
+
 def _to_typed(value: Any, path: str, problems: list[Problem]) -> dict:
     """The typed form of a plain or typed value; what is wrong goes to `problems`, with its path."""
     try:
@@ -446,11 +462,31 @@ def _py_item_json(plain: Any) -> str:
     return to_json(plain, pretty=False)
 
 
-def _py_items_jsonl(items, separator: str = "\n") -> bytes:
+def _py_items_jsonl(items, separator: str = "\n", lossy: list | None = None) -> bytes:
     from .results import to_json
 
+    items = list(items)
+    if lossy is not None:
+        lossy.append(sum(1 for item in items if any(_lossy(v) for v in item.values())))
     return "".join(to_json(_py_item_to_plain(item), pretty=False) + separator
                    for item in items).encode("utf-8")
+
+
+def _lossy(av: Any) -> bool:
+    """Whether a typed value's plain form reads back as something else: sets (as lists), binary
+    (as strings), maps whose only key is a type tag (as typed values)."""
+    if type(av) is not dict or len(av) != 1:
+        return False
+    for tag, value in av.items():
+        if tag in ("SS", "NS", "BS", "B"):
+            return True
+        if tag == "M":
+            if len(value) == 1 and next(iter(value)) in TYPE_TAGS:
+                return True
+            return any(_lossy(v) for v in value.values())
+        if tag == "L":
+            return any(_lossy(v) for v in value)
+    return False
 
 
 def _load_codec():
@@ -491,8 +527,10 @@ else:
 # to_plain(av): one typed AttributeValue (as botocore parses it, or as JSON carries it, with B as
 #   base64 text) as a plain value.
 # item_to_plain(item) / items_to_plain(items): items (maps of AttributeValues) as plain dicts.
-# items_jsonl(items, separator="\n") -> bytes: typed items as plain JSON (UTF-8), each followed by
-#   the separator; each is what results.to_json(item_to_plain(item), pretty=False) writes.
+# items_jsonl(items, separator="\n", lossy=None) -> bytes: typed items as plain JSON (UTF-8), each
+#   followed by the separator; each is what results.to_json(item_to_plain(item), pretty=False)
+#   writes. A list given as `lossy` gets the number of items with values whose plain form reads
+#   back as something else (sets, binary, maps whose only key is a type tag).
 
 
 def item_json(item: dict) -> str:

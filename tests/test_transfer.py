@@ -1,0 +1,367 @@
+"""Export and import against DynamoDB Local: round trips are exact, a resumed export has no gap and
+no duplicate, bad lines are reported with their numbers, and the fast paths give what botocore's
+own parsing and serializing would."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+
+import pytest
+
+from dynaquery import Connection, ServiceError, values
+from dynaquery.transfer import (ExportInterrupted, ImportStopped, batch_write_body, call_raw,
+                                enable_raw, export_table, import_table, iter_export)
+
+from support import Endpoint
+
+KEYED = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                             {"AttributeName": "sk", "AttributeType": "N"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                  {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def create(conn: Connection, name: str, definition: dict = KEYED) -> str:
+    conn.run("CreateTable", {"TableName": name, **definition})
+    return name
+
+
+def rich_item(i: int) -> dict:
+    """Every kind of value, typed: 38-digit numbers, sets, binary, empty strings, nesting."""
+    return {
+        "pk": {"S": f"p{i % 5}"},
+        "sk": {"N": str(i)},
+        "big": {"N": "1234567890123456789012345678901234567" + str(i % 10)},
+        "small": {"N": f"-0.{i:03d}00000000000000000000000000000001"},
+        "exp": {"N": "1E+100" if i % 2 else "1E-100"},
+        "empty": {"S": ""},
+        "text": {"S": f"ünïcödé \"quoted\" \\ line\nbreak {i} ✓"},
+        "flag": {"BOOL": i % 3 == 0},
+        "none": {"NULL": True},
+        "blob": {"B": bytes([i % 256, 0, 255]) * (i % 4)},
+        "ss": {"SS": [f"a{i}", "b", ""]} if i % 2 else {"SS": ["x"]},
+        "ns": {"NS": ["1", "2.5", str(10 ** 37)]},
+        "bs": {"BS": [b"\x00", bytes([i % 256 or 1])]},
+        "map": {"M": {"S": {"S": "a tag as a key"}, "deep": {"L": [{"M": {"n": {"N": "0.1"}}},
+                                                                   {"L": []}, {"M": {}}]}}},
+        "list": {"L": [{"S": ""}, {"N": "-7"}, {"SS": ["z"]}, {"NULL": True}]},
+    }
+
+
+def plain_item(i: int) -> dict:
+    """Values that all have a plain form (no sets, no binary, no tag-like maps)."""
+    return {"pk": f"p{i % 5}", "sk": i, "big": Decimal("12345678901234567890123456789012345678"),
+            "frac": Decimal(f"{i}.0500"), "empty": "", "text": f"line\n{i} \"ü\"", "flag": i % 2 == 0,
+            "none": None, "map": {"a": [1, {"b": ""}, []], "c": {}}}
+
+
+def put_typed(conn: Connection, table: str, items: list[dict]) -> None:
+    for start in range(0, len(items), 25):
+        result = conn.run("BatchWriteItem", {"RequestItems": {table: [
+            {"PutRequest": {"Item": item}} for item in items[start:start + 25]]}})
+        assert result.complete
+
+
+def table_items(conn: Connection, table: str) -> dict:
+    """Every item of a table, typed as botocore parses it, by key."""
+    raw = conn.run("Scan", {"TableName": table}, all_pages=True).raw
+    return {(item["pk"]["S"], item["sk"]["N"]): item for item in raw["Items"]}
+
+
+def normalized(item: dict) -> dict:
+    """Sets are sets (DynamoDB keeps no order in them)."""
+    def norm(av):
+        (tag, value), = av.items()
+        if tag in ("SS", "NS", "BS"):
+            return (tag, frozenset(Decimal(v) if tag == "NS" else v for v in value))
+        if tag == "M":
+            return ("M", {k: norm(v) for k, v in value.items()})
+        if tag == "L":
+            return ("L", [norm(v) for v in value])
+        if tag == "N":
+            return ("N", Decimal(value))
+        return (tag, value)
+    return {k: norm(v) for k, v in item.items()}
+
+
+@pytest.fixture
+def conn(dynamodb_local) -> Connection:
+    return Endpoint(dynamodb_local.endpoint_url).connection()
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast paths give what botocore gives
+
+
+def test_raw_pages_give_what_botocore_parses(conn):
+    create(conn, "rich")
+    put_typed(conn, "rich", [rich_item(i) for i in range(60)])
+    parsed = conn.run("Scan", {"TableName": "rich"}, all_pages=True)
+    enable_raw(conn, "Scan")
+    raw = call_raw(conn, "Scan", {"TableName": "rich"})
+    assert "ResponseMetadata" in raw and raw["Count"] == 60
+    assert values.items_to_plain(raw["Items"]) == parsed.data["Items"]
+    assert values.items_jsonl(raw["Items"]) == values.items_jsonl(parsed.raw["Items"])
+    # the hook acts only on the transfer's calls: run() still gets botocore's parsing
+    again = conn.run("Scan", {"TableName": "rich"}, all_pages=True)
+    assert again.raw["Items"] == parsed.raw["Items"]
+
+
+def test_batch_bodies_are_what_botocore_serializes(conn):
+    from botocore.serialize import create_serializer
+
+    items = [rich_item(i) for i in range(25)]
+    model = conn.client.meta.service_model.operation_model("BatchWriteItem")
+    expected = create_serializer("json", include_validation=False).serialize_to_request(
+        {"RequestItems": {"t": [{"PutRequest": {"Item": item}} for item in items]}}, model)
+    assert json.loads(batch_write_body("t", items)) == json.loads(expected["body"])
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+def test_export_writes_every_item_once_as_run_would(conn, tmp_path):
+    create(conn, "rich")
+    put_typed(conn, "rich", [rich_item(i) for i in range(200)])
+    out = tmp_path / "rich.jsonl"
+    seen = []
+    result = export_table(conn, "rich", out, segments=3, page_size=17,
+                          progress=lambda done, total: seen.append((done, total)))
+    assert result.items == result.scanned == 200 and result.pages > 12
+    assert result.lossy == 200  # sets and binary have no plain form
+    assert not (tmp_path / "rich.jsonl.checkpoint").exists()
+    expected = sorted(values.item_json(item) for item in table_items(conn, "rich").values())
+    assert sorted(out.read_text(encoding="utf-8").splitlines()) == expected
+    assert seen[-1] == (200, 200)
+
+
+def test_export_formats_and_scan_options(conn, tmp_path):
+    create(conn, "plain")
+    put_typed(conn, "plain", [values.item_to_typed(plain_item(i)) for i in range(40)])
+    document = tmp_path / "out.json"
+    export_table(conn, "plain", document, segments=2, page_size=7,
+                 filter="sk >= :min", values={":min": 30})
+    loaded = json.loads(document.read_text(), parse_float=Decimal)
+    assert sorted(item["sk"] for item in loaded) == list(range(30, 40))
+    assert loaded[0]["big"] == Decimal("12345678901234567890123456789012345678")
+
+    table = tmp_path / "out.csv"
+    export_table(conn, "plain", table, projection="pk, sk, #t", names={"#t": "text"})
+    lines = table.read_text().splitlines()
+    assert lines[0] == "pk,sk,text" and len(lines) == 1 + 40 + 40  # texts hold a line break
+
+    empty = tmp_path / "empty.json"
+    create(conn, "nothing")
+    export_table(conn, "nothing", empty)
+    assert json.loads(empty.read_text()) == []
+
+
+def test_iter_export_streams_the_same_bytes(conn, tmp_path):
+    create(conn, "plain")
+    put_typed(conn, "plain", [values.item_to_typed(plain_item(i)) for i in range(30)])
+    for fmt in ("jsonl", "json", "csv"):
+        out = tmp_path / f"out.{fmt}"
+        export_table(conn, "plain", out, segments=1, page_size=8)
+        chunks = list(iter_export(conn, "plain", format=fmt, segments=1, page_size=8))
+        assert len(chunks) > 3
+        assert b"".join(chunks) == out.read_bytes()
+
+
+def test_round_trip_typed_is_exact(conn, tmp_path):
+    create(conn, "source")
+    put_typed(conn, "source", [rich_item(i) for i in range(120)])
+    for fmt in ("jsonl", "json"):
+        out = tmp_path / f"dump.{fmt}"
+        export_table(conn, "source", out, typed=True, segments=4)
+        target = create(conn, f"copy_{fmt}")
+        result = import_table(conn, target, out, workers=3)
+        assert (result.written, result.failed) == (120, 0)
+        copy, source = table_items(conn, target), table_items(conn, "source")
+        assert copy.keys() == source.keys()
+        assert all(normalized(copy[k]) == normalized(source[k]) for k in source)
+
+
+def test_round_trip_plain_is_exact_for_plain_values(conn, tmp_path):
+    create(conn, "source")
+    put_typed(conn, "source", [values.item_to_typed(plain_item(i)) for i in range(90)])
+    out = tmp_path / "dump.jsonl"
+    assert export_table(conn, "source", out).lossy == 0
+    create(conn, "copy")
+    assert import_table(conn, "copy", out).written == 90
+    copy, source = table_items(conn, "copy"), table_items(conn, "source")
+    assert copy.keys() == source.keys()
+    assert all(normalized(copy[k]) == normalized(source[k]) for k in source)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+
+
+class FailingScans(Connection):
+    """A real connection whose Scan calls fail once `budget` of them have been made."""
+
+    def __init__(self, budget: int, error: type[BaseException] = ServiceError, **settings):
+        super().__init__(**settings)
+        self.budget = budget
+        self.error = error
+
+    def call(self, operation, params):
+        if operation == "Scan":
+            if self.budget <= 0:
+                if self.error is ServiceError:
+                    raise ServiceError("Scan", "InternalServerError", "injected failure")
+                raise self.error()
+            self.budget -= 1
+        return super().call(operation, params)
+
+
+def keys_in(path, fmt: str = "jsonl") -> list[tuple]:
+    text = path.read_text(encoding="utf-8")
+    if fmt == "json":
+        rows = json.loads(text)
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+    return [(row["pk"], row["sk"]) for row in rows]
+
+
+@pytest.mark.parametrize("error", [ServiceError, KeyboardInterrupt])
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_resumed_export_has_no_gap_and_no_duplicate(dynamodb_local, tmp_path, error, fmt):
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    create(conn, "big")
+    put_typed(conn, "big", [values.item_to_typed(plain_item(i)) for i in range(1500)])
+    out = tmp_path / f"big.{fmt}"
+    checkpoint = tmp_path / f"big.{fmt}.checkpoint"
+
+    failing = FailingScans(9, error, **endpoint.settings())
+    expected = ExportInterrupted if error is KeyboardInterrupt else ServiceError
+    with pytest.raises(expected) as raised:
+        export_table(failing, "big", out, format=fmt, segments=4, page_size=50)
+    assert "--resume" in str(raised.value) and checkpoint.exists()
+    if error is KeyboardInterrupt:
+        assert raised.value.exit_code == 130
+    saved = json.loads(checkpoint.read_text())
+    assert 0 < saved["items"] < 1500 and saved["offset"] <= out.stat().st_size
+    # A crash could leave bytes past the checkpoint: they are cut off on resume.
+    with open(out, "ab") as f:
+        f.write(b'{"pk": "half a page that the checkpoint does not')
+
+    with pytest.raises(Exception, match="checkpoint"):
+        export_table(conn, "big", out, format=fmt, segments=4, page_size=50)  # not without resume
+    with pytest.raises(Exception, match="another export"):
+        export_table(conn, "big", out, format=fmt, segments=2, page_size=50, resume=True)
+
+    # fails again midway through the resumed run, then resumes to the end
+    with pytest.raises(expected):
+        export_table(FailingScans(5, error, **endpoint.settings()), "big", out, format=fmt,
+                     segments=4, page_size=50, resume=True)
+    result = export_table(conn, "big", out, format=fmt, segments=4, page_size=50, resume=True)
+    assert result.resumed and result.items == 1500 and not checkpoint.exists()
+    keys = keys_in(out, fmt)
+    assert len(keys) == 1500 and set(keys) == {(f"p{i % 5}", i) for i in range(1500)}
+
+
+def test_resume_of_csv_keeps_its_header(dynamodb_local, tmp_path):
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    create(conn, "rows")
+    put_typed(conn, "rows", [{"pk": {"S": f"p{i % 3}"}, "sk": {"N": str(i)}, "v": {"S": "x"}}
+                             for i in range(400)])
+    out = tmp_path / "rows.csv"
+    with pytest.raises(ServiceError):
+        export_table(FailingScans(4, **endpoint.settings()), "rows", out, segments=2, page_size=30)
+    export_table(conn, "rows", out, segments=2, page_size=30, resume=True)
+    lines = out.read_text().splitlines()
+    assert lines.count(lines[0]) == 1 and sorted(lines[0].split(",")) == ["pk", "sk", "v"]
+    assert len(lines) == 401 and len(set(lines[1:])) == 400
+
+
+def test_nothing_to_resume(conn, tmp_path):
+    create(conn, "tab")
+    with pytest.raises(Exception, match="Nothing to resume"):
+        export_table(conn, "tab", tmp_path / "t.jsonl", resume=True)
+    with pytest.raises(ServiceError, match="ResourceNotFoundException"):
+        export_table(conn, "missing", tmp_path / "m.jsonl")
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+def test_bad_lines_are_reported_and_the_rest_goes_on(conn, tmp_path):
+    create(conn, "tab")
+    lines = [
+        json.dumps({"pk": "a", "sk": 1, "v": "ok"}),
+        '{"pk": "a", "sk": 2, ',                                     # 2: invalid JSON
+        json.dumps({"pk": "a"}),                                      # 3: no sort key
+        json.dumps({"pk": "a", "sk": "3"}),                           # 4: wrong key type
+        json.dumps({"pk": {"S": "a"}, "sk": {"N": "4"}, "v": {"N": "x"}}),  # 5: bad number
+        "",
+        json.dumps({"pk": "a", "sk": 5, "big": "x" * 410_000}),      # 7: too large for DynamoDB
+        json.dumps({"pk": "a", "sk": 6, "v": {"SS": ["typed"]}}),
+        "[1, 2]",                                                     # 9: not an object
+        json.dumps({"pk": "a", "sk": 1, "v": "last one wins"}),
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    reported = []
+    result = import_table(conn, "tab", path, workers=2, on_error=reported.append)
+    assert (result.written, result.failed, result.lines) == (3, 6, 9)
+    assert sorted(e.line for e in result.errors) == [2, 3, 4, 5, 7, 9]
+    assert sorted(e.line for e in reported) == [2, 3, 4, 5, 7, 9]
+    messages = {e.line: e.message for e in result.errors}
+    assert "invalid JSON" in messages[2]
+    assert "'sk' is missing" in messages[3]
+    assert "must be of type N, not S" in messages[4]
+    assert "v.N" in messages[5] and "not a number" in messages[5]
+    assert "size" in messages[7].lower()
+    items = table_items(conn, "tab")
+    assert items[("a", "1")]["v"] == {"S": "last one wins"}
+    assert items[("a", "6")]["v"] == {"SS": ["typed"]}
+
+
+def test_strict_stops_at_the_first_bad_line(conn, tmp_path):
+    create(conn, "tab")
+    good = [json.dumps({"pk": "a", "sk": i}) for i in range(10)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(good + ["not json"] + good) + "\n")
+    with pytest.raises(ImportStopped, match="line 11") as raised:
+        import_table(conn, "tab", path, strict=True)
+    assert raised.value.exit_code == 2
+    assert raised.value.result.written == 10 and raised.value.result.failed == 1
+
+
+def test_import_of_a_json_array_and_csv(conn, tmp_path):
+    create(conn, "tab")
+    array = tmp_path / "in.json"
+    array.write_text('[\n  {"pk": "a", "sk": 1, "n": 12345678901234567890123456789012345678},\n'
+                     '  {"pk": "a",\n   "sk": 2, "x": {"B": "' + base64.b64encode(b"\xff").decode()
+                     + '"}},\n  {"pk": "a", "sk": "bad"}\n]\n')
+    result = import_table(conn, "tab", array)
+    assert (result.written, result.failed) == (2, 1) and result.errors[0].line == 5
+    items = table_items(conn, "tab")
+    assert items[("a", "1")]["n"] == {"N": "12345678901234567890123456789012345678"}
+    assert items[("a", "2")]["x"] == {"B": b"\xff"}
+
+    rows = tmp_path / "in.csv"
+    rows.write_text('pk,sk,name,score,tags\n007,3,Ann,1.50,"[""x""]"\nb,4,,true,\n')
+    assert import_table(conn, "tab", rows).written == 2
+    items = table_items(conn, "tab")
+    assert normalized(items[("007", "3")]) == normalized({
+        "pk": {"S": "007"}, "sk": {"N": "3"}, "name": {"S": "Ann"}, "score": {"N": "1.50"},
+        "tags": {"L": [{"S": "x"}]}})
+    assert items[("b", "4")] == {"pk": {"S": "b"}, "sk": {"N": "4"}, "score": {"BOOL": True}}
+
+
+def test_import_into_a_missing_table(conn, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"pk": "a", "sk": 1}\n')
+    with pytest.raises(ServiceError, match="ResourceNotFoundException"):
+        import_table(conn, "missing", path)
