@@ -1,0 +1,182 @@
+// The parameter editor: a plain <textarea> over a highlighted copy of its text, with a gutter of
+// line numbers. Errors are marked on their line (gutter and line) with their message.
+//
+// Keys: Tab / Shift+Tab indent and outdent (press Esc first to move focus on with Tab),
+// Enter keeps the indentation, Ctrl+Enter runs, Ctrl+S saves.
+
+import { escapeHtml, highlight } from "./json.js";
+
+const INDENT = "    ";
+
+export class JsonEditor {
+  constructor(root, { onInput = () => {}, onRun = () => {}, onSave = () => {} } = {}) {
+    this.root = root;
+    this.textarea = root.querySelector("textarea");
+    this.gutter = root.querySelector(".gutter-lines");
+    this.layer = root.querySelector(".layer");
+    this.code = root.querySelector(".highlight code");
+    this.marks = root.querySelector(".marks");
+    this.errors = [];
+    this.escaped = false;
+    this.onInput = onInput;
+    this.onRun = onRun;
+    this.onSave = onSave;
+    this.textarea.addEventListener("input", () => {
+      this.render();
+      this.onInput(this.value);
+    });
+    this.textarea.addEventListener("scroll", () => this.sync());
+    this.textarea.addEventListener("keydown", (event) => this.key(event));
+    this.render();
+  }
+
+  get value() {
+    return this.textarea.value;
+  }
+
+  // Replace the text. undoable: through the browser's editing (Ctrl+Z brings the old text back).
+  setValue(text, { undoable = false } = {}) {
+    if (undoable && this.replaceAll(text)) return;
+    this.textarea.value = text;
+    this.render();
+    this.onInput(this.value);
+  }
+
+  replaceAll(text) {
+    this.textarea.focus();
+    this.textarea.select();
+    const done = document.execCommand && document.execCommand("insertText", false, text);
+    if (done && this.textarea.value === text) {
+      this.textarea.setSelectionRange(0, 0);
+      this.textarea.scrollTop = 0;
+      return true;
+    }
+    return false;
+  }
+
+  // errors: [{line, column?, message}]
+  setErrors(errors) {
+    this.errors = errors.filter((e) => e.line);
+    this.textarea.setAttribute("aria-invalid", this.errors.length ? "true" : "false");
+    this.render();
+  }
+
+  render() {
+    const text = this.textarea.value;
+    // a last empty line still needs its height
+    this.code.innerHTML = highlight(text) + (text.endsWith("\n") || !text ? " " : "");
+    const count = text.split("\n").length;
+    const byLine = new Map();
+    for (const error of this.errors) {
+      if (!byLine.has(error.line)) byLine.set(error.line, []);
+      byLine.get(error.line).push(error);
+    }
+    let gutter = "";
+    for (let n = 1; n <= count; n++) {
+      const errors = byLine.get(n);
+      if (errors) {
+        const title = escapeHtml(errors.map((e) => e.message).join("\n"));
+        gutter += `<div class="ln error" data-line="${n}" data-testid="gutter-error" title="${title}">${n}</div>`;
+      } else {
+        gutter += `<div class="ln" data-line="${n}">${n}</div>`;
+      }
+    }
+    this.gutter.innerHTML = gutter;
+    let marks = "";
+    for (const [line, errors] of byLine) {
+      marks += `<div class="mark-line" style="--line-index:${line - 1}" data-line="${line}"></div>`;
+      for (const error of errors) {
+        if (error.column) marks += `<div class="mark-column" style="--line-index:${line - 1};--column:${error.column}"></div>`;
+      }
+    }
+    this.marks.innerHTML = marks;
+    this.sync();
+  }
+
+  sync() {
+    const { scrollLeft, scrollTop } = this.textarea;
+    this.layer.style.transform = `translate(${-scrollLeft}px, ${-scrollTop}px)`;
+    this.gutter.style.transform = `translateY(${-scrollTop}px)`;
+  }
+
+  // Put the caret at a line (1-based) and column, and show it.
+  reveal(line, column = 1) {
+    const lines = this.textarea.value.split("\n");
+    let offset = 0;
+    for (let i = 0; i < Math.min(line - 1, lines.length); i++) offset += lines[i].length + 1;
+    offset += Math.max(0, Math.min(column - 1, (lines[line - 1] || "").length));
+    this.textarea.focus();
+    this.textarea.setSelectionRange(offset, offset);
+    const lineHeight = parseFloat(getComputedStyle(this.textarea).lineHeight) || 20;
+    const top = (line - 1) * lineHeight;
+    if (top < this.textarea.scrollTop || top > this.textarea.scrollTop + this.textarea.clientHeight - lineHeight * 2) {
+      this.textarea.scrollTop = Math.max(0, top - this.textarea.clientHeight / 3);
+    }
+  }
+
+  insert(text) {
+    if (!(document.execCommand && document.execCommand("insertText", false, text))) {
+      this.textarea.setRangeText(text, this.textarea.selectionStart, this.textarea.selectionEnd, "end");
+      this.textarea.dispatchEvent(new Event("input"));
+    }
+  }
+
+  key(event) {
+    const ta = this.textarea;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      this.onRun();
+      return;
+    }
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      this.onSave();
+      return;
+    }
+    if (event.key === "Escape") {
+      this.escaped = true;
+      return;
+    }
+    if (event.key === "Tab") {
+      if (this.escaped || event.ctrlKey || event.altKey || event.metaKey) {
+        this.escaped = false;
+        return; // move focus as usual
+      }
+      event.preventDefault();
+      const { selectionStart: start, selectionEnd: end, value } = ta;
+      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+      if (start === end && !event.shiftKey) {
+        this.insert(INDENT.slice(0, INDENT.length - ((start - lineStart) % INDENT.length)));
+        return;
+      }
+      // indent or outdent every selected line
+      const blockEnd = end > start && value[end - 1] === "\n" ? end - 1 : end;
+      const block = value.slice(lineStart, blockEnd);
+      const changed = block
+        .split("\n")
+        .map((line) => (event.shiftKey ? line.replace(/^( {1,4}|\t)/, "") : INDENT + line))
+        .join("\n");
+      ta.setSelectionRange(lineStart, blockEnd);
+      this.insert(changed);
+      ta.setSelectionRange(lineStart, lineStart + changed.length);
+      return;
+    }
+    this.escaped = false;
+    if (event.key === "Enter" && !event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      const { selectionStart: start, value } = ta;
+      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+      const indent = /^[ \t]*/.exec(value.slice(lineStart, start))[0];
+      const before = value.slice(lineStart, start).trimEnd();
+      const opens = before.endsWith("{") || before.endsWith("[");
+      const after = value[ta.selectionEnd];
+      event.preventDefault();
+      if (opens && (after === "}" || after === "]")) {
+        this.insert("\n" + indent + INDENT + "\n" + indent);
+        const caret = start + 1 + indent.length + INDENT.length;
+        ta.setSelectionRange(caret, caret);
+      } else {
+        this.insert("\n" + indent + (opens ? INDENT : ""));
+      }
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// JSON with exact numbers, and the tokenizer behind the editor's highlighting.
+//
+// The API sends numbers with every digit (a 38-digit number, 1.50, ...). JSON.parse would round
+// them, so responses are read with parseExact: a number that a JS number cannot hold as written
+// becomes an ExactNumber that keeps its text. stringify writes it back verbatim.
+
+export class ExactNumber {
+  constructor(text) {
+    this.text = text;
+  }
+  valueOf() {
+    return Number(this.text);
+  }
+  toString() {
+    return this.text;
+  }
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const WHITESPACE = /[ \t\n\r]*/y;
+
+export function parseExact(text) {
+  let at = 0;
+
+  function fail(what) {
+    throw new SyntaxError(`${what} at position ${at}`);
+  }
+  function space() {
+    WHITESPACE.lastIndex = at;
+    WHITESPACE.exec(text);
+    at = WHITESPACE.lastIndex;
+  }
+  function string() {
+    let end = at + 1;
+    let escaped = false;
+    for (; end < text.length; end++) {
+      const c = text.charCodeAt(end);
+      if (c === 92) {
+        escaped = true; // a backslash: the next character is escaped
+        end++;
+      } else if (c === 34) break; // the closing quote
+    }
+    if (end >= text.length) fail("Unterminated string");
+    const slice = text.slice(at, end + 1);
+    at = end + 1;
+    return escaped ? JSON.parse(slice) : slice.slice(1, -1);
+  }
+  function value() {
+    space();
+    const c = text[at];
+    if (c === "{") {
+      at++;
+      const object = {};
+      space();
+      if (text[at] === "}") {
+        at++;
+        return object;
+      }
+      for (;;) {
+        space();
+        if (text[at] !== '"') fail("Expected a key");
+        const key = string();
+        space();
+        if (text[at] !== ":") fail("Expected ':'");
+        at++;
+        object[key] = value();
+        space();
+        if (text[at] === ",") {
+          at++;
+          continue;
+        }
+        if (text[at] === "}") {
+          at++;
+          return object;
+        }
+        fail("Expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      at++;
+      const array = [];
+      space();
+      if (text[at] === "]") {
+        at++;
+        return array;
+      }
+      for (;;) {
+        array.push(value());
+        space();
+        if (text[at] === ",") {
+          at++;
+          continue;
+        }
+        if (text[at] === "]") {
+          at++;
+          return array;
+        }
+        fail("Expected ',' or ']'");
+      }
+    }
+    if (c === '"') return string();
+    if (text.startsWith("true", at)) {
+      at += 4;
+      return true;
+    }
+    if (text.startsWith("false", at)) {
+      at += 5;
+      return false;
+    }
+    if (text.startsWith("null", at)) {
+      at += 4;
+      return null;
+    }
+    NUMBER.lastIndex = at;
+    const match = NUMBER.exec(text);
+    if (!match) fail("Unexpected character");
+    at = NUMBER.lastIndex;
+    const written = match[0];
+    const number = Number(written);
+    return String(number) === written ? number : new ExactNumber(written);
+  }
+
+  const result = value();
+  space();
+  if (at !== text.length) fail("Unexpected text after the JSON value");
+  return result;
+}
+
+// JSON text of a value; ExactNumber written as its digits. indent: number of spaces (0: compact).
+export function stringify(value, indent = 0) {
+  const pad = " ".repeat(indent);
+  function write(v, depth) {
+    if (v === null || v === undefined) return "null";
+    if (v instanceof ExactNumber) return v.text;
+    if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+    if (typeof v === "boolean") return String(v);
+    if (typeof v === "string") return JSON.stringify(v);
+    const inner = pad.repeat(depth + 1);
+    const outer = pad.repeat(depth);
+    const sep = indent ? ",\n" : ",";
+    if (Array.isArray(v)) {
+      if (!v.length) return "[]";
+      const items = v.map((x) => (indent ? inner : "") + write(x, depth + 1));
+      return indent ? `[\n${items.join(sep)}\n${outer}]` : `[${items.join(sep)}]`;
+    }
+    const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+    if (!keys.length) return "{}";
+    const colon = indent ? ": " : ":";
+    const items = keys.map((k) => (indent ? inner : "") + JSON.stringify(k) + colon + write(v[k], depth + 1));
+    return indent ? `{\n${items.join(sep)}\n${outer}}` : `{${items.join(sep)}}`;
+  }
+  return write(value, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens of a parameter text: JSON plus // and /* */ comments, trailing commas and {{ }} holes.
+
+const TOKEN = new RegExp(
+  [
+    String.raw`(?<ws>\s+)`,
+    String.raw`(?<comment>\/\/[^\n]*|\/\*[\s\S]*?(?:\*\/|$))`,
+    String.raw`(?<placeholder>\{\{[^{}\n]*\}\})`,
+    String.raw`(?<string>"(?:[^"\\\n]|\\.)*(?:"|(?=\n)|$))`,
+    String.raw`(?<number>-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)`,
+    String.raw`(?<literal>\b(?:true|false|null)\b)`,
+    String.raw`(?<punct>[{}\[\]:,])`,
+    String.raw`(?<other>[^\s{}\[\]:,"]+|.)`,
+  ].join("|"),
+  "gy",
+);
+
+export function tokenize(text) {
+  const tokens = [];
+  TOKEN.lastIndex = 0;
+  let match;
+  while (TOKEN.lastIndex < text.length && (match = TOKEN.exec(text))) {
+    const type = Object.keys(match.groups).find((k) => match.groups[k] !== undefined);
+    tokens.push({ type, text: match[0] });
+  }
+  // a string followed by ':' is a key
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i].type !== "string") continue;
+    let j = i + 1;
+    while (j < tokens.length && (tokens[j].type === "ws" || tokens[j].type === "comment")) j++;
+    if (j < tokens.length && tokens[j].text === ":") tokens[i].type = "key";
+  }
+  return tokens;
+}
+
+export function escapeHtml(text) {
+  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+// Highlighted HTML of a parameter text (placeholders inside strings are marked too).
+export function highlight(text) {
+  let html = "";
+  for (const token of tokenize(text)) {
+    if (token.type === "ws") {
+      html += escapeHtml(token.text);
+      continue;
+    }
+    let inner = escapeHtml(token.text);
+    if (token.type === "string" || token.type === "key") {
+      inner = inner.replace(/\{\{[^{}\n]*\}\}/g, (m) => `<span class="t-placeholder">${m}</span>`);
+    }
+    html += `<span class="t-${token.type}">${inner}</span>`;
+  }
+  return html;
+}

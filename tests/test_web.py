@@ -1,0 +1,598 @@
+"""The web page, end to end: `dynaquery serve` over DynamoDB Local (and moto with IAM for a
+wrong secret), driven in real headless Chromium with Playwright.
+
+One server and one browser for the module. Every step saves a screenshot under
+.artifacts/screenshots/ (the screenshots of a run are also in pytest's tmp dir).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from support import ROOT, Endpoint, clean_env
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
+
+CHROMIUM = os.environ.get("DYNAQUERY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TOKEN = "web-token-" + uuid.uuid4().hex
+ARTIFACTS = ROOT / ".artifacts" / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (scripts/setup installs it)", allow_module_level=True)
+
+expect.set_options(timeout=20_000)
+
+
+# -- the servers and the browser ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def endpoint(dynamodb_local):
+    from dynaquery.demo import seed
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    seed(endpoint.connection())
+    return endpoint
+
+
+def _call(url: str, method: str, path: str, body=None, token: str = TOKEN):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from dynaquery.local import free_port
+
+    home = tmp_path_factory.mktemp("web-home")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = home / "serve.log"
+    # the server runs as this process is set up (clean_env drops DYNAQUERY_* settings)
+    passed_on = {k: os.environ[k] for k in ("DYNAQUERY_PURE_PYTHON",) if os.environ.get(k)}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dynaquery", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=clean_env(DYNAQUERY_HOME=str(home), DYNAQUERY_TOKEN=TOKEN, **passed_on),
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"dynaquery serve exited ({process.returncode}):\n{log_path.read_text()}")
+            try:
+                assert _call(url, "GET", "/api/session")["ok"] is True
+                break
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"dynaquery serve did not answer:\n{log_path.read_text()}")
+                time.sleep(0.1)
+        yield SimpleNamespace(url=url, home=home, log=log_path,
+                              api=lambda *args, **kw: _call(url, *args, **kw))
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("screenshots")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(page, name: str) -> None:
+        path = directory / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        shutil.copy(path, ARTIFACTS / path.name)
+
+    return shot
+
+
+@pytest.fixture(scope="module")
+def page_errors():
+    return []
+
+
+@pytest.fixture(scope="module")
+def page(browser, server, page_errors):
+    """The page, signed in through the #token= fragment."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.goto(f"{server.url}/#token={TOKEN}")
+    expect(page.get_by_test_id("app")).to_be_visible()
+    yield page
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(page_errors):
+    yield
+    assert page_errors == [], f"JavaScript errors on the page: {page_errors}"
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def ensure_local(page, server, endpoint) -> None:
+    """The data source `local` on DynamoDB Local (added by the UI in test 2; through the API
+    when a test runs alone)."""
+    if not any(d["name"] == "local" for d in server.api("GET", "/api/datasources")):
+        server.api("POST", "/api/datasources", {"name": "local", **endpoint.settings()})
+        page.reload()
+        expect(page.get_by_test_id("app")).to_be_visible()
+    expect(page.get_by_test_id("ds-list")).to_contain_text("local")
+
+
+def show(page, view: str) -> None:
+    page.get_by_test_id(f"tab-{view}").click()
+    expect(page.get_by_test_id(f"tab-{view}")).to_have_attribute("aria-selected", "true")
+
+
+def new_query(page, operation: str, search: str | None = None) -> None:
+    """A new unsaved query on `local`, its operation picked with the searchable picker."""
+    show(page, "query")
+    page.get_by_test_id("q-new").click()
+    page.get_by_test_id("q-datasource").select_option(label="local")
+    page.get_by_test_id("q-operation").click()
+    page.get_by_test_id("q-operation").fill(search or operation)
+    option = page.locator(f'[data-testid=op-option][data-name="{operation}"]')
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.get_by_test_id("q-operation")).to_have_value(operation)
+    expect(page.get_by_test_id("op-summary")).not_to_be_empty()
+
+
+def set_params(page, text: str) -> None:
+    page.get_by_test_id("q-params").fill(text)
+
+
+def run(page) -> None:
+    page.get_by_test_id("q-run").click()
+    expect(page.get_by_test_id("q-run")).to_have_text("Run")  # not "Running…" any more
+
+
+def rows(page):
+    return page.get_by_test_id("result-row")
+
+
+def ds_form(page, name: str, endpoint_url: str, key: str, secret: str) -> None:
+    page.get_by_test_id("ds-add").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_visible()
+    page.get_by_test_id("ds-name").fill(name)
+    page.get_by_test_id("ds-region").fill("us-east-1")
+    page.get_by_test_id("ds-endpoint").fill(endpoint_url)
+    page.get_by_test_id("ds-access-key").fill(key)
+    page.get_by_test_id("ds-secret-key").fill(secret)
+
+
+# -- 1. sign-in -----------------------------------------------------------------------------
+
+
+def test_sign_in(browser, server, shots):
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(server.url + "/")
+        expect(page.get_by_test_id("signin")).to_be_visible()
+        expect(page.get_by_test_id("app")).to_be_hidden()
+        page.get_by_test_id("signin-token").fill("not-the-token")
+        page.get_by_test_id("signin-submit").click()
+        expect(page.get_by_test_id("signin-error")).to_contain_text("refused")
+        expect(page.get_by_test_id("signin-error")).to_contain_text("Bearer")  # the API's message
+        shots(page, "01-sign-in-wrong-token")
+
+        page.get_by_test_id("signin-token").fill(TOKEN)
+        page.get_by_test_id("signin-submit").click()
+        expect(page.get_by_test_id("app")).to_be_visible()
+        expect(page.get_by_test_id("session-info")).to_contain_text("v0.1.0")
+        assert page.evaluate("localStorage.getItem('dynaquery.token')") == TOKEN
+        page.reload()  # the stored token signs in again
+        expect(page.get_by_test_id("app")).to_be_visible()
+        shots(page, "01-signed-in")
+
+        # a stored token the server refuses (401): back to the sign-in form, with the reason
+        page.evaluate("localStorage.setItem('dynaquery.token', 'stale')")
+        page.reload()
+        expect(page.get_by_test_id("signin")).to_be_visible()
+        expect(page.get_by_test_id("signin-error")).to_contain_text("sign in")
+
+        # a #token= fragment signs in and leaves the address bar
+        page.goto(f"{server.url}/#token={TOKEN}")
+        expect(page.get_by_test_id("app")).to_be_visible()
+        assert "token" not in page.url
+        assert page.evaluate("localStorage.getItem('dynaquery.token')") == TOKEN
+
+        page.get_by_test_id("signout").click()
+        expect(page.get_by_test_id("signin")).to_be_visible()
+        assert page.evaluate("localStorage.getItem('dynaquery.token')") is None
+        assert errors == []
+    finally:
+        context.close()
+
+
+# -- 2. a data source: the form, Test connection, Save, edit with a masked secret ----------
+
+
+def test_add_a_data_source(page, server, endpoint, shots):
+    ds_form(page, "local", endpoint.endpoint_url, endpoint.access_key, endpoint.secret_key)
+    # the fields follow the method
+    page.get_by_test_id("ds-auth-profile").check()
+    expect(page.get_by_test_id("ds-access-key")).to_be_hidden()
+    expect(page.get_by_test_id("ds-profile")).to_be_visible()
+    page.get_by_test_id("ds-auth-role").check()
+    expect(page.get_by_test_id("ds-role-arn")).to_be_visible()
+    expect(page.get_by_test_id("ds-external-id")).to_be_visible()
+    expect(page.get_by_test_id("ds-access-key")).to_be_visible()  # optional source keys
+    page.get_by_test_id("ds-auth-iam").check()
+    expect(page.get_by_test_id("ds-role-arn")).to_be_hidden()
+    expect(page.get_by_test_id("ds-session-token")).to_be_visible()
+
+    page.get_by_test_id("ds-test").click()
+    expect(page.get_by_test_id("ds-diagnosis")).to_contain_text("Connected")
+    shots(page, "02-test-connection-ok")
+    page.get_by_test_id("ds-save").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_hidden()
+    item = page.locator('[data-testid=ds-item][data-name="local"]')
+    expect(item).to_be_visible()
+    expect(item).to_contain_text("us-east-1")
+    shots(page, "02-data-source-saved")
+
+    # editing shows the secret masked; untouched, the stored secret is kept
+    item.get_by_test_id("ds-edit").click()
+    expect(page.get_by_test_id("ds-secret-key")).to_have_value("********")
+    expect(page.get_by_test_id("ds-secret-hint")).to_be_visible()
+    page.get_by_test_id("ds-description").fill("DynamoDB Local for the tests")
+    page.get_by_test_id("ds-test").click()  # unsaved form + the stored secret
+    expect(page.get_by_test_id("ds-diagnosis")).to_contain_text("Connected")
+    shots(page, "02-edit-masked-secret")
+    page.get_by_test_id("ds-save").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_hidden()
+    saved = next(d for d in server.api("GET", "/api/datasources") if d["name"] == "local")
+    assert saved["description"] == "DynamoDB Local for the tests"
+    assert saved["secret_access_key"] == "********"
+    assert server.api("POST", f"/api/datasources/{saved['id']}/test")["ok"] is True
+
+
+# -- 3. failing diagnoses: an unreachable endpoint, a wrong secret ------------------------
+
+
+@pytest.fixture(scope="module")
+def iam_moto():
+    """moto's server with IAM enforced: a user allowed dynamodb:ListTables, and its keys."""
+    import botocore.session
+
+    from dynaquery.local import start_moto
+
+    previous = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"  # the readiness probe and 3 setup calls
+    try:
+        moto = start_moto()
+    finally:
+        if previous is None:
+            os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT")
+        else:
+            os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = previous
+    try:
+        iam = botocore.session.get_session().create_client(
+            "iam", region_name="us-east-1", endpoint_url=moto.endpoint_url,
+            aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam.create_user(UserName="web")
+        key = iam.create_access_key(UserName="web")["AccessKey"]
+        iam.put_user_policy(UserName="web", PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["dynamodb:ListTables"], "Resource": "*"}]}))
+        yield moto, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        moto.stop()
+
+
+def test_failing_diagnoses(page, iam_moto, shots):
+    moto, key_id, secret = iam_moto
+    diagnosis = page.get_by_test_id("ds-diagnosis")
+
+    ds_form(page, "nowhere", "http://127.0.0.1:9", "AKIAEXAMPLE", "secret-of-nowhere")
+    page.locator("details.advanced summary").click()
+    page.get_by_test_id("ds-connect-timeout").fill("1")
+    page.get_by_test_id("ds-max-attempts").fill("1")
+    page.get_by_test_id("ds-test").click()
+    expect(diagnosis).to_have_class(re.compile(r"\bfail\b"))
+    expect(diagnosis).to_contain_text("127.0.0.1:9")
+    expect(diagnosis).to_be_visible()
+    shots(page, "03-unreachable-endpoint")
+
+    # moto checks signatures: a wrong secret is diagnosed as such
+    page.get_by_test_id("ds-endpoint").fill(moto.endpoint_url)
+    page.get_by_test_id("ds-access-key").fill(key_id)
+    page.get_by_test_id("ds-secret-key").fill(secret[:-4] + "XXXX")
+    page.get_by_test_id("ds-connect-timeout").fill("")
+    page.get_by_test_id("ds-max-attempts").fill("")
+    page.get_by_test_id("ds-test").click()
+    expect(diagnosis).to_contain_text("secret access key is wrong")
+    expect(diagnosis).to_have_class(re.compile(r"\bfail\b"))
+    shots(page, "03-wrong-secret")
+    assert secret[:-4] not in diagnosis.inner_text()
+
+    page.get_by_test_id("ds-secret-key").fill(secret)
+    page.get_by_test_id("ds-test").click()
+    expect(diagnosis).to_contain_text("Connected")
+    page.get_by_test_id("ds-cancel").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_hidden()
+    expect(page.locator('[data-testid=ds-item][data-name="nowhere"]')).to_have_count(0)
+
+
+# -- 4. a query from the operation's example ----------------------------------------------
+
+
+def test_query_from_an_example(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "GetItem", search="get it")
+    page.get_by_test_id("insert-example").click()
+    editor = page.get_by_test_id("q-params")
+    expect(editor).to_have_value(re.compile(r'"TableName": "users"'))
+    # the example reads emp_1 of team_1; read emp_3 instead
+    set_params(page, editor.input_value().replace("emp_1", "emp_3"))
+    expect(page.get_by_test_id("editor-status")).to_contain_text("Valid")
+    run(page)
+    expect(rows(page)).to_have_count(1)
+    table = page.get_by_test_id("result-table")
+    expect(table).to_contain_text("Rahul")
+    for column in ("team_id", "employee_id", "name", "level"):
+        expect(table.locator("thead")).to_contain_text(column)
+    expect(page.get_by_test_id("result-summary")).to_contain_text("GetItem")
+    shots(page, "04-get-item-result")
+
+    page.get_by_test_id("rtab-json").click()
+    expect(page.get_by_test_id("result-json")).to_contain_text('"employee_id": "emp_3"')
+    page.get_by_test_id("rtab-raw").click()
+    expect(page.get_by_test_id("result-raw")).to_contain_text('"S": "Rahul"')
+    page.get_by_test_id("rtab-meta").click()
+    expect(page.get_by_test_id("meta-duration_ms")).to_contain_text("ms")
+    page.get_by_test_id("rtab-table").click()
+
+
+# -- 5. the next page -----------------------------------------------------------------------
+
+
+def test_load_more(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{"TableName": "users", "Limit": 1}')
+    run(page)
+    expect(rows(page)).to_have_count(1)
+    more = page.get_by_test_id("load-more")
+    expect(more).to_be_visible()
+    more.click()
+    expect(rows(page)).to_have_count(2)
+    more.click()
+    expect(rows(page)).to_have_count(3)
+    expect(page.get_by_test_id("result-pages")).to_contain_text("3 pages")
+    items = {tuple(row.locator("td").all_inner_texts()) for row in rows(page).all()}
+    assert len(items) == 3  # three different items
+    shots(page, "05-load-more")
+
+
+# -- 6. export ------------------------------------------------------------------------------
+
+
+def test_export_csv_and_json(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{"TableName": "users"}')
+    run(page)
+    expect(rows(page)).to_have_count(5)
+    with page.expect_download() as info:
+        page.get_by_test_id("export-csv").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    text = Path(download.path()).read_text(encoding="utf-8")
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert {"team_id", "employee_id", "name", "level"} <= set(records[0])
+    assert sorted(r["name"] for r in records) == ["Aman", "Anneke", "Anneke", "Bo", "Rahul"]
+    assert {r["employee_id"]: r["level"] for r in records}["emp_2"] == "4"
+
+    with page.expect_download() as info:
+        page.get_by_test_id("export-json").click()
+    data = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert len(data["Items"]) == 5 and data["Count"] == 5
+    shots(page, "06-export")
+
+
+def test_numbers_keep_every_digit(page, server, endpoint, shots):
+    """38 digits and 1.50 are shown and exported as written, not as JavaScript numbers."""
+    ensure_local(page, server, endpoint)
+    big = "12345678901234567890.123456789012345678"
+    endpoint.connection().run("PutItem", {"TableName": "locations", "Item": {
+        "name": "Exact", "address": "1 Digit Rd.", "big": {"N": big}, "price": {"N": "1.50"}}})
+    new_query(page, "GetItem")
+    set_params(page, '{"TableName": "locations", "Key": {"name": "Exact", "address": "1 Digit Rd."}}')
+    run(page)
+    table = page.get_by_test_id("result-table")
+    expect(table).to_contain_text(big)
+    page.get_by_test_id("rtab-json").click()
+    expect(page.get_by_test_id("result-json")).to_contain_text(f'"big": {big}')
+    page.get_by_test_id("rtab-table").click()
+    with page.expect_download() as info:
+        page.get_by_test_id("export-csv").click()
+    record = next(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert record["big"] == big
+    assert record["price"] in ("1.50", "1.5")  # as DynamoDB gives it back
+    # the key columns come first (the table's description orders them)
+    expect(table.locator("thead th").nth(1)).to_have_text("name")
+    expect(table.locator("thead th").nth(2)).to_have_text("address")
+    shots(page, "06-exact-numbers")
+
+
+# -- 7. a JSON error marked at its line -----------------------------------------------------
+
+
+def test_json_error_marked_at_its_line(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{\n    "TableName": "users",\n    "Limit" 1\n}')
+    marker = page.locator('[data-testid=gutter-error][data-line="3"]')
+    expect(marker).to_be_visible()
+    expect(page.get_by_test_id("gutter-error")).to_have_count(1)
+    expect(page.get_by_test_id("editor-status")).to_contain_text("line 3")
+    expect(page.get_by_test_id("q-params")).to_have_attribute("aria-invalid", "true")
+    shots(page, "07-json-error-line-3")
+
+    # a validation problem is marked at the parameter's line too
+    set_params(page, '{\n    "TableName": "users",\n    "Limitt": 1\n}')
+    expect(page.get_by_test_id("editor-status")).to_contain_text("Limitt")
+    expect(page.locator('[data-testid=gutter-error][data-line="3"]')).to_be_visible()
+    # fixed: the marks go away
+    set_params(page, '{\n    "TableName": "users",\n    "Limit": 1\n}')
+    expect(page.get_by_test_id("editor-status")).to_contain_text("Valid")
+    expect(page.get_by_test_id("gutter-error")).to_have_count(0)
+
+
+# -- 8. a saved query with placeholders -----------------------------------------------------
+
+
+def test_saved_query_with_placeholders(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Query")
+    page.get_by_test_id("q-name").fill("team members")
+    set_params(page, '{\n    "TableName": "users",\n    "KeyConditionExpression": "team_id = :t",\n'
+                     '    "ExpressionAttributeValues": {":t": "{{ team }}"},\n'
+                     '    "Limit": {{ limit }}\n}')
+    team, limit = page.get_by_test_id("param-team"), page.get_by_test_id("param-limit")
+    expect(team).to_be_visible()
+    expect(limit).to_be_visible()
+    team.fill("team_2")
+    limit.fill("5")
+    page.get_by_test_id("param-json-limit").check()
+    # "JSON" on a value that is no JSON says so
+    page.get_by_test_id("param-json-team").check()
+    expect(page.get_by_test_id("param-error-team")).to_contain_text("not JSON")
+    page.get_by_test_id("param-json-team").uncheck()
+    expect(page.get_by_test_id("param-error-team")).to_be_empty()
+
+    page.get_by_test_id("q-save").click()
+    expect(page.get_by_test_id("q-state")).to_have_text("saved")
+    expect(page.locator('[data-testid=query-item][data-name="team members"]')).to_be_visible()
+    saved = next(x for x in server.api("GET", "/api/queries") if x["name"] == "team members")
+    assert saved["placeholders"] == ["team", "limit"] and saved["defaults"] == {"team": "team_2", "limit": 5}
+
+    run(page)
+    expect(rows(page)).to_have_count(2)
+    table = page.get_by_test_id("result-table")
+    expect(table).to_contain_text("Anneke")
+    expect(table).to_contain_text("Bo")
+    expect(page.get_by_test_id("result-summary")).to_contain_text("team members")
+    shots(page, "08-saved-query-run")
+
+    # opened again from the list: the defaults fill the form; another value runs
+    page.get_by_test_id("q-new").click()
+    page.locator('[data-testid=query-item][data-name="team members"] button').click()
+    expect(page.get_by_test_id("q-name")).to_have_value("team members")
+    expect(page.get_by_test_id("param-team")).to_have_value("team_2")
+    expect(page.get_by_test_id("param-json-limit")).to_be_checked()
+    page.get_by_test_id("param-team").fill("team_1")
+    run(page)
+    expect(page.get_by_test_id("result-table")).to_contain_text("Rahul")
+    expect(rows(page)).to_have_count(2)
+
+
+# -- 9. the table browser -------------------------------------------------------------------
+
+
+def test_table_browser(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    show(page, "tables")
+    page.get_by_test_id("t-datasource").select_option(label="local")
+    users = page.locator('[data-testid=t-item][data-name="users"]')
+    expect(users).to_be_visible()
+    expect(page.get_by_test_id("t-list")).to_contain_text("Reply")
+    users.click()
+    expect(page.get_by_test_id("t-name")).to_have_text("users")
+    expect(page.get_by_test_id("t-partition-key")).to_have_text("team_id")
+    expect(page.get_by_test_id("t-sort-key")).to_have_text("employee_id")
+    shots(page, "09-table-browser")
+
+    page.get_by_test_id("t-query").click()
+    expect(page.get_by_test_id("tab-query")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_test_id("q-operation")).to_have_value("Query")
+    expect(page.get_by_test_id("q-params")).to_have_value(re.compile(r'"TableName": "users"[\s\S]*"team_id"'))
+    expect(page.get_by_test_id("q-state")).to_have_text("unsaved")
+    page.get_by_test_id("param-team_id").fill("team_1")
+    run(page)
+    expect(rows(page)).to_have_count(2)
+    expect(page.get_by_test_id("result-table")).to_contain_text("Aman")
+    shots(page, "09-table-browser-query")
+
+    # an index's own query (Reply has the local index PostedBy-Index)
+    show(page, "tables")
+    page.locator('[data-testid=t-item][data-name="Reply"]').click()
+    expect(page.get_by_test_id("t-indexes")).to_contain_text("PostedBy-Index")
+    page.get_by_test_id("t-scan").click()
+    expect(page.get_by_test_id("q-operation")).to_have_value("Scan")
+    run(page)
+    expect(rows(page)).to_have_count(4)
+
+
+# -- 10. the history ------------------------------------------------------------------------
+
+
+def test_history(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    # one failing run, so the history has an error to show
+    new_query(page, "DescribeTable")
+    set_params(page, '{"TableName": "no_such_table"}')
+    run(page)
+    expect(page.get_by_test_id("query-error")).to_contain_text("ResourceNotFoundException")
+
+    show(page, "history")
+    history = page.get_by_test_id("history-table")
+    expect(history).to_contain_text("team members")
+    for operation in ("Scan", "Query", "DescribeTable"):
+        expect(history).to_contain_text(operation)
+    failed = page.get_by_test_id("history-row").filter(has_text="DescribeTable")
+    expect(failed.first).to_contain_text("error")
+    expect(failed.first).to_contain_text("no_such_table")
+    expect(page.get_by_test_id("history-row").filter(has_text="team members").first).to_contain_text("ok")
+    shots(page, "10-history")
+
+    page.get_by_test_id("h-outcome").select_option("error")
+    expect(page.get_by_test_id("history-row")).to_have_count(1)
+    page.get_by_test_id("h-outcome").select_option("")
+    page.get_by_test_id("h-operation").fill("Scan")
+    page.get_by_test_id("h-refresh").click()
+    scans = page.get_by_test_id("history-row")
+    expect(scans.first).to_contain_text("Scan")
+    assert all("Scan" in text for text in scans.all_inner_texts())
