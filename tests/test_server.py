@@ -153,6 +153,17 @@ def test_the_whole_api(api):
                                               "values": {"Id": "Amazon DynamoDB#DynamoDB Thread 1"}})
     assert prefilled.json()["meta"]["count"] == 4
 
+    exported = api("GET", "/api/tables/users/export?datasource=local2&segments=2")
+    assert exported.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert sorted(i["employee_id"] for i in lines if i["team_id"] == "team_1") == ["emp_1", "emp_3"]
+    assert len(lines) == api.workspace.connect("local2").run(
+        "Scan", {"TableName": "users"}, all_pages=True).meta["count"]
+    csv_text = api("GET", "/api/tables/users/export?datasource=local2&format=csv").text
+    assert csv_text.splitlines()[0].count(",") >= 3 and "Aman" in csv_text
+    missing = api("GET", "/api/tables/nope/export?datasource=local2")
+    assert missing.status_code == 502 and missing.json()["code"] == "ResourceNotFoundException"
+
     history = api("GET", "/api/history?limit=10").json()
     assert [h["origin"] for h in history] == ["api"] * 5
     assert api("GET", "/api/history?query=team&outcome=ok").json()[0]["query"] == "team"

@@ -549,6 +549,28 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
         result = workspace.connect(datasource).run("DescribeTable", {"TableName": name})
         return describe_table(result.data["Table"])
 
+    @app.get("/api/tables/{name}/export", dependencies=api["dependencies"],
+             response_class=Response, responses={**responses, 200: {
+                 "description": "the table's items, streamed as they are read",
+                 "content": {"application/x-ndjson": {}, "application/json": {}, "text/csv": {}}}})
+    def export(name: str, datasource: str = Query(description="data source id or name"),
+               format: Literal["jsonl", "json", "csv"] = "jsonl",
+               segments: int = Query(4, ge=1, le=64)) -> Response:
+        """The whole table, streamed (a parallel scan, memory flat whatever its size)."""
+        import itertools
+
+        from fastapi.responses import StreamingResponse
+
+        from .transfer import iter_export
+
+        chunks = iter_export(workspace.connect(datasource), name, format=format, segments=segments)
+        first = next(chunks, b"")  # errors (no such table...) are answered before streaming
+        media = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
+        filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return StreamingResponse(itertools.chain([first], chunks), media_type=media[format],
+                                 headers={"Content-Disposition":
+                                          f'attachment; filename="{filename}.{format}"'})
+
     # -- history -------------------------------------------------------------------------------
 
     @app.get("/api/history", response_model=list[RunRecordOut], **api)
