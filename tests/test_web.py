@@ -406,6 +406,28 @@ def test_load_more(page, server, endpoint, shots):
     shots(page, "05-load-more")
 
 
+def test_transformation(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{"TableName": "users"}')
+    page.get_by_test_id("q-transform").fill("Items[?level > `2`].{who: name, level: level}")
+    run(page)
+    expect(rows(page)).to_have_count(2)
+    table = page.get_by_test_id("result-table")
+    expect(table.locator("thead")).to_contain_text("who")
+    expect(table.locator("thead")).not_to_contain_text("team_id")
+    expect(table).to_contain_text("Aman")
+    expect(table).to_contain_text("Anneke")
+    page.get_by_test_id("rtab-meta").click()
+    expect(page.get_by_test_id("meta-transform")).to_contain_text("Items[?level")
+    page.get_by_test_id("rtab-table").click()
+    # a transformation that does not compile is an error at the transformation
+    page.get_by_test_id("q-transform").fill("Items[?")
+    expect(page.get_by_test_id("editor-status")).to_contain_text("transformation")
+    expect(page.get_by_test_id("q-transform")).to_have_attribute("aria-invalid", "true")
+    shots(page, "05-transformation")
+
+
 # -- 6. export ------------------------------------------------------------------------------
 
 
@@ -596,3 +618,46 @@ def test_history(page, server, endpoint, shots):
     scans = page.get_by_test_id("history-row")
     expect(scans.first).to_contain_text("Scan")
     assert all("Scan" in text for text in scans.all_inner_texts())
+
+    # an error of the API is shown, never swallowed: an unknown operation in the filter
+    page.get_by_test_id("h-operation").fill("Scna")
+    page.get_by_test_id("h-refresh").click()
+    expect(page.get_by_test_id("message")).to_be_visible()
+    expect(page.get_by_test_id("message-text")).to_contain_text("Scan")  # did you mean
+    shots(page, "10-history-error-message")
+    page.get_by_test_id("message-close").click()
+    expect(page.get_by_test_id("message")).to_be_hidden()
+
+
+# -- deleting -------------------------------------------------------------------------------
+
+
+def test_delete_a_query_and_a_data_source(page, server, endpoint, shots):
+    ds = server.api("POST", "/api/datasources", {"name": "scratch", **endpoint.settings()})
+    for name in ("scratch one", "scratch two"):
+        server.api("POST", "/api/queries", {"name": name, "datasource": ds["id"], "operation": "Scan",
+                                            "params": '{"TableName": "users"}'})
+    page.reload()
+    expect(page.get_by_test_id("app")).to_be_visible()
+    show(page, "query")
+
+    page.locator('[data-testid=query-item][data-name="scratch one"] button').click()
+    expect(page.get_by_test_id("q-name")).to_have_value("scratch one")
+    delete = page.get_by_test_id("q-delete")
+    delete.click()
+    expect(delete).to_have_text("Click again to delete")
+    delete.click()
+    expect(page.locator('[data-testid=query-item][data-name="scratch one"]')).to_have_count(0)
+    expect(page.get_by_test_id("q-state")).to_have_text("unsaved")
+
+    # a data source still used by a query: the API says which, then both can go
+    page.locator('[data-testid=ds-item][data-name="scratch"]').get_by_test_id("ds-edit").click()
+    page.get_by_test_id("ds-delete").click()
+    page.get_by_test_id("ds-delete-yes").click()
+    expect(page.get_by_test_id("ds-delete-confirm")).to_contain_text("scratch two")
+    shots(page, "11-delete-data-source-in-use")
+    page.get_by_test_id("ds-delete-with").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_hidden()
+    expect(page.locator('[data-testid=ds-item][data-name="scratch"]')).to_have_count(0)
+    expect(page.locator('[data-testid=query-item][data-name="scratch two"]')).to_have_count(0)
+    assert all(d["name"] != "scratch" for d in server.api("GET", "/api/datasources"))

@@ -339,6 +339,12 @@ async function testConnection() {
       `<strong>${diagnosis.ok ? "✓" : "✗"}</strong> <span data-testid="ds-diagnosis-message">${escapeHtml(diagnosis.message)}</span>` +
       (details ? `<span class="item-detail">${escapeHtml(details + took)}</span>` : "");
   } catch (error) {
+    if (error instanceof ApiError && error.status === 400) {
+      // settings that cannot work (a key without its secret, no role ARN...): a failed test too
+      box.className = "diagnosis fail";
+      box.innerHTML = `<strong>✗</strong> <span data-testid="ds-diagnosis-message">${escapeHtml(error.message)}</span>`;
+      return;
+    }
     box.hidden = true;
     if (!(error instanceof ApiError && error.status === 401)) showInline($("#ds-error"), error);
   } finally {

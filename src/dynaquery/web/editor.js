@@ -162,6 +162,18 @@ export class JsonEditor {
       return;
     }
     this.escaped = false;
+    if ((event.key === "}" || event.key === "]") && ta.selectionStart === ta.selectionEnd) {
+      // a closing bracket alone on its line goes back one level
+      const { selectionStart: start, value } = ta;
+      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+      const before = value.slice(lineStart, start);
+      if (before.length >= INDENT.length && /^ +$/.test(before)) {
+        event.preventDefault();
+        ta.setSelectionRange(start - INDENT.length, start);
+        this.insert(event.key);
+        return;
+      }
+    }
     if (event.key === "Enter" && !event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey) {
       const { selectionStart: start, value } = ta;
       const lineStart = value.lastIndexOf("\n", start - 1) + 1;
