@@ -311,3 +311,18 @@ def test_lossy_items_are_counted_alike(items):
         if problems or not same_number_values(typed, item):
             expected += 1
     assert c_count == [expected]
+
+
+@given(st.lists(typed_items(), max_size=4))
+def test_typed_json_is_what_json_writes(items):
+    expected = values._py_typed_json_items(items, b"<", b">", b",")
+    assert values.typed_json_items(items, b"<", b">", b",") == expected
+    if items:
+        text = expected.decode()
+        assert json.loads("[" + text.replace(">,<", ",")[1:-1] + "]") == json.loads(
+            json.dumps(items, default=lambda b: base64.b64encode(b).decode()))
+
+
+def test_typed_json_of_odd_values_is_python_s():
+    odd = [{"a": {"N": Decimal("1.5")}, "b": {"SS": ("x",)}, "c": {"X": 1}, "d": {"BS": [bytearray(b"1")]}}]
+    assert values.typed_json_items(odd, b"", b"", b"") == values._py_typed_json_items(odd, b"", b"", b"")

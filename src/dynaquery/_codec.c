@@ -16,6 +16,7 @@ static PyObject *py_to_plain;      /* values._py_to_plain(av) */
 static PyObject *py_number;        /* values._py_number(text) */
 static PyObject *py_item_json;     /* values._py_item_json(item) -> str */
 static PyObject *py_b64decode;     /* values._strict_b64decode(text) -> bytes, raises */
+static PyObject *py_typed_json;    /* values._py_typed_json(av) -> str */
 
 static PyObject *s_S, *s_N, *s_B, *s_SS, *s_NS, *s_BS, *s_M, *s_L, *s_NULL, *s_BOOL;
 
@@ -359,23 +360,30 @@ c_item_to_plain(PyObject *self, PyObject *item)
     return map_to_plain(item);
 }
 
+/* Many items: the cyclic garbage collector is paused meanwhile (what is built here holds no
+ * cycles, and a page of items would otherwise set it off every few dozen items). */
 static PyObject *
 c_items_to_plain(PyObject *self, PyObject *items)
 {
     PyObject *list = PySequence_List(items);
     if (list == NULL)
         return NULL;
+    int was_enabled = PyGC_Disable();
     Py_ssize_t n = PyList_GET_SIZE(list);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(list, i);
         PyObject *p = c_item_to_plain(NULL, item);
         if (p == NULL) {
+            if (was_enabled)
+                PyGC_Enable();
             Py_DECREF(list);
             return NULL;
         }
         PyList_SET_ITEM(list, i, p);
         Py_DECREF(item);
     }
+    if (was_enabled)
+        PyGC_Enable();
     return list;
 }
 
@@ -674,6 +682,34 @@ c_fast_typed(PyObject *self, PyObject *v)
         Py_RETURN_NONE;
     }
     return t;
+}
+
+/* fast_item_typed(item) -> {name: typed value}, or None when Python must do it. */
+static PyObject *
+c_fast_item_typed(PyObject *self, PyObject *item)
+{
+    if (!PyDict_Check(item))
+        Py_RETURN_NONE;
+    PyObject *out = new_dict(PyDict_GET_SIZE(item));
+    if (out == NULL)
+        return NULL;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(item, &pos, &k, &v)) {
+        PyObject *t = fast_typed(v);
+        if (t == NULL || PyDict_SetItem(out, k, t) < 0) {
+            Py_XDECREF(t);
+            Py_DECREF(out);
+            if (PyErr_Occurred()) {
+                if (PyErr_ExceptionMatches(PyExc_MemoryError))
+                    return NULL;
+                PyErr_Clear();
+            }
+            Py_RETURN_NONE;
+        }
+        Py_DECREF(t);
+    }
+    return out;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -975,13 +1011,165 @@ c_item_json(PyObject *self, PyObject *item)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* typed items -> typed JSON text (binary in base64), as botocore's serializer sends them */
+
+static int put_typed(Out *o, PyObject *av);
+
+static int
+put_typed_fallback(Out *o, PyObject *av)
+{
+    PyObject *text = PyObject_CallOneArg(py_typed_json, av);
+    if (text == NULL)
+        return -1;
+    Py_ssize_t n;
+    const char *c = PyUnicode_AsUTF8AndSize(text, &n);
+    int r = c == NULL ? -1 : put(o, c, n);
+    Py_DECREF(text);
+    return r;
+}
+
+static int
+put_typed_map(Out *o, PyObject *map)
+{
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    int first = 1;
+    if (putc1(o, '{') < 0)
+        return -1;
+    while (PyDict_Next(map, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k)) {
+            PyErr_SetString(PyExc_TypeError, "attribute names must be strings");
+            return -1;
+        }
+        if ((!first && putc1(o, ',') < 0) || put_string(o, k) < 0 || putc1(o, ':') < 0
+            || put_typed(o, v) < 0)
+            return -1;
+        first = 0;
+    }
+    return putc1(o, '}');
+}
+
+static int
+put_binary_text(Out *o, PyObject *v)
+{
+    PyObject *b = plain_binary(v);
+    if (b == NULL)
+        return -1;
+    int r = put_string(o, b);
+    Py_DECREF(b);
+    return r;
+}
+
+static int
+put_typed(Out *o, PyObject *av)
+{
+    if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
+        return put_typed_fallback(o, av);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    PyDict_Next(av, &pos, &key, &value);
+    PyObject *tag = tag_of(key);
+    if (tag == NULL)
+        return put_typed_fallback(o, av);
+    int ok = 0;  /* is the value the regular kind for its tag? */
+    if (tag == s_S || tag == s_N)
+        ok = PyUnicode_CheckExact(value);
+    else if (tag == s_B)
+        ok = PyBytes_CheckExact(value) || PyUnicode_CheckExact(value);
+    else if (tag == s_BOOL || tag == s_NULL)
+        ok = PyBool_Check(value);
+    else if (tag == s_M)
+        ok = PyDict_CheckExact(value);
+    else {
+        ok = PyList_CheckExact(value);
+        Py_ssize_t n = ok ? PyList_GET_SIZE(value) : 0;
+        for (Py_ssize_t i = 0; ok && tag != s_L && i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(value, i);
+            ok = PyUnicode_CheckExact(e) || (tag == s_BS && PyBytes_CheckExact(e));
+        }
+    }
+    if (!ok)
+        return put_typed_fallback(o, av);
+    if (putc1(o, '{') < 0 || put_string(o, tag) < 0 || putc1(o, ':') < 0)
+        return -1;
+    int r;
+    if (tag == s_S || tag == s_N)
+        r = put_string(o, value);
+    else if (tag == s_B)
+        r = put_binary_text(o, value);
+    else if (tag == s_BOOL || tag == s_NULL)
+        r = value == Py_True ? put(o, "true", 4) : put(o, "false", 5);
+    else if (tag == s_M)
+        r = put_typed_map(o, value);
+    else {
+        Py_ssize_t n = PyList_GET_SIZE(value);
+        r = putc1(o, '[');
+        for (Py_ssize_t i = 0; r == 0 && i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(value, i);
+            if (i && putc1(o, ',') < 0)
+                return -1;
+            if (tag == s_L)
+                r = put_typed(o, e);
+            else if (tag == s_BS)
+                r = put_binary_text(o, e);
+            else
+                r = put_string(o, e);
+        }
+        if (r == 0)
+            r = putc1(o, ']');
+    }
+    if (r < 0)
+        return r;
+    return putc1(o, '}');
+}
+
+/* typed_json_items(items, before, after, separator) -> bytes: for each typed item, `before`,
+ * the item as JSON (binary in base64), `after`; `separator` between items. */
+static PyObject *
+c_typed_json_items(PyObject *self, PyObject *args)
+{
+    PyObject *items;
+    const char *before, *after, *sep;
+    Py_ssize_t before_len, after_len, sep_len;
+    if (!PyArg_ParseTuple(args, "Oy#y#y#", &items, &before, &before_len, &after, &after_len,
+                          &sep, &sep_len))
+        return NULL;
+    PyObject *seq = PySequence_Fast(items, "items must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Out o = {NULL, 0, 0, 0};
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyDict_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s",
+                         Py_TYPE(item)->tp_name);
+            goto fail;
+        }
+        if ((i && put(&o, sep, sep_len) < 0) || put(&o, before, before_len) < 0)
+            goto fail;
+        if (put_typed_map(&o, item) < 0 || put(&o, after, after_len) < 0)
+            goto fail;
+    }
+    Py_DECREF(seq);
+    PyObject *result = PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len);
+    PyMem_Free(o.buf);
+    return result;
+fail:
+    Py_DECREF(seq);
+    PyMem_Free(o.buf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 static PyObject *
 c_setup(PyObject *self, PyObject *args)
 {
-    PyObject *dec, *tp, *num, *ij, *b64;
-    if (!PyArg_ParseTuple(args, "OOOOO", &dec, &tp, &num, &ij, &b64))
+    PyObject *dec, *tp, *num, *ij, *b64, *tj;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &dec, &tp, &num, &ij, &b64, &tj))
         return NULL;
+    Py_XSETREF(py_typed_json, Py_NewRef(tj));
     Py_XSETREF(DecimalType, Py_NewRef(dec));
     Py_XSETREF(py_to_plain, Py_NewRef(tp));
     Py_XSETREF(py_number, Py_NewRef(num));
@@ -997,7 +1185,11 @@ static PyMethodDef methods[] = {
     {"items_to_plain", c_items_to_plain, METH_O, "A list of typed items as plain."},
     {"fast_typed", c_fast_typed, METH_O,
      "A plain or typed value as typed, or None when it needs the careful path."},
+    {"fast_item_typed", c_fast_item_typed, METH_O,
+     "An item's values as typed, or None when one needs the careful path."},
     {"item_json", c_item_json, METH_O, "A typed item as compact plain JSON text."},
+    {"typed_json_items", c_typed_json_items, METH_VARARGS,
+     "typed_json_items(items, before, after, separator) -> bytes: typed items as JSON."},
     {"items_jsonl", c_items_jsonl, METH_VARARGS,
      "items_jsonl(items, separator='\\n', lossy=None): typed items as UTF-8 plain JSON, each "
      "followed by the separator; a list given as `lossy` gets the number of items holding "

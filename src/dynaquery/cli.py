@@ -717,6 +717,184 @@ def _write_atomically(path: Path, text: str) -> None:
         raise InputError(f"Cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
+# ---------------------------------------------------------------------------------------------
+# export and import of whole tables
+
+
+def _json_option(text: str | None, name: str) -> Any:
+    """A JSON-valued option (exact numbers), or None."""
+    if text is None:
+        return None
+    from .parsing import loads
+
+    try:
+        return loads(text)
+    except InputError as error:
+        raise InputError(f"{name}: {error.message}") from None
+
+
+class _Bar:
+    """A Rich progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.progress = None
+        self.task = None
+        self.console = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            from rich.text import Text
+
+            class Rate(ProgressColumn):
+                def render(self, task):
+                    speed = task.finished_speed or task.speed
+                    return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
+
+            self.console = Console(stderr=True)
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
+                                     TimeRemainingColumn(), console=self.console, transient=False)
+
+    def __enter__(self) -> "_Bar":
+        if self.progress is not None:
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, total=max(total, done) if total else None)
+
+    def say(self, message: str) -> None:
+        if self.console is not None:
+            self.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+
+@cli.command("export")
+@click.argument("table")
+@connection_options
+@click.option("-o", "--output", "path", metavar="FILE",
+              help="Write to FILE (default: stdout). Needed to --resume.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv"]),
+              help="jsonl: one plain item per line (the default, or FILE's extension); "
+                   "json: an array; csv.")
+@click.option("--typed", is_flag=True,
+              help="DynamoDB's typed JSON, which reads back exactly (sets, binary).")
+@click.option("--segments", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Segments of the parallel scan.")
+@click.option("--page-size", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Items per scan request (0: as many as fit in 1 MB).")
+@click.option("--filter", "filter_", metavar="EXPR", help="A FilterExpression.")
+@click.option("--projection", metavar="EXPR",
+              help="A ProjectionExpression (for CSV, its attributes are the columns).")
+@click.option("--names", metavar="JSON", help='ExpressionAttributeNames: {"#n": "name"}.')
+@click.option("--values", "values_", metavar="JSON",
+              help='ExpressionAttributeValues, plain or typed: {":min": 10}.')
+@click.option("--index", metavar="NAME", help="Scan this index instead of the table.")
+@click.option("--consistent-read", is_flag=True, help="Strongly consistent reads.")
+@click.option("--columns", metavar="A,B,...",
+              help="CSV's columns (default: the projection's, else the first page's attributes).")
+@click.option("--resume", is_flag=True,
+              help="Go on with an interrupted export to FILE, from FILE.checkpoint.")
+@handle_errors
+def export_command(table: str, path: str | None, fmt: str | None, typed: bool, segments: int,
+                   page_size: int, filter_: str | None, projection: str | None,
+                   names: str | None, values_: str | None, index: str | None, consistent_read: bool,
+                   columns: str | None, resume: bool, **kwargs: Any) -> None:
+    """Export TABLE: every item, as JSON lines, a JSON array or CSV.
+
+    A parallel scan, written as it streams: memory stays flat whatever the table's size.
+    Interrupted (Ctrl-C, a failure), an export to FILE leaves FILE.checkpoint, and --resume goes
+    on from there with no item missing and none twice.
+    """
+    from .transfer import export_table
+
+    if resume and not path:
+        raise InputError("--resume needs the -o FILE of the interrupted export.")
+    options = dict(format=fmt, segments=segments, page_size=page_size or None,
+                   filter=filter_, projection=projection, index=index,
+                   names=_json_option(names, "--names"), values=_json_option(values_, "--values"),
+                   consistent_read=consistent_read, typed=typed, resume=resume,
+                   columns=[c.strip() for c in columns.split(",")] if columns else None)
+    connection = _connection(kwargs)
+    with _Bar(f"export {table}") as bar:
+        result = export_table(connection, table, path or sys.stdout.buffer, progress=bar.update,
+                              **options)
+        if bar.progress is not None:
+            bar.update(result.scanned, result.scanned)
+    if sys.stderr.isatty():
+        click.echo(f"{result.items:,} items exported in {result.duration:.1f}s "
+                   f"({result.items_per_second:,.0f} items/s)"
+                   + (f" to {path}" if path else "") + ".", err=True)
+    if result.lossy:
+        click.echo(f"Note: {result.lossy:,} item(s) hold sets, binary values or maps whose only "
+                   "key is a type tag; their plain form (lists, base64 text, objects read back as "
+                   "typed) does not import back as they were. --typed keeps them exact.", err=True)
+    if result.dropped:
+        _fail(f"{result.dropped_items:,} item(s) had attributes that are not among the CSV's "
+              f"columns, which were left out: {', '.join(result.dropped[:20])}"
+              f"{' ...' if len(result.dropped) > 20 else ''}. Give them with --columns, "
+              "or export JSON lines.", EXIT_FAILED)
+
+
+@cli.command("import")
+@click.argument("table")
+@click.argument("file", metavar="FILE")
+@connection_options
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv"]),
+              help="jsonl: one item per line (the default, or FILE's extension); json: an "
+                   "array of items; csv.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Threads sending BatchWriteItem requests.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line (exit code 2).")
+@click.option("--batch-timeout", type=click.FloatRange(min=0), default=60, show_default=True,
+              help="Seconds to keep retrying unprocessed items.")
+@handle_errors
+def import_command(table: str, file: str, fmt: str | None, workers: int, strict: bool,
+                   batch_timeout: float, **kwargs: Any) -> None:
+    """Import FILE (or - for stdin) into TABLE: JSON lines, a JSON array or CSV.
+
+    Items may be plain or typed. They are written in BatchWriteItem chunks of 25 from several
+    threads, unprocessed ones retried; a bad line is reported with its number and the rest goes
+    on (with --strict, the import stops there). Exit code 1 if any item failed.
+    """
+    from .transfer import ImportStopped, import_table
+
+    source = sys.stdin.buffer if file == "-" else file
+    connection = _connection(kwargs)
+    shown = 0
+    with _Bar(f"import {table}") as bar:
+
+        def on_error(error) -> None:
+            nonlocal shown
+            shown += 1
+            if shown <= 50:
+                bar.say(f"line {error.line}: {error.message}")
+            elif shown == 51:
+                bar.say("(more errors are not shown)")
+
+        try:
+            result = import_table(connection, table, source, format=fmt, workers=workers,
+                                  strict=strict, batch_timeout=batch_timeout,
+                                  progress=bar.update, on_error=on_error)
+        except ImportStopped as stopped:
+            bar.update(stopped.result.written, None)
+            raise
+    click.echo(f"{result.written:,} written, {result.failed:,} failed"
+               + (f" ({result.items_per_second:,.0f} items/s)" if sys.stderr.isatty() else "")
+               + ".", err=True)
+    if result.failed:
+        sys.exit(EXIT_FAILED)
+
+
 def main() -> None:
     try:
         cli(prog_name="dynaquery")

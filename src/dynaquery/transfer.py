@@ -26,6 +26,7 @@ import json
 import os
 import queue
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ CHECKPOINT_VERSION = 1
 CHECKPOINT_EVERY = 2.0  # seconds between checkpoints of a running export
 DEFAULT_SEGMENTS = 8
 DEFAULT_WORKERS = 8
+# Items per scan request. A page is at most 1 MB anyway; fewer items keep the pages in flight
+# (and so the memory) the same size whatever the table's, at the cost of a few more requests.
+DEFAULT_PAGE_SIZE = 1000
 BATCH = 25  # BatchWriteItem's limit
 BACKOFF_BASE = 0.05
 BACKOFF_CAP = 5.0
@@ -89,21 +93,73 @@ def enable_raw(connection: Connection, operation: str) -> None:
             unique_id=f"dynaquery-raw-{operation}")
 
 
-def call_raw(connection: Connection, operation: str, params: dict) -> dict:
-    """One call whose response is read straight from its JSON body: typed items as the wire
-    carries them (binary as base64 text), everything else as botocore would give it.
+def call_raw_body(connection: Connection, operation: str, params: dict) -> tuple[bytes | None, dict]:
+    """One call whose response body botocore does not parse: (the JSON body, the response
+    botocore made of the rest). The body is None if the hook did not run (a Connection that
+    answers some other way): then the response is botocore's, whole.
     enable_raw(connection, operation) must have been called."""
     _raw.on = True
     try:
         response = connection.call(operation, params)
     finally:
         _raw.on = False
-    body = response.pop(RAW_BODY, None)
-    if body is None:  # the hook did not run (a Connection that answers some other way)
+    return response.pop(RAW_BODY, None), response
+
+
+def call_raw(connection: Connection, operation: str, params: dict) -> dict:
+    """One call whose response is read straight from its JSON body: typed items as the wire
+    carries them (binary as base64 text), everything else as botocore would give it."""
+    body, response = call_raw_body(connection, operation, params)
+    if body is None:
         return response
     parsed = json.loads(body) if body else {}
     parsed["ResponseMetadata"] = response.get("ResponseMetadata", {})
     return parsed
+
+
+_decode = json.JSONDecoder().raw_decode
+_scanstring = json.decoder.scanstring
+_blank = re.compile(r"[ \t\n\r]*").match
+
+
+def page_items(body: bytes, rest: dict) -> Iterator[dict]:
+    """The items of a page's JSON body (Scan, Query), one at a time: memory holds the body and
+    one item, not the whole page parsed. The body's other members go into `rest` as they come
+    (so it is complete once the items are through)."""
+    text = body.decode("utf-8")
+
+    def expect(char: str, at: int) -> int:
+        if text[at:at + 1] != char:
+            raise ValueError(f"a page's JSON body: {char!r} expected at {at}")
+        return _blank(text, at + 1).end()
+
+    i = expect("{", _blank(text, 0).end())
+    if text[i:i + 1] == "}":
+        return
+    while True:
+        if text[i:i + 1] != '"':
+            raise ValueError(f"a page's JSON body: a member name expected at {i}")
+        name, i = _scanstring(text, i + 1)
+        i = expect(":", _blank(text, i).end())
+        if name == "Items" and text[i:i + 1] == "[":
+            i = _blank(text, i + 1).end()
+            if text[i:i + 1] == "]":
+                i += 1
+            else:
+                while True:
+                    item, i = _decode(text, i)
+                    yield item
+                    i = _blank(text, i).end()
+                    if text[i:i + 1] == "]":
+                        i += 1
+                        break
+                    i = expect(",", i)
+        else:
+            rest[name], i = _decode(text, i)
+        i = _blank(text, i).end()
+        if text[i:i + 1] == "}":
+            return
+        i = expect(",", i)
 
 
 def _inject_body(params: dict, **_: Any) -> None:
@@ -125,8 +181,8 @@ def enable_raw_writes(connection: Connection) -> None:
 def batch_write_body(table: str, items: list[dict]) -> bytes:
     """The JSON body of a BatchWriteItem putting typed items: what botocore's serializer writes
     (binary in base64), but written by json's C encoder."""
-    return json.dumps({"RequestItems": {table: [{"PutRequest": {"Item": item}} for item in items]}},
-                      separators=(",", ":"), default=_typed_default).encode("utf-8")
+    return (b'{"RequestItems":{' + json.dumps(table).encode() + b":["
+            + values.typed_json_items(items, b'{"PutRequest":{"Item":', b"}}", b",") + b"]}}")
 
 
 def call_batch_write(connection: Connection, table: str, items: list[dict]) -> dict:
@@ -228,20 +284,25 @@ class _Writer:
         self.dropped_items = 0
 
     def body(self, items: list[dict]) -> bytes:
+        """Items as the format writes them, each with its separator (see page)."""
         if not items:
             return b""
         if self.format != "csv":
             separator = "\n" if self.format == "jsonl" else ",\n"
             if self.typed:
-                text = self._typed_lines(items, separator)
-            else:
-                lossy: list[int] = []
-                text = values.items_jsonl(items, separator, lossy)
-                self.lossy += lossy[0]
-            return text if self.format == "jsonl" else text[:-2]
+                return self._typed_lines(items, separator)
+            lossy: list[int] = []
+            text = values.items_jsonl(items, separator, lossy)
+            self.lossy += lossy[0]
+            return text
         if self.columns is None:  # CSV: the first page's attributes
             self.columns = list(dict.fromkeys(k for item in items for k in item))
         return self._csv_rows(values.items_to_plain(items))
+
+    def page(self, chunks: list[bytes]) -> bytes:
+        """A page's bodies as one piece (in a JSON array, no comma after the last item)."""
+        data = b"".join(chunks)
+        return data[:-2] if self.format == "json" and data else data
 
     def start(self) -> bytes:
         """What opens a new output (at offset 0)."""
@@ -269,9 +330,7 @@ class _Writer:
 
     @staticmethod
     def _typed_lines(items: list[dict], separator: str) -> bytes:
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                                 default=_typed_default).encode
-        return "".join(dumps(item) + separator for item in items).encode("utf-8")
+        return values.typed_json_items(items, b"", separator.encode(), b"")
 
     def _csv_rows(self, rows: list[dict]) -> bytes:
         from .results import cell
@@ -329,7 +388,7 @@ class _Checkpoint:
     def save(self, data: dict) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
         with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(data, f)
+            json.dump(data, f, default=_typed_default)  # keys' binary values in base64
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, self.path)
@@ -346,7 +405,7 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
                  filter: str | None = None, projection: str | None = None,
                  names: dict | None = None, values: Any = None, consistent_read: bool = False,
                  index: str | None = None, typed: bool = False, columns: list[str] | None = None,
-                 page_size: int | None = None, resume: bool = False,
+                 page_size: int | None = DEFAULT_PAGE_SIZE, resume: bool = False,
                  checkpoint: str | os.PathLike | None = None,
                  progress: Progress | None = None) -> ExportResult:
     """Export a table (or an index) to `output`: a path, or a binary file object (no checkpoint).
@@ -354,7 +413,8 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
     - format: "jsonl" (one plain item per line), "json" (an array) or "csv" (default: from the
       file's extension, else jsonl); typed=True writes DynamoDB's typed JSON instead of plain,
       which reads back exactly (plain has no sets nor binary: they come out as lists and base64);
-    - segments: the parallel scan's TotalSegments;
+    - segments: the parallel scan's TotalSegments; page_size: items per request (None: as
+      many as fit DynamoDB's 1 MB);
     - filter / projection / names / values / consistent_read / index: as Scan takes them
       (values plain or typed);
     - columns: CSV's columns (default: the projection's attributes, else those of the first page);
@@ -428,7 +488,7 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
                 "settings": {**settings, "columns": writer.columns},
                 "state": list(written), "offset": offset, "items": count, "scanned": scanned}
 
-    pages = _scan_pages(connection, params, segments, state, writer.body)
+    pages = _scan_pages(connection, params, segments, state, writer.body, writer.page)
     last_save = time.monotonic()
     try:
         if offset == 0:
@@ -492,11 +552,12 @@ def iter_export(connection: Connection, table: str, *, format: str = "jsonl",
         raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
     params = _scan_params(table, scan.get("filter"), scan.get("projection"), scan.get("names"),
                           scan.get("values"), scan.get("consistent_read", False),
-                          scan.get("page_size"), scan.get("index"))
+                          scan.get("page_size", DEFAULT_PAGE_SIZE), scan.get("index"))
     if fmt == "csv" and columns is None and scan.get("projection"):
         columns = _projection_columns(scan["projection"], scan.get("names"))
     writer = _Writer(fmt, typed, columns)
-    pages = _scan_pages(connection, params, segments, [None] * segments, writer.body)
+    pages = _scan_pages(connection, params, segments, [None] * segments, writer.body,
+                        writer.page)
     offset = count = 0
     try:
         head = writer.start()
@@ -541,7 +602,8 @@ _DONE = object()
 
 
 def _scan_pages(connection: Connection, params: dict, segments: int, state: list[Any],
-                convert: Callable[[list[dict]], bytes]) -> Iterator[tuple]:
+                convert: Callable[[list[dict]], bytes],
+                finish: Callable[[list[bytes]], bytes]) -> Iterator[tuple]:
     """(segment, bytes, items, next key, scanned) for each page, as the threads read them; each
     segment's pages in order. `state` says where each segment starts: None from its beginning, a
     key after it, True not at all. The threads turn each page into bytes with `convert`, one page
@@ -575,12 +637,20 @@ def _scan_pages(connection: Connection, params: dict, segments: int, state: list
                         request["Segment"], request["TotalSegments"] = segment, segments
                     if key:
                         request["ExclusiveStartKey"] = _key_for_request(key)
-                    page = call_raw(connection, "Scan", request)
+                    raw, page = call_raw_body(connection, "Scan", request)
                     with one_at_a_time:
-                        items = page.pop("Items", [])
-                        body = convert(items)
-                        n = len(items)
-                        del items
+                        items = page_items(raw, page) if raw is not None else page.get("Items", [])
+                        chunks, n, batch = [], 0, []
+                        for item in items:
+                            batch.append(item)
+                            if len(batch) == 200:
+                                chunks.append(convert(batch))
+                                n, batch = n + len(batch), []
+                        if batch:
+                            chunks.append(convert(batch))
+                            n += len(batch)
+                        body = finish(chunks)
+                        del raw, items, chunks, batch
                     key = page.get("LastEvaluatedKey")
                     if not put((segment, body, n, key, page.get("ScannedCount", n))):
                         return
@@ -996,6 +1066,6 @@ def _fingerprint(item: dict) -> str:
 def _key_value(av: dict) -> Any:
     """A key attribute's value, the same for every spelling of the same number."""
     for tag, value in av.items():
-        if tag == "N":
+        if tag == "N" and not (value.isdigit() and value[:1] != "0"):
             return str(Decimal(value).normalize())
         return value

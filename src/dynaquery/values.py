@@ -184,9 +184,8 @@ def item_to_typed(item: dict, path: str = "", problems: list[Problem] | None = N
     Problems are appended to `problems` (raised as ValueError when none is given)."""
     own = problems is None
     problems = [] if own else problems
-    try:
-        result = {name: _fast_typed(value) for name, value in item.items()}
-    except _Careful:
+    result = _fast_item_typed(item)
+    if result is None:
         result = {name: _to_typed(value, join_path(path, name), problems)
                   for name, value in item.items()}
     if own and problems:
@@ -489,6 +488,26 @@ def _lossy(av: Any) -> bool:
     return False
 
 
+def _typed_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+
+
+def _py_typed_json(av: Any) -> str:
+    """A typed value as JSON text, binary in base64: what botocore's serializer sends."""
+    import json
+
+    return json.dumps(av, ensure_ascii=False, separators=(",", ":"), default=_typed_default)
+
+
+def _py_typed_json_items(items, before: bytes, after: bytes, separator: bytes) -> bytes:
+    return separator.join(before + _py_typed_json(item).encode("utf-8") + after
+                          for item in items)
+
+
 def _load_codec():
     if os.environ.get("DYNAQUERY_PURE_PYTHON"):
         return None
@@ -496,12 +515,21 @@ def _load_codec():
         from . import _codec
     except ImportError:
         return None
-    _codec.setup(Decimal, _py_to_plain, number, _py_item_json, _strict_b64decode)
+    _codec.setup(Decimal, _py_to_plain, number, _py_item_json, _strict_b64decode, _py_typed_json)
     return _codec
 
 
 _codec = _load_codec()
 ACCELERATED = _codec is not None  # whether the C module does the hot paths
+
+
+def _py_fast_item_typed(item: Any) -> dict | None:
+    if type(item) is not dict:
+        return None
+    try:
+        return {name: _py_fast_typed(value) for name, value in item.items()}
+    except _Careful:
+        return None
 
 
 def _c_fast_typed(value: Any) -> dict:
@@ -513,16 +541,20 @@ def _c_fast_typed(value: Any) -> dict:
 
 if _codec is not None:
     _fast_typed = _c_fast_typed
+    _fast_item_typed = _codec.fast_item_typed
     to_plain = _codec.to_plain
     item_to_plain = _codec.item_to_plain
     items_to_plain = _codec.items_to_plain
     items_jsonl = _codec.items_jsonl
+    typed_json_items = _codec.typed_json_items
 else:
     _fast_typed = _py_fast_typed
+    _fast_item_typed = _py_fast_item_typed
     to_plain = _py_fast_plain
     item_to_plain = _py_item_to_plain
     items_to_plain = _py_items_to_plain
     items_jsonl = _py_items_jsonl
+    typed_json_items = _py_typed_json_items
 
 # to_plain(av): one typed AttributeValue (as botocore parses it, or as JSON carries it, with B as
 #   base64 text) as a plain value.
@@ -531,6 +563,8 @@ else:
 #   followed by the separator; each is what results.to_json(item_to_plain(item), pretty=False)
 #   writes. A list given as `lossy` gets the number of items with values whose plain form reads
 #   back as something else (sets, binary, maps whose only key is a type tag).
+# typed_json_items(items, before, after, separator) -> bytes: typed items as JSON (binary in
+#   base64), each between `before` and `after`, `separator` between them.
 
 
 def item_json(item: dict) -> str:
