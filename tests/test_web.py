@@ -578,12 +578,32 @@ def test_table_browser(page, server, endpoint, shots):
     expect(page.get_by_test_id("result-table")).to_contain_text("Aman")
     shots(page, "09-table-browser-query")
 
+    # the whole table as a file, from the server's parallel scan
+    show(page, "tables")
+    page.locator('[data-testid=t-item][data-name="users"]').click()
+    expect(page.get_by_test_id("t-name")).to_have_text("users")
+    with page.expect_download() as info:
+        page.get_by_test_id("t-export-csv").click()
+    assert info.value.suggested_filename == "users.csv"
+    exported = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(r["employee_id"] for r in exported) == ["emp_1", "emp_2", "emp_3", "emp_4", "emp_5"]
+    expect(page.get_by_test_id("t-export-status")).to_contain_text("Exported users")
+
     # an index's own query (Reply has the local index PostedBy-Index)
     show(page, "tables")
     page.locator('[data-testid=t-item][data-name="Reply"]').click()
     expect(page.get_by_test_id("t-indexes")).to_contain_text("PostedBy-Index")
+    page.get_by_test_id("t-index-query").click()
+    expect(page.get_by_test_id("q-params")).to_have_value(re.compile(r'"IndexName": "PostedBy-Index"'))
+    page.get_by_test_id("param-Id").fill("Amazon DynamoDB#DynamoDB Thread 1")
+    run(page)
+    expect(rows(page)).to_have_count(4)
+    expect(page.get_by_test_id("result-table")).to_contain_text("User D")
+
+    show(page, "tables")
     page.get_by_test_id("t-scan").click()
     expect(page.get_by_test_id("q-operation")).to_have_value("Scan")
+    expect(page.get_by_test_id("q-params")).to_have_value(re.compile(r'"TableName": "Reply"'))
     run(page)
     expect(rows(page)).to_have_count(4)
 

@@ -1,7 +1,7 @@
 // dynaquery's page: data sources, the query manager, results, the table browser and the history.
 // Plain ES modules, no build step; everything goes through the JSON API (see api.js).
 
-import { ApiError, del, get, getToken, onUnauthorized, post, put, q, setToken, takeTokenFromFragment, api } from "./api.js";
+import { ApiError, api, del, fetchFile, get, getToken, onUnauthorized, post, put, q, setToken, takeTokenFromFragment } from "./api.js";
 import { JsonEditor } from "./editor.js";
 import { escapeHtml, highlight, parseExact, stringify } from "./json.js";
 import { columnsOf, download, joinData, renderTable, rowsOf, toCSV } from "./results.js";
@@ -1235,7 +1235,13 @@ function renderTableDetail(detail, datasource) {
     <div class="actions">
       <button type="button" class="primary" data-testid="t-query">Query</button>
       <button type="button" data-testid="t-scan">Scan</button>
-    </div>`;
+      <span class="spacer"></span>
+      <span class="hint" id="t-export-label">Export the whole table:</span>
+      <button type="button" class="small" data-format="csv" data-testid="t-export-csv" aria-describedby="t-export-label">CSV</button>
+      <button type="button" class="small" data-format="jsonl" data-testid="t-export-jsonl" aria-describedby="t-export-label">JSON Lines</button>
+      <button type="button" class="small" data-format="json" data-testid="t-export-json" aria-describedby="t-export-label">JSON</button>
+    </div>
+    <p class="hint" data-testid="t-export-status" role="status" aria-live="polite"></p>`;
   const open = (operation, params) => {
     newQuery({ datasource_id: datasource, operation, params });
     showView("query");
@@ -1244,8 +1250,29 @@ function renderTableDetail(detail, datasource) {
   };
   box.querySelector("[data-testid=t-query]").addEventListener("click", () => open("Query", detail.query_template));
   box.querySelector("[data-testid=t-scan]").addEventListener("click", () => open("Scan", detail.scan_template));
+  for (const button of box.querySelectorAll("[data-format]")) {
+    button.addEventListener("click", () => exportTable(detail.name, datasource, button.dataset.format, box));
+  }
   for (const button of box.querySelectorAll("[data-testid=t-index-query]")) {
     button.addEventListener("click", () => open("Query", indexTemplate(detail.name, detail.indexes[Number(button.dataset.index)])));
+  }
+}
+
+// The whole table, read by the server with a parallel scan, downloaded as a file.
+async function exportTable(table, datasource, format, box) {
+  const buttons = [...box.querySelectorAll("[data-format]")];
+  const status = box.querySelector("[data-testid=t-export-status]");
+  buttons.forEach((b) => (b.disabled = true));
+  status.textContent = `Exporting ${table}…`;
+  try {
+    const file = await fetchFile(`/api/tables/${q(table)}/export?datasource=${q(datasource)}&format=${format}`);
+    download(file.name || `${table}.${format}`, file.blob);
+    status.textContent = `Exported ${table} (${formatBytes(file.blob.size)}).`;
+  } catch (error) {
+    status.textContent = "";
+    if (!(error instanceof ApiError && error.status === 401)) showMessage(error);
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
   }
 }
 

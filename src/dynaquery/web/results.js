@@ -132,7 +132,7 @@ export function toCSV(columns, rows) {
 }
 
 export function download(filename, text, type) {
-  const blob = new Blob([text], { type });
+  const blob = text instanceof Blob ? text : new Blob([text], { type });
   const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;
