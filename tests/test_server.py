@@ -97,6 +97,11 @@ def test_the_whole_api(api):
         "endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "connect_timeout": 1,
         "max_attempts": 1, "access_key_id": "AKIA1", "secret_access_key": SECRET}).json()
     assert nowhere["ok"] is False and "127.0.0.1:9" in nowhere["message"]
+    incomplete = api("POST", "/api/datasources/test", json={"access_key_id": "AKIA1", "region": "us-east-1"})
+    assert incomplete.status_code == 200 and incomplete.json()["ok"] is False
+    assert "secret access key is missing" in incomplete.json()["message"]
+    cleared = api("POST", "/api/datasources/test", json={**form, "secret_access_key": ""}).json()
+    assert cleared["ok"] is False  # "" is no secret: the stored one is not used
     # a masked secret keeps the stored one; renaming works
     updated = api("PUT", f"/api/datasources/{ds['id']}",
                   json={"name": "local2", "secret_access_key": "********", "region": "us-east-1"})
@@ -201,6 +206,8 @@ def test_errors_are_json_with_the_line_and_the_right_status(api):
     assert unknown.status_code == 400 and "Unknown parameter 'x'" in unknown.json()["message"]
     shape = api("POST", "/api/datasources", json={"name": "x", "regoin": "us-east-1"})
     assert shape.status_code == 400 and "regoin" in shape.json()["message"]
+    unknown_route = api("GET", "/api/nothing-here")
+    assert unknown_route.status_code == 404 and unknown_route.json()["error"] == "NotFound"
     not_json = api("POST", "/api/run", content="datasource=x", headers={"Content-Type": "text/plain"})
     assert not_json.status_code == 400 and "application/json" in not_json.json()["message"]
     assert all(SECRET not in text for text in api.texts)

@@ -27,7 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
-from .connection import SECRET_FIELDS, Connection, ConnectionConfig
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .connection import SECRET_FIELDS, Connection, ConnectionConfig, Diagnosis
 from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
                      ReadOnlyError, ServiceError, ValidationError)
 from .results import to_json
@@ -389,6 +391,12 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     async def _dynaquery_error(_request: Request, exc: DynaqueryError) -> JSONResponse:
         return _ExactJSON(error_body(exc), status_code=_status(exc))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": "NotFound" if exc.status_code == 404 else "HTTPError",
+                             "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
@@ -466,13 +474,17 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     @app.post("/api/datasources/test", response_model=DiagnosisOut, **api)
     def test_unsaved(body: DataSourceTest) -> dict:
         settings = _settings(body, exclude={"id"})
+        given = body.model_dump(exclude_unset=True)
         if body.id:
             stored = workspace.connection_config(body.id)
-            for name in SECRET_FIELDS:
-                if name not in settings and getattr(stored, name):
+            for name in SECRET_FIELDS:  # left out or masked: the stored one; "" clears it
+                if name not in settings and given.get(name) != "" and getattr(stored, name):
                     settings[name] = getattr(stored, name)
-        config = ConnectionConfig(**settings)
-        return Connection(config).test().to_dict()
+        try:
+            connection = Connection(ConnectionConfig(**settings))
+        except ConfigurationError as error:  # an incomplete form is a failed test, not an error
+            return Diagnosis(False, error.message).to_dict()
+        return connection.test().to_dict()
 
     @app.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut, **api)
     def test_saved(ds_id: str) -> dict:
