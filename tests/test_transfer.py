@@ -235,36 +235,36 @@ def test_a_resumed_export_has_no_gap_and_no_duplicate(dynamodb_local, tmp_path, 
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     conn = endpoint.connection()
     create(conn, "big")
-    put_typed(conn, "big", [values.item_to_typed(plain_item(i)) for i in range(1500)])
+    put_typed(conn, "big", [values.item_to_typed(plain_item(i)) for i in range(800)])
     out = tmp_path / f"big.{fmt}"
     checkpoint = tmp_path / f"big.{fmt}.checkpoint"
 
     failing = FailingScans(9, error, **endpoint.settings())
     expected = ExportInterrupted if error is KeyboardInterrupt else ServiceError
     with pytest.raises(expected) as raised:
-        export_table(failing, "big", out, format=fmt, segments=4, page_size=50)
+        export_table(failing, "big", out, format=fmt, segments=4, page_size=25)
     assert "--resume" in str(raised.value) and checkpoint.exists()
     if error is KeyboardInterrupt:
         assert raised.value.exit_code == 130
     saved = json.loads(checkpoint.read_text())
-    assert 0 < saved["items"] < 1500 and saved["offset"] <= out.stat().st_size
+    assert 0 < saved["items"] < 800 and saved["offset"] <= out.stat().st_size
     # A crash could leave bytes past the checkpoint: they are cut off on resume.
     with open(out, "ab") as f:
         f.write(b'{"pk": "half a page that the checkpoint does not')
 
     with pytest.raises(Exception, match="checkpoint"):
-        export_table(conn, "big", out, format=fmt, segments=4, page_size=50)  # not without resume
+        export_table(conn, "big", out, format=fmt, segments=4, page_size=25)  # not without resume
     with pytest.raises(Exception, match="another export"):
-        export_table(conn, "big", out, format=fmt, segments=2, page_size=50, resume=True)
+        export_table(conn, "big", out, format=fmt, segments=2, page_size=25, resume=True)
 
     # fails again midway through the resumed run, then resumes to the end
     with pytest.raises(expected):
         export_table(FailingScans(5, error, **endpoint.settings()), "big", out, format=fmt,
-                     segments=4, page_size=50, resume=True)
-    result = export_table(conn, "big", out, format=fmt, segments=4, page_size=50, resume=True)
-    assert result.resumed and result.items == 1500 and not checkpoint.exists()
+                     segments=4, page_size=25, resume=True)
+    result = export_table(conn, "big", out, format=fmt, segments=4, page_size=25, resume=True)
+    assert result.resumed and result.items == 800 and not checkpoint.exists()
     keys = keys_in(out, fmt)
-    assert len(keys) == 1500 and set(keys) == {(f"p{i % 5}", i) for i in range(1500)}
+    assert len(keys) == 800 and set(keys) == {(f"p{i % 5}", i) for i in range(800)}
 
 
 def test_resume_of_csv_keeps_its_header(dynamodb_local, tmp_path):
@@ -365,3 +365,79 @@ def test_import_into_a_missing_table(conn, tmp_path):
     path.write_text('{"pk": "a", "sk": 1}\n')
     with pytest.raises(ServiceError, match="ResourceNotFoundException"):
         import_table(conn, "missing", path)
+
+
+# ---------------------------------------------------------------------------------------------
+# the commands
+
+
+def test_export_and_import_commands(dynamodb_local, tmp_path):
+    from support import dynaquery
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    create(conn, "source")
+    put_typed(conn, "source", [rich_item(i) for i in range(50)])
+
+    to_stdout = dynaquery("export", "source", *endpoint.flags, "--segments", "2")
+    assert to_stdout.code == 0, to_stdout.stderr
+    assert sorted(to_stdout.stdout.splitlines()) == sorted(
+        values.item_json(item) for item in table_items(conn, "source").values())
+    assert "--typed keeps them exact" in to_stdout.stderr  # sets and binary, said once
+
+    dump = tmp_path / "dump.json"
+    typed = dynaquery("export", "source", *endpoint.flags, "-o", str(dump), "--typed")
+    assert typed.code == 0 and typed.stdout == "" and typed.stderr == ""
+    create(conn, "copy")
+    loaded = dynaquery("import", "copy", str(dump), *endpoint.flags)
+    assert loaded.code == 0 and loaded.stderr.strip() == "50 written, 0 failed."
+    copy, source = table_items(conn, "copy"), table_items(conn, "source")
+    assert {k: normalized(v) for k, v in copy.items()} == {
+        k: normalized(v) for k, v in source.items()}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"pk": "a", "sk": 1}\n{"pk": \n{"pk": "a", "sk": 2}\n')
+    partial = dynaquery("import", "copy", str(bad), *endpoint.flags)
+    assert partial.code == 1
+    assert "line 2: invalid JSON" in partial.stderr and "2 written, 1 failed." in partial.stderr
+    strict = dynaquery("import", "copy", str(bad), *endpoint.flags, "--strict")
+    assert strict.code == 2 and "line 2" in strict.stderr
+    stdin = dynaquery("import", "copy", "-", *endpoint.flags, stdin='{"pk": "z", "sk": 9}\n')
+    assert stdin.code == 0 and "1 written" in stdin.stderr
+
+    no_file = dynaquery("export", "source", *endpoint.flags, "--resume")
+    assert no_file.code == 2 and "--resume needs the -o FILE" in no_file.stderr
+    missing = dynaquery("export", "nope", *endpoint.flags)
+    assert missing.code == 1 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from support import clean_env
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    create(conn, "slow")
+    put_typed(conn, "slow", [values.item_to_typed(plain_item(i)) for i in range(600)])
+    out = tmp_path / "slow.jsonl"
+    command = [sys.executable, "-m", "dynaquery", "export", "slow", *endpoint.flags, "-o",
+               str(out), "--page-size", "5", "--segments", "2"]
+    process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size < 10_000) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Export interrupted" in stderr and "--resume" in stderr
+    assert (tmp_path / "slow.jsonl.checkpoint").exists()
+    done = subprocess.run(command + ["--resume"], env=clean_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    keys = keys_in(out)
+    assert len(keys) == 600 and set(keys) == {(f"p{i % 5}", i) for i in range(600)}

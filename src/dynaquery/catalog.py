@@ -8,13 +8,11 @@ are named here: the first platform's operation names (ALIASES), and which operat
 
 from __future__ import annotations
 
-import difflib
 import html
 import json
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from importlib import resources
 from typing import Any, Iterator
 
 from .errors import UnknownOperationError
@@ -237,6 +235,47 @@ def example_value(shape, name: str, depth: int = 0) -> Any:
     return None
 
 
+def _quick(loader):
+    """botocore's loader, asked whether a service exists, lists every service it has (hundreds
+    of directories, at each start of the command): look at the one asked about first."""
+    import os
+
+    everything = loader.list_available_services
+
+    class Services(list):
+        def __init__(self, type_name: str):
+            super().__init__()
+            self.type_name = type_name
+            self.listed = False
+
+        def _all(self) -> list:
+            if not self.listed:
+                self.extend(everything(self.type_name))
+                self.listed = True
+            return self
+
+        def __contains__(self, name) -> bool:
+            for path in loader.search_paths:
+                directory = os.path.join(path, name)
+                if os.path.isdir(directory) and any(
+                        loader.file_loader.exists(os.path.join(directory, version, self.type_name))
+                        for version in os.listdir(directory)):
+                    return True
+            return list.__contains__(self._all(), name)
+
+        def __iter__(self):
+            return list.__iter__(self._all())
+
+        def __len__(self) -> int:
+            return list.__len__(self._all())
+
+        def __getitem__(self, index):
+            return list.__getitem__(self._all(), index)
+
+    loader.list_available_services = Services
+    return loader
+
+
 class Catalog:
     """All operations of the installed botocore's DynamoDB model."""
 
@@ -244,7 +283,7 @@ class Catalog:
         from botocore.loaders import create_loader
         from botocore.model import ServiceModel
 
-        self._loader = loader or create_loader()
+        self._loader = loader or _quick(create_loader())
         self.service_model = ServiceModel(
             self._loader.load_service_model(SERVICE, "service-2"), service_name=SERVICE)
         self._operations: dict[str, Operation] = {}
@@ -258,6 +297,8 @@ class Catalog:
 
     @cached_property
     def examples(self) -> dict[str, str]:
+        from importlib import resources  # only here: it takes a while to import
+
         text = resources.files(__package__).joinpath("examples.json").read_text("utf-8")
         return json.loads(text)
 
@@ -288,6 +329,8 @@ class Catalog:
         return operation
 
     def suggest(self, name: str) -> list[str]:
+        import difflib
+
         keys = difflib.get_close_matches(_key(name), list(self._by_key), n=3, cutoff=0.6)
         seen: list[str] = []
         for key in keys:

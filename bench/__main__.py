@@ -1,0 +1,335 @@
+"""dynaquery against plain boto3 (and the AWS CLI), side by side on the same DynamoDB Local.
+
+    scripts/bench                      # everything, as docs/performance.md reports it
+    .venv/bin/python -m bench --runs 3 --items 100000 --only codec getitem
+
+Every ratio is measured in this one run, dynaquery and the baseline taking turns, and is the
+median of several runs. This is no test: it prints each ratio next to its goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BENCHES = ("codec", "export", "memory", "import", "getitem", "coldstart")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def new_key() -> str:
+    """DynamoDB Local keeps one database per access key: a fresh key, a fresh database."""
+    return "bench" + uuid.uuid4().hex[:10]
+
+
+def run_task(*args: str) -> tuple[dict, int]:
+    """A task of bench.tasks in a process of its own: its result, and its peak memory (KB)."""
+    process = subprocess.Popen([PYTHON, "-m", "bench.tasks", *args], cwd=ROOT,
+                               stdout=subprocess.PIPE, env=task_env())
+    out = process.stdout.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"bench task {args[0]} failed (exit {process.returncode})")
+    return json.loads(out), usage.ru_maxrss
+
+
+def task_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYNAQUERY_"))}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true", PYTHONPATH=str(ROOT))
+    return env
+
+
+class Bench:
+    def __init__(self, endpoint: str, items: int, runs: int, work: Path):
+        self.endpoint = endpoint
+        self.items = items
+        self.runs = runs
+        self.work = work
+        self.rows: list[tuple[str, str, str, bool]] = []
+
+    def connection(self, key: str):
+        from dynaquery import Connection
+
+        return Connection(endpoint_url=self.endpoint, region="us-east-1", access_key_id=key,
+                          secret_access_key="bench")
+
+    def row(self, name: str, measured: str, goal: str, ok: bool) -> None:
+        self.rows.append((name, measured, goal, ok))
+        log(f"{name}: {measured} (goal {goal}) {'pass' if ok else 'FAIL'}")
+
+    def table(self, key: str, name: str, count: int) -> None:
+        """A table of `count` bench items, loaded with dynaquery's import."""
+        from dynaquery.transfer import import_table
+
+        from .data import table_definition, write_files
+
+        conn = self.connection(key)
+        conn.run("CreateTable", table_definition(name))
+        typed, _plain = write_files(self.work, count)
+        started = time.perf_counter()
+        result = import_table(conn, name, typed)
+        assert result.written == count and not result.failed, result.errors[:3]
+        log(f"loaded {count} items into {name} in {time.perf_counter() - started:.1f}s")
+
+    # -- 1 ------------------------------------------------------------------------------------
+
+    def codec(self) -> None:
+        """Typed -> plain and plain -> typed on the same items, TypeDeserializer/TypeSerializer
+        against dynaquery's codec, as botocore hands items over (binary as bytes)."""
+        import gc
+        import timeit
+
+        from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+
+        from dynaquery import values
+
+        from .data import typed_item
+
+        typed = [typed_item(i) for i in range(2000)]
+        deserializer, serializer = TypeDeserializer(), TypeSerializer()
+        plain = [{k: deserializer.deserialize(v) for k, v in item.items()} for item in typed]
+        for item in plain:  # the same input for both: Binary is boto3's own wrapper
+            for k, v in item.items():
+                if isinstance(v, Binary):
+                    item[k] = v.value
+
+        def boto_plain():
+            return [{k: deserializer.deserialize(v) for k, v in item.items()} for item in typed]
+
+        def our_plain():
+            return values.items_to_plain(typed)
+
+        def boto_typed():
+            return [{k: serializer.serialize(v) for k, v in item.items()} for item in plain]
+
+        def our_typed():
+            return [values.item_to_typed(item) for item in plain]
+
+        def per_item(function) -> float:
+            return min(timeit.repeat(function, number=1, repeat=5)) / len(typed) * 1e6
+
+        assert our_typed() == [{k: values.to_typed(v) for k, v in item.items()} for item in plain]
+        results: dict[str, list[float]] = {"bp": [], "op": [], "bt": [], "ot": []}
+        gc.collect()
+        for _ in range(self.runs * 3):
+            results["bp"].append(per_item(boto_plain))
+            results["op"].append(per_item(our_plain))
+            results["bt"].append(per_item(boto_typed))
+            results["ot"].append(per_item(our_typed))
+        m = {k: median(v) for k, v in results.items()}
+        engine = "C" if values.ACCELERATED else "pure Python"
+        ratio = m["bp"] / m["op"]
+        self.row("1a typed->plain vs TypeDeserializer",
+                 f"{ratio:.1f}x faster ({m['op']:.2f} vs {m['bp']:.2f} us/item, {engine})",
+                 ">= 10x", ratio >= 10)
+        ratio = m["bt"] / m["ot"]
+        self.row("1b plain->typed vs TypeSerializer",
+                 f"{ratio:.1f}x faster ({m['ot']:.2f} vs {m['bt']:.2f} us/item, {engine})",
+                 ">= 5x", ratio >= 5)
+
+    # -- 2 ------------------------------------------------------------------------------------
+
+    def export(self) -> None:
+        key = new_key()
+        self.table(key, "bench", self.items)
+        rates: dict[str, list[float]] = {"boto3": [], "dynaquery": []}
+        for run in range(self.runs):
+            for who in ("boto3", "dynaquery"):
+                out = self.work / f"export-{who}.jsonl"
+                result, _rss = run_task(f"export-{who}", self.endpoint, key, "bench", str(out))
+                assert result["items"] == self.items, result
+                rates[who].append(result["items"] / result["seconds"])
+                log(f"export run {run + 1}, {who}: {rates[who][-1]:,.0f} items/s")
+                out.unlink()
+        ours, theirs = median(rates["dynaquery"]), median(rates["boto3"])
+        self.row(f"2a export {self.items:,} items to JSON lines",
+                 f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f})",
+                 ">= 2x", ours / theirs >= 2)
+        self.connection(key).run("DeleteTable", {"TableName": "bench"})
+
+    def memory(self) -> None:
+        key = new_key()
+        small, large = self.items // 5, self.items * 2
+        self.table(key, "small", small)
+        self.table(key, "large", large)
+        peaks: dict[str, list[int]] = {"small": [], "large": []}
+        for _ in range(max(2, self.runs - 1)):
+            for name in ("small", "large"):
+                out = self.work / f"memory-{name}.jsonl"
+                _result, rss = run_task("export-dynaquery", self.endpoint, key, name, str(out))
+                peaks[name].append(rss)
+                out.unlink()
+        s, l_ = median(peaks["small"]) / 1024, median(peaks["large"]) / 1024
+        self.row(f"2b export peak memory, {large:,} / {small:,} items",
+                 f"{l_ / s:.2f}x ({l_:.0f} vs {s:.0f} MB)", "<= 1.2x", l_ / s <= 1.2)
+        for name in ("small", "large"):
+            self.connection(key).run("DeleteTable", {"TableName": name})
+
+    # -- 3 ------------------------------------------------------------------------------------
+
+    def import_(self) -> None:
+        from .data import table_definition, write_files
+
+        _typed, plain = write_files(self.work, self.items)
+        rates: dict[str, list[float]] = {"boto3": [], "dynaquery": []}
+        for run in range(self.runs):
+            for who in ("boto3", "dynaquery"):
+                key = new_key()
+                conn = self.connection(key)
+                conn.run("CreateTable", table_definition("loaded"))
+                result, _rss = run_task(f"import-{who}", self.endpoint, key, "loaded", plain)
+                count = conn.run("Scan", {"TableName": "loaded", "Select": "COUNT"},
+                                 all_pages=True).data["Count"]
+                assert result["items"] == count == self.items, (result, count)
+                rates[who].append(result["items"] / result["seconds"])
+                log(f"import run {run + 1}, {who}: {rates[who][-1]:,.0f} items/s")
+                conn.run("DeleteTable", {"TableName": "loaded"})
+        ours, theirs = median(rates["dynaquery"]), median(rates["boto3"])
+        self.row(f"3  import {self.items:,} items (JSON lines)",
+                 f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f})",
+                 ">= 2x", ours / theirs >= 2)
+
+    # -- 4 ------------------------------------------------------------------------------------
+
+    def getitem(self) -> None:
+        import boto3
+
+        from .data import table_definition, typed_item
+
+        key = new_key()
+        conn = self.connection(key)
+        conn.run("CreateTable", table_definition("items"))
+        conn.run("BatchWriteItem", {"RequestItems": {"items": [
+            {"PutRequest": {"Item": typed_item(i)}} for i in range(100)]}})
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
+                              aws_access_key_id=key, aws_secret_access_key="bench")
+        times: dict[str, list[float]] = {"boto3": [], "dynaquery": []}
+
+        def boto3_call(i: int):
+            item = typed_item(i)
+            return client.get_item(TableName="items", Key={"pk": item["pk"], "sk": item["sk"]})
+
+        def dynaquery_call(i: int):
+            return conn.run("GetItem", {"TableName": "items",
+                                        "Key": {"pk": f"user#{i % 997:04d}", "sk": i}})
+
+        assert dynaquery_call(7).data["Item"]["sk"] == 7 and "Item" in boto3_call(7)
+        calls = {"boto3": boto3_call, "dynaquery": dynaquery_call}
+        for _ in range(50):  # warm both up
+            boto3_call(1), dynaquery_call(1)
+        for block in range(self.runs * 20):
+            for who in (("boto3", "dynaquery") if block % 2 else ("dynaquery", "boto3")):
+                for i in range(50):
+                    started = time.perf_counter()
+                    calls[who](i)
+                    times[who].append(time.perf_counter() - started)
+        ours, theirs = median(times["dynaquery"]) * 1000, median(times["boto3"]) * 1000
+        self.row("4  GetItem p50, library / boto3 client",
+                 f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} ms)", "<= 1.1x",
+                 ours / theirs <= 1.1)
+        conn.run("DeleteTable", {"TableName": "items"})
+
+    # -- 5 ------------------------------------------------------------------------------------
+
+    def coldstart(self) -> None:
+        # An installed package has its bytecode compiled (pip does it); so do we here.
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "src" / "dynaquery")],
+                       check=True, stdout=subprocess.DEVNULL)
+        bindir = Path(PYTHON).parent
+        flags = ["--endpoint-url", self.endpoint, "--region", "us-east-1"]
+        commands = {
+            "dynaquery": [str(bindir / "dynaquery"), "run", "ListTables", *flags],
+            "aws": [str(bindir / "aws"), "dynamodb", "list-tables", *flags],
+        }
+        env = {**task_env(), "AWS_ACCESS_KEY_ID": new_key(), "AWS_SECRET_ACCESS_KEY": "bench"}
+        times: dict[str, list[float]] = {"dynaquery": [], "aws": []}
+        for round_ in range(2 + self.runs * 4):
+            for who, command in commands.items():
+                started = time.perf_counter()
+                done = subprocess.run(command, env=env, capture_output=True)
+                elapsed = time.perf_counter() - started
+                if done.returncode:
+                    raise SystemExit(f"{who} failed: {done.stderr.decode()[-500:]}")
+                if round_ >= 2:  # the first rounds warm the file cache
+                    times[who].append(elapsed)
+        ours, theirs = median(times["dynaquery"]), median(times["aws"])
+        self.row("5  cold start: run ListTables / aws dynamodb list-tables",
+                 f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} s)", "<= 0.5x",
+                 ours / theirs <= 0.5)
+
+
+def print_table(rows: list[tuple[str, str, str, bool]]) -> None:
+    headers = ("benchmark", "measured", "goal", "result")
+    cells = [(n, m, g, "pass" if ok else "FAIL") for n, m, g, ok in rows]
+    widths = [max(len(str(c[i])) for c in [headers, *cells]) for i in range(4)]
+    line = lambda c: "| " + " | ".join(str(v).ljust(w) for v, w in zip(c, widths)) + " |"  # noqa: E731
+    print(line(headers))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for c in cells:
+        print(line(c))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=100_000,
+                        help="items of the export and import tables (memory: /5 and x2)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, for the medians")
+    parser.add_argument("--only", nargs="+", choices=BENCHES, help="run only these")
+    parser.add_argument("--endpoint", help="a DynamoDB Local already running (else one is started)")
+    args = parser.parse_args()
+
+    from dynaquery import values
+
+    if not values.ACCELERATED:
+        log("note: the C codec is not built; measuring the pure Python one")
+    server = None
+    if args.endpoint:
+        endpoint = args.endpoint.rstrip("/")
+    else:
+        from dynaquery.local import start_dynamodb_local
+
+        server = start_dynamodb_local()
+        endpoint = server.endpoint_url
+        log(f"DynamoDB Local at {endpoint}")
+    work = Path(tempfile.mkdtemp(prefix="dynaquery-bench-"))
+    bench = Bench(endpoint, args.items, args.runs, work)
+    started = time.perf_counter()
+    try:
+        for name in args.only or BENCHES:
+            getattr(bench, "import_" if name == "import" else name)()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if server is not None:
+            server.stop()
+    print()
+    print(f"dynaquery benchmarks: {args.items:,} items, medians of {args.runs} runs, "
+          f"{time.perf_counter() - started:.0f}s in all; Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs, codec: {'C' if values.ACCELERATED else 'pure Python'}")
+    print()
+    print_table(bench.rows)
+    if not all(ok for *_, ok in bench.rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
