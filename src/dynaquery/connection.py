@@ -237,6 +237,9 @@ class Connection:
             if cfg.read_only:
                 # In botocore's own call path, so paginators and every other caller are covered.
                 client.meta.events.register("before-parameter-build.dynamodb", _refuse_writes)
+            # botocore reads bodies without enforcing Content-Length; a body cut off on the last
+            # attempt would be parsed as it is ({} for a GetItem, a last page for a Scan).
+            client.meta.events.register("after-call.dynamodb", _check_crc32)
             self._client = client
         return self._client
 
@@ -284,6 +287,21 @@ class Connection:
             raise
         except Exception as error:
             raise translate_error(error, operation, self, params) from None
+
+
+def _check_crc32(http_response, **_: Any) -> None:
+    """A DynamoDB answer must match its x-amz-crc32 (botocore retries a mismatch, but lets the
+    last attempt's damaged answer through in the standard and adaptive modes)."""
+    import zlib
+
+    expected = http_response.headers.get("x-amz-crc32") if http_response is not None else None
+    if expected and expected.isdigit():
+        actual = zlib.crc32(http_response.content) & 0xFFFFFFFF
+        if actual != int(expected):
+            from botocore.exceptions import ChecksumError
+
+            raise ChecksumError(checksum_type="crc32", expected_checksum=expected,
+                                actual_checksum=actual)
 
 
 def _refuse_writes(params: dict, model, **_: Any) -> None:
@@ -370,6 +388,11 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
     if isinstance(error, (bx.ConnectionClosedError, bx.ProxyConnectionError, bx.SSLError,
                           bx.HTTPClientError)):
         return ConnectionFailed(redact(f"{operation}: connection to {where} failed: {error}"))
+    if isinstance(error, bx.ChecksumError):
+        return ConnectionFailed(
+            f"{operation}: the answer from {where} was cut off or damaged on the way (its CRC32 "
+            "checksum does not match) and the retries did not get a whole one; nothing of it "
+            "was used. Try again.")
     if isinstance(error, bx.ParamValidationError):
         return InputError(redact(str(error)))
     if isinstance(error, bx.BotoCoreError):

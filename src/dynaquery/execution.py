@@ -21,6 +21,9 @@ from .values import plain_response
 
 # The batch operations, and where each answers with what it left undone.
 BATCH_UNPROCESSED = {"BatchWriteItem": "UnprocessedItems", "BatchGetItem": "UnprocessedKeys"}
+# A batch refused with these applied nothing: it is sent again, with the same backoff.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
+                              "RequestLimitExceeded"})
 BACKOFF_BASE = 0.05  # seconds
 BACKOFF_CAP = 5.0
 
@@ -284,6 +287,9 @@ def _batch(connection: Connection, op: Operation, params: dict, unprocessed_key:
             try:
                 response = connection.call(op.name, {**others, "RequestItems": pending})
             except ServiceError as error:
+                if error.code in THROTTLING_CODES and time.monotonic() < deadline:
+                    attempt += 1  # botocore's own retries were not enough: back off, send again
+                    continue
                 error.message += _batch_progress(op, done, len(pairs), responses)
                 raise
             responses.append(response)

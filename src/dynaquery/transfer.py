@@ -37,6 +37,7 @@ from typing import IO, Any, Callable, Iterator
 from . import values
 from .connection import Connection
 from .errors import DynaqueryError, InputError, Problem, ServiceError
+from .execution import THROTTLING_CODES
 
 FORMATS = ("jsonl", "json", "csv")
 CHECKPOINT_SUFFIX = ".checkpoint"
@@ -935,6 +936,9 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
             try:
                 response = call_batch_write(connection, table, [item for _line, item in pending])
             except ServiceError as error:
+                if error.code in THROTTLING_CODES and time.monotonic() < deadline:
+                    attempt += 1  # nothing of it was written: back off and send it again
+                    continue
                 if error.code != "ValidationException":
                     raise
                 if len(pending) == 1:
