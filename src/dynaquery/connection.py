@@ -147,6 +147,7 @@ class Connection:
             # Share the catalog's loader, so the service model is read from disk only once.
             session.register_component("data_loader", catalog()._loader)
             session.user_agent_extra = USER_AGENT
+            session.get_scoped_config()  # a missing profile fails here, whatever the method
             method = cfg.auth_method
             if method == "iam_credentials":
                 session.set_credentials(cfg.access_key_id, cfg.secret_access_key, cfg.session_token)

@@ -63,7 +63,10 @@ class Template:
                              f"{', '.join(repr(n) for n in missing)}: give {flags} "
                              "(or declare a default when saving the query).")
         holes: list[tuple[str, str]] = []
-        return _fill(self.tree, merged, "", holes), holes
+        try:
+            return _fill(self.tree, merged, "", holes), holes
+        except RecursionError:  # JSON nested nearly as deep as the parser allows
+            raise InputError("The parameters are nested too deeply.") from None
 
 
 def parse(text: str | None) -> Template:
