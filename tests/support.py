@@ -71,7 +71,8 @@ class Endpoint:
         return Connection(**self.settings())
 
     def run(self, operation: str, params: str | None = None, *more: str) -> Completed:
-        args = ["run", operation] + ([params] if params is not None else []) + list(more)
+        # --yes: the examples that delete data or change a table run without asking.
+        args = ["run", operation] + ([params] if params is not None else []) + list(more) + ["--yes"]
         return dynaquery(*args, *self.flags)
 
 

@@ -70,6 +70,7 @@ def add_local(api, name="local", **extra):
 
 
 def test_every_route_needs_the_token(api):
+    api.http.app.state.sign_ins.failures = 10**6  # this test guesses more often than allowed
     for path, method in api.routes:
         concrete = re.sub(r"\{[^}]+\}", "x", path)
         for token in (None, "wrong-token"):
@@ -78,7 +79,8 @@ def test_every_route_needs_the_token(api):
             assert response.status_code == 401, (method, path, token)
             assert response.json()["error"] == "Unauthorized"
     assert api("GET", "/api/session").json() == {"ok": True, "version": "0.1.0", "demo": False}
-    assert api.http.get("/openapi.json").status_code == 200
+    assert api.http.get("/openapi.json").status_code == 401
+    assert api("GET", "/openapi.json").status_code == 200
 
 
 def test_the_whole_api(api):
@@ -234,7 +236,7 @@ def test_read_only_refusal_and_exact_numbers(api):
 
 
 def test_openapi_describes_the_routes(api):
-    schema = api.http.get("/openapi.json").json()
+    schema = api("GET", "/openapi.json").json()
     documented = {(m.upper(), p) for p, item in schema["paths"].items() for m in item}
     assert documented == {(m, p) for p, m in api.routes}
     run = schema["paths"]["/api/run"]["post"]

@@ -29,6 +29,10 @@ ALIASES = {
 # Operations named with these verbs only read. PartiQL operations depend on their statement.
 READ_VERBS = ("Get", "BatchGet", "TransactGet", "Query", "Scan", "Describe", "List")
 PARTIQL_OPERATIONS = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
+# Operations that delete data or change a table: asked for confirmation on the command line and
+# in the page (with BatchWriteItem / TransactWriteItems holding deletes and PartiQL DELETE).
+DESTRUCTIVE_VERBS = ("Delete",)
+DESTRUCTIVE_OPERATIONS = ("UpdateTable",)
 
 
 def _key(name: str) -> str:
@@ -146,6 +150,40 @@ class Operation:
         statements = list(_statements(params or {}))
         return bool(statements) and all(is_select(s) for s in statements)
 
+    def is_destructive(self, params: dict | None = None) -> bool:
+        """True when this call deletes data or changes a table, so the command line and the page
+        ask before sending it: every Delete* operation, UpdateTable, a BatchWriteItem holding a
+        DeleteRequest, a TransactWriteItems holding a Delete, a PartiQL DELETE."""
+        if self.name.startswith(DESTRUCTIVE_VERBS) or self.name in DESTRUCTIVE_OPERATIONS:
+            return True
+        if self.name == "BatchWriteItem":
+            return "DeleteRequest" in _keys(params or {})
+        if self.name == "TransactWriteItems":
+            return "Delete" in _keys(params or {})
+        if self.access == "statement":
+            return any(is_delete(s) for s in _statements(params or {}))
+        return False
+
+    def target(self, params: dict | None = None) -> str:
+        """What a call acts on, for a confirmation: 'table users', 'backup arn:...', or ''."""
+        params = params or {}
+        for key, label in (("TableName", "table"), ("TableArn", "table"), ("BackupArn", "backup"),
+                           ("ResourceArn", "resource")):
+            if isinstance(params.get(key), str):
+                return f"{label} {params[key]}"
+        tables = sorted({name for name in (params.get("RequestItems") or {})} |
+                        {entry.get(kind, {}).get("TableName") for entry in params.get("TransactItems") or []
+                         if isinstance(entry, dict) for kind in entry
+                         if isinstance(entry.get(kind), dict)} - {None})
+        if tables:
+            return ("table " if len(tables) == 1 else "tables ") + ", ".join(map(str, tables))
+        return ""
+
+    def confirmation(self, params: dict | None = None) -> str:
+        """The question asked before a destructive call: 'Really run DeleteTable on table users?'"""
+        target = self.target(params)
+        return f"Really run {self.name}{' on ' + target if target else ''}?"
+
     @cached_property
     def example(self) -> str:
         """A parameter text to start from: the curated example, else one built from the model."""
@@ -187,6 +225,28 @@ def _statements(value: Any) -> Iterator[Any]:
 
 
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*[\s\S]*?\*/|\()*")
+
+
+def _keys(value: Any) -> set[str]:
+    """Every object key anywhere in a request's parameters."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def is_delete(statement: Any) -> bool:
+    """A PartiQL DELETE statement (after any comments, spaces and parentheses)."""
+    if not isinstance(statement, str):
+        return False
+    rest = statement[_LEADING.match(statement).end():]
+    return re.match(r"delete\b", rest, re.I) is not None
 
 
 def is_select(statement: Any) -> bool:

@@ -167,6 +167,26 @@ def run_options(command: Callable) -> Callable:
     return command
 
 
+def yes_option(command: Callable) -> Callable:
+    return click.option("-y", "--yes", is_flag=True,
+                        help="Run an operation that deletes data or changes a table without "
+                             "asking.")(command)
+
+
+def confirm_destructive(request, yes: bool, read_only: bool = False) -> None:
+    """Ask before a call that deletes data or changes a table (catalog.Operation.is_destructive):
+    a prompt on a terminal; elsewhere, refuse unless --yes. A read-only data source refuses such a
+    call itself, so nothing is asked."""
+    if yes or read_only or not request.operation.is_destructive(request.params):
+        return
+    question = request.operation.confirmation(request.params)
+    if not sys.stdin.isatty():
+        _fail(f"{question} It deletes data or changes a table: pass --yes to run it without "
+              "a terminal to confirm on.", EXIT_INPUT)
+    if not click.confirm(question, default=False, err=True):
+        _fail("Not run.", EXIT_INPUT)
+
+
 def _run_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in
             ("all_pages", "max_items", "starting_token", "batch_timeout")}
@@ -190,8 +210,9 @@ def print_result(result, output: str, transform: str | None = None) -> None:
 @click.argument("params", required=False)
 @connection_options
 @run_options
+@yes_option
 @handle_errors
-def run(operation: str, params: str | None, output: str, transform: str | None,
+def run(operation: str, params: str | None, output: str, transform: str | None, yes: bool,
         **kwargs: Any) -> None:
     """Run OPERATION with PARAMS (inline JSON, @file.json, or - for stdin).
 
@@ -207,9 +228,12 @@ def run(operation: str, params: str | None, output: str, transform: str | None,
         compile_transform(transform)
     datasource = kwargs.pop("datasource", None)
     if datasource:
-        result = open_workspace().run(datasource, request, overrides=_given_flags(kwargs),
-                                      origin="cli", **settings)
+        workspace = open_workspace()
+        confirm_destructive(request, yes, workspace.datasource(datasource).read_only)
+        result = workspace.run(datasource, request, overrides=_given_flags(kwargs),
+                               origin="cli", **settings)
     else:
+        confirm_destructive(request, yes)
         result = _connection(kwargs).run(request, **settings)
     print_result(result, output, transform)
 
@@ -547,9 +571,10 @@ def query_remove(name: str) -> None:
 @click.option("--dry-run", is_flag=True,
               help="Print the parameters with the placeholders filled; send nothing.")
 @run_options
+@yes_option
 @handle_errors
 def query_run(name: str, param_items: tuple[str, ...], params_json: str | None, dry_run: bool,
-              output: str, transform: str | None, **kwargs: Any) -> None:
+              output: str, transform: str | None, yes: bool, **kwargs: Any) -> None:
     """Run saved query NAME and print what `run` prints. Its transformation applies; --query
     applies on top of it."""
     from .results import to_json
@@ -562,6 +587,13 @@ def query_run(name: str, param_items: tuple[str, ...], params_json: str | None, 
         _, request = workspace.render_query(name, values)
         click.echo(to_json(request.source))
         return
+    if not yes:
+        try:
+            saved, request = workspace.render_query(name, values)
+        except DynaqueryError:
+            pass  # run_query below records the error in the history and says it
+        else:
+            confirm_destructive(request, yes, workspace.datasource(saved.datasource_id).read_only)
     result = workspace.run_query(name, values, origin="cli", **_run_settings(kwargs))
     print_result(result, output, transform)
 
@@ -671,8 +703,13 @@ def workspace_import(path: str, fmt: str | None, on_conflict: str | None) -> Non
                    "data source 'demo'.")
 @click.option("--new-token", is_flag=True,
               help="Replace the stored token with a new one (printed once) and exit.")
+@click.option("--allow-endpoint-network", type=click.Choice(["link-local"]), multiple=True,
+              help="Let data sources given through the API use endpoints on link-local "
+                   "addresses (169.254.0.0/16, fe80::/10, the cloud metadata service), refused "
+                   "otherwise. Also DYNAQUERY_ALLOW_ENDPOINT_NETWORK=link-local.")
 @handle_errors
-def serve(host: str, port: int, demo: bool, new_token: bool) -> None:
+def serve(host: str, port: int, demo: bool, new_token: bool,
+          allow_endpoint_network: tuple[str, ...] = ()) -> None:
     """Serve the web page and the JSON API over the workspace.
 
     Every API call needs the token: DYNAQUERY_TOKEN, or one generated on first start and printed
@@ -685,6 +722,8 @@ def serve(host: str, port: int, demo: bool, new_token: bool) -> None:
     if new_token:
         click.echo(server.new_token(workspace))
         return
+    if "link-local" in allow_endpoint_network:
+        os.environ[server.ALLOW_NETWORK_ENV] = "link-local"
     if not server.is_loopback(host) and not (
             os.environ.get(server.TOKEN_ENV) or workspace.get_setting(server.TOKEN_SETTING)):
         _fail(f"Refusing to listen on {host}, which is not a loopback address, without a token: "

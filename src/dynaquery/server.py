@@ -2,7 +2,8 @@
 
 Every /api route needs `Authorization: Bearer TOKEN`. The token is DYNAQUERY_TOKEN, or one
 generated on first start and kept in the workspace as a SHA-256 hash (it is printed once). The
-page and its static files are public; they hold nothing but code. Secrets never leave the server:
+page and its static files are public; they hold nothing but code. /openapi.json needs the token
+too. Wrong tokens are rate-limited per client address (SignInLimiter: 429 with Retry-After). Secrets never leave the server:
 data sources come back with secrets masked, and a secret field sent back masked or left out keeps
 the stored value.
 
@@ -68,6 +69,109 @@ def new_token(workspace: Workspace) -> str:
     token = secrets.token_urlsafe(32)
     workspace.set_setting(TOKEN_SETTING, _digest(token))
     return token
+
+
+ALLOW_NETWORK_ENV = "DYNAQUERY_ALLOW_ENDPOINT_NETWORK"
+# Where a cloud's instance metadata (and its credentials) answer: no endpoint given through the API
+# may point there unless the operator allows it (--allow-endpoint-network link-local).
+LINK_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16",   # IPv4 link-local: AWS, GCP, Azure, ... metadata at 169.254.169.254
+    "fe80::/10",        # IPv6 link-local
+    "fd00:ec2::254/128",  # AWS's IPv6 metadata address
+))
+
+
+def link_local_allowed() -> bool:
+    return os.environ.get(ALLOW_NETWORK_ENV, "").strip().lower() == "link-local"
+
+
+def check_endpoint(url: str | None, setting: str = "endpoint_url") -> None:
+    """Refuse an endpoint URL whose host is, or resolves to, a link-local or metadata address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not url:
+        return
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return  # not a URL: the connection's own check says so
+    if not host:
+        return
+    try:
+        addresses = {ipaddress.ip_address(host.split("%")[0])}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except (OSError, UnicodeError):
+            infos = []  # does not resolve: the connection will say it is unreachable
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    for address in addresses:
+        mapped = getattr(address, "ipv4_mapped", None) or address
+        if any(mapped in network for network in LINK_LOCAL_NETWORKS if network.version == mapped.version):
+            raise InputError(
+                f"The {setting} {url!r} points at {mapped}, a link-local or cloud metadata "
+                "address, which the server does not reach: start it with "
+                f"`dynaquery serve --allow-endpoint-network link-local` (or {ALLOW_NETWORK_ENV}="
+                "link-local) to allow it.")
+
+
+def check_endpoints(settings: Any) -> None:
+    """Both endpoint settings of a request's body or a stored configuration."""
+    if link_local_allowed():
+        return
+    for name in ("endpoint_url", "sts_endpoint_url"):
+        value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
+        check_endpoint(value, name)
+
+
+class SignInLimiter:
+    """Failed sign-ins per client address: after `failures` wrong tokens within `window` seconds,
+    every request from that address is answered 429 (with Retry-After) until the oldest of them
+    is older than the window. In memory, thread-safe; a success resets nothing (failures expire
+    by time alone), and one address's failures never block another."""
+
+    def __init__(self, failures: int = 10, window: float = 60, max_addresses: int = 100_000):
+        import threading
+
+        self.failures = failures
+        self.window = window
+        self.max_addresses = max_addresses
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> list[float]:
+        times = [t for t in self._seen.get(address, ()) if now - t < self.window]
+        if times:
+            self._seen[address] = times
+        else:
+            self._seen.pop(address, None)
+        return times
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until `address` may try again; 0 when it may now."""
+        import math
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            if len(times) < self.failures:
+                return 0
+            return max(1, math.ceil(times[-self.failures] + self.window - now))
+
+    def failed(self, address: str) -> None:
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            if address not in self._seen and len(self._seen) >= self.max_addresses:
+                for other in list(self._seen):  # forget the expired; if none, the oldest entry
+                    self._recent(other, now)
+                if len(self._seen) >= self.max_addresses:
+                    self._seen.pop(next(iter(self._seen)))
+            self._seen.setdefault(address, []).append(now)
+            del self._seen[address][:-self.failures]
 
 
 def is_loopback(host: str) -> bool:
@@ -211,6 +315,8 @@ class RunOptions(BaseModel):
     max_items: int | None = Field(None, ge=1)
     starting_token: str | None = None
     batch_timeout: float = Field(60, ge=0)
+    confirm: bool = Field(False, description="required (true) to run an operation that deletes "
+                                             "data or changes a table; else the answer is 428")
 
 
 class RunIn(RunOptions):
@@ -364,17 +470,27 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                   description="The DynamoDB query manager's API: data sources, queries, runs, "
                               "the operations catalog, a table browser and the run history. "
                               "Every route needs `Authorization: Bearer TOKEN`.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     bearer = HTTPBearer(auto_error=False)
+    limiter = app.state.sign_ins = SignInLimiter()
 
-    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def authorized(request: Request,
+                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        address = request.client.host if request.client else ""
+        wait = limiter.retry_after(address)
+        if wait:
+            raise _TooManySignIns(wait)
         given = credentials.credentials if credentials else ""
+        # Digests of equal length, compared in constant time: the token's length leaks nothing.
         if not hmac.compare_digest(_digest(given), token_sha256):
+            if given:  # a wrong token is a guess; no token at all is not
+                limiter.failed(address)
             raise _Unauthorized()
 
     responses = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
                  404: {"model": ErrorOut},
-                 409: {"model": ErrorOut}, 502: {"model": ErrorOut}}
+                 409: {"model": ErrorOut}, 428: {"model": ErrorOut}, 429: {"model": ErrorOut},
+                 502: {"model": ErrorOut}}
     api = dict(dependencies=[Depends(authorized)], responses=responses)
 
     @app.exception_handler(_Unauthorized)
@@ -382,6 +498,28 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
         return JSONResponse({"error": "Unauthorized", "message": "Sign in: send the server's token "
                              "as 'Authorization: Bearer TOKEN'."}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(_TooManySignIns)
+    async def _too_many(_request: Request, exc: _TooManySignIns) -> JSONResponse:
+        return JSONResponse({"error": "TooManyRequests", "message": "Too many failed sign-ins from "
+                             f"this address: try again in {exc.seconds} s."}, status_code=429,
+                            headers={"Retry-After": str(exc.seconds)})
+
+    @app.exception_handler(_ConfirmationRequired)
+    async def _confirmation_required(_request: Request, exc: _ConfirmationRequired) -> JSONResponse:
+        return JSONResponse({"error": "ConfirmationRequired", "message": exc.message,
+                             "operation": exc.operation, "question": exc.question},
+                            status_code=428)
+
+    def confirm_destructive(request, body: RunOptions, datasource: str) -> None:
+        """A destructive call (catalog.Operation.is_destructive) needs `"confirm": true`; a
+        read-only data source refuses it itself (403), so that answer comes first."""
+        if body.confirm or not request.operation.is_destructive(request.params):
+            return
+        if workspace.datasource(datasource).read_only:
+            return
+        raise _ConfirmationRequired(request.operation.name,
+                                    request.operation.confirmation(request.params))
 
     @app.exception_handler(_ApiError)
     async def _api_error(_request: Request, exc: _ApiError) -> JSONResponse:
@@ -407,6 +545,12 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
             message += " (send a JSON object with Content-Type: application/json)"
         return JSONResponse({"error": "InputError", "message": message, "problems": problems},
                             status_code=400)
+
+    # -- the API's description (it holds no data, but every route but the page needs the token)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=api["dependencies"])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     # -- session, catalog ----------------------------------------------------------------------
 
@@ -444,8 +588,13 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     def list_datasources() -> list[dict]:
         return [ds.to_dict() for ds in workspace.datasources()]
 
+    def guard(datasource: str) -> None:
+        """A stored data source's endpoints, checked before the server connects with it."""
+        check_endpoints(workspace.datasource(datasource).config)
+
     @app.post("/api/datasources", status_code=201, response_model=DataSourceOut, **api)
     def add_datasource(body: DataSourceIn) -> dict:
+        check_endpoints(body)
         settings = _settings(body, exclude={"name", "read_only", "description"})
         return workspace.add_datasource(body.name, read_only=body.read_only,
                                         description=body.description, **settings).to_dict()
@@ -456,6 +605,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.put("/api/datasources/{ds_id}", response_model=DataSourceOut, **api)
     def update_datasource(ds_id: str, body: DataSourceUpdate) -> dict:
+        check_endpoints(body)
         given = body.model_dump(exclude_unset=True)
         clear = [k for k, v in given.items() if k in SECRET_FIELDS and v == ""]
         clear += [k for k, v in given.items() if k not in SECRET_FIELDS and v is None
@@ -474,6 +624,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     @app.post("/api/datasources/test", response_model=DiagnosisOut, **api)
     def test_unsaved(body: DataSourceTest) -> dict:
         settings = _settings(body, exclude={"id"})
+        check_endpoints(settings)
         given = body.model_dump(exclude_unset=True)
         if body.id:
             stored = workspace.connection_config(body.id)
@@ -488,6 +639,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut, **api)
     def test_saved(ds_id: str) -> dict:
+        guard(ds_id)
         return workspace.test_datasource(ds_id).to_dict()
 
     # -- queries -------------------------------------------------------------------------------
@@ -526,7 +678,15 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     @app.post("/api/queries/{query_id}/run", response_model=ResultOut, **api)
     def run_query(query_id: str, body: RunOptions | None = None) -> Response:
         body = body or RunOptions()
-        options = body.model_dump(exclude={"values"})
+        guard(workspace.query(query_id).datasource_id)
+        if not body.confirm:
+            try:
+                saved, request = workspace.render_query(query_id, body.values)
+            except DynaqueryError:
+                pass  # run_query below records the error in the history and answers it
+            else:
+                confirm_destructive(request, body, saved.datasource_id)
+        options = body.model_dump(exclude={"values", "confirm"})
         result = workspace.run_query(query_id, body.values, origin="api", **options)
         return _result(result)
 
@@ -535,6 +695,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
         from . import templates
 
         params = body.params
+        guard(body.datasource)
         try:
             if isinstance(params, str):
                 params, _ = templates.parse(params).render(body.values)
@@ -542,7 +703,17 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                 raise InputError("'values' fill {{ }} placeholders in a parameter text; the "
                                  "parameters here are an object.")
             options = body.model_dump(exclude={"values", "datasource", "operation", "params",
-                                               "transform"})
+                                               "transform", "confirm"})
+            if not body.confirm:
+                from .request import prepare
+
+                try:
+                    request = prepare(body.operation, params)
+                except InputError:
+                    pass  # workspace.run below records the error in the history
+                else:
+                    confirm_destructive(request, body, body.datasource)
+                    params = request.source
             result = workspace.run(body.datasource, body.operation, params, origin="api",
                                    transform=body.transform, **options)
         except InputError as error:
@@ -553,11 +724,13 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.get("/api/tables", response_model=TablesOut, **api)
     def tables(datasource: str = Query(description="data source id or name")) -> dict:
+        guard(datasource)
         result = workspace.connect(datasource).run("ListTables", {}, all_pages=True)
         return {"tables": result.data.get("TableNames", [])}
 
     @app.get("/api/tables/{name}", response_model=TableOut, **api)
     def table(name: str, datasource: str = Query(description="data source id or name")) -> dict:
+        guard(datasource)
         result = workspace.connect(datasource).run("DescribeTable", {"TableName": name})
         return describe_table(result.data["Table"])
 
@@ -575,6 +748,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
         from .transfer import iter_export
 
+        guard(datasource)
         chunks = iter_export(workspace.connect(datasource), name, format=format, segments=segments)
         first = next(chunks, b"")  # errors (no such table...) are answered before streaming
         media = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
@@ -612,6 +786,19 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
 class _Unauthorized(Exception):
     pass
+
+
+class _TooManySignIns(Exception):
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+
+
+class _ConfirmationRequired(Exception):
+    def __init__(self, operation: str, question: str):
+        self.operation = operation
+        self.question = question
+        self.message = (f"{question} {operation} deletes data or changes a table: send "
+                        '"confirm": true to run it.')
 
 
 def _settings(body: BaseModel, exclude: set[str]) -> dict[str, Any]:

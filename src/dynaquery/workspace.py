@@ -793,6 +793,10 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
         settings = entry.get("settings") or {}
         if not isinstance(settings, dict):
             raise InputError(f"{where}.settings must be an object.")
+        from decimal import Decimal  # exports are read with exact numbers: timeouts are floats
+
+        settings = {k: (int(v) if v == v.to_integral_value() else float(v))
+                    if isinstance(v, Decimal) else v for k, v in settings.items()}
         secret = set(settings) & set(SECRET_FIELDS)
         if secret:
             raise InputError(f"{where}.settings holds {sorted(secret)[0]}: exports carry no "

@@ -972,7 +972,17 @@ async function run({ more = false } = {}) {
   setRunning(true);
   let answer;
   try {
-    answer = await post(request.path, request.body);
+    try {
+      answer = await post(request.path, request.body);
+    } catch (error) {
+      // 428: the operation deletes data or changes a table (the server decides which): ask first.
+      if (!(error instanceof ApiError && error.status === 428)) throw error;
+      if (!window.confirm(`${error.body.question || error.message}\n\nIt deletes data or changes a table.`)) {
+        showInline(box, new Error("Not run."));
+        return;
+      }
+      answer = await post(request.path, { ...request.body, confirm: true });
+    }
   } catch (error) {
     queryError(error);
     if (state.view === "history") guard(loadHistory);
