@@ -105,15 +105,45 @@ def import_dynaquery(endpoint: str, key: str, table: str, path: str, workers: st
     return result.written
 
 
+def import_ceiling(endpoint: str, key: str, table: str, path: str, workers: str = "8") -> int:
+    """What the server takes at most: the file read and converted beforehand (not timed), then
+    only the BatchWriteItem calls, from `workers` threads. No client can import faster here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dynaquery import values
+    from dynaquery.transfer import call_batch_write, enable_raw_writes
+
+    conn = connection(endpoint, key)
+    with open(path, encoding="utf-8") as lines:
+        items = [values.item_to_typed(json.loads(line, parse_float=Decimal)) for line in lines]
+    batches = [items[i:i + 25] for i in range(0, len(items), 25)]
+    enable_raw_writes(conn)
+    _ = conn.client
+    global _started
+    _started = time.perf_counter()  # the clock starts here
+
+    def send(batch):
+        pending = batch
+        while pending:
+            left = call_batch_write(conn, table, pending).get("UnprocessedItems", {})
+            pending = [r["PutRequest"]["Item"] for r in left.get(table, [])]
+
+    with ThreadPoolExecutor(int(workers)) as pool:
+        list(pool.map(send, batches))
+    return len(items)
+
+
 TASKS = {"export-boto3": export_boto3, "export-dynaquery": export_dynaquery,
-         "import-boto3": import_boto3, "import-dynaquery": import_dynaquery}
+         "import-boto3": import_boto3, "import-dynaquery": import_dynaquery,
+         "import-ceiling": import_ceiling}
+_started = None
 
 
 def main() -> None:
     task, *args = sys.argv[1:]
     started = time.perf_counter()
     items = TASKS[task](*args)
-    print(json.dumps({"seconds": time.perf_counter() - started, "items": items}))
+    print(json.dumps({"seconds": time.perf_counter() - (_started or started), "items": items}))
 
 
 if __name__ == "__main__":
