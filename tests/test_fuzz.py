@@ -45,12 +45,18 @@ def fuzz(family: str, share: float = 1.0):
 def _report(request):
     yield
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None and RAN:
-        reporter.write_line("")
-        reporter.write_line("fuzz: generated inputs per family")
-        for family in SIZES:
-            reporter.write_line(f"  {family:<18} {RAN[family]:>8}")
-        reporter.write_line(f"  {'total':<18} {sum(RAN.values()):>8}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if reporter is not None and capture is not None and RAN:
+        with capture.global_and_fixture_disabled():
+            _write_counts(reporter)
+
+
+def _write_counts(reporter) -> None:
+    reporter.write_line("")
+    reporter.write_line("fuzz: generated inputs per family")
+    for family in SIZES:
+        reporter.write_line(f"  {family:<18} {RAN[family]:>8}")
+    reporter.write_line(f"  {'total':<18} {sum(RAN.values()):>8}")
 
 
 def outcome(family: str, call, *args, **kwargs):
