@@ -482,12 +482,16 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
     result = ExportResult(table, fmt, segments=segments, output=str(output) if to_file else None,
                           resumed=resume)
     writer = _Writer(fmt, typed, columns)
-    written = list(state)
+    # What the output holds: its size, its items, the items scanned, and each segment's state.
+    # Replaced whole, in one assignment, after a page is written: an interruption anywhere
+    # leaves either the state before that page or the state after it, never half of each.
+    done = (offset, count, scanned, tuple(state))
 
     def snapshot() -> dict:
+        size, items, seen, states = done
         return {"version": CHECKPOINT_VERSION,
                 "settings": {**settings, "columns": writer.columns},
-                "state": list(written), "offset": offset, "items": count, "scanned": scanned}
+                "state": list(states), "offset": size, "items": items, "scanned": seen}
 
     pages = _scan_pages(connection, params, segments, state, writer.body, writer.page)
     last_save = time.monotonic()
@@ -495,26 +499,26 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
         if offset == 0:
             head = writer.start()
             sink.write(head)
-            offset += len(head)
+            done = (len(head), *done[1:])
         for segment, body, n, key, page_scanned in pages:
-            chunk = writer.before(offset, count) + body if n else b""
+            size, items, seen, states = done
+            chunk = writer.before(size, items) + body if n else b""
             sink.write(chunk)
-            # The output now holds this page: from here on, the checkpoint may say so.
-            offset, count, scanned = offset + len(chunk), count + n, scanned + page_scanned
-            written[segment] = key or True
+            after = states[:segment] + (key or True,) + states[segment + 1:]
+            done = (size + len(chunk), items + n, seen + page_scanned, after)
             result.pages += 1
             if progress:
-                progress(scanned, total)
+                progress(done[2], total)
             if store and time.monotonic() - last_save >= CHECKPOINT_EVERY:
                 sink.flush()
                 os.fsync(sink.fileno())
                 store.save(snapshot())
                 last_save = time.monotonic()
-        sink.write(writer.end(offset))
+        sink.write(writer.end(done[0]))
         sink.flush()
     except BaseException as error:
         pages.close()
-        result.items, result.scanned = count, scanned
+        result.items, result.scanned = done[1], done[2]
         result.duration = time.perf_counter() - started
         if store is None:
             raise
@@ -523,7 +527,7 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
             store.save(snapshot())
         finally:
             sink.close()
-        where = (f"\n{count} item(s) had been written to {str(output)!r}. Go on with --resume "
+        where = (f"\n{done[1]} item(s) had been written to {str(output)!r}. Go on with --resume "
                  f"(resume=True); the checkpoint is {str(store.path)!r}.")
         if isinstance(error, DynaqueryError):
             error.message += where
@@ -534,7 +538,7 @@ def export_table(connection: Connection, table: str, output: str | os.PathLike |
     if store is not None:
         sink.close()
         store.remove()
-    result.items, result.scanned = count, scanned
+    result.items, result.scanned = done[1], done[2]
     result.duration = time.perf_counter() - started
     result.lossy = writer.lossy
     result.dropped, result.dropped_items = list(writer.dropped), writer.dropped_items
