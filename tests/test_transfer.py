@@ -441,3 +441,17 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path
     assert done.returncode == 0, done.stderr
     keys = keys_in(out)
     assert len(keys) == 600 and set(keys) == {(f"p{i % 5}", i) for i in range(600)}
+
+
+def test_no_import_into_a_read_only_data_source(dynamodb_local, tmp_path):
+    from dynaquery import ConnectionConfig
+    from dynaquery.errors import ReadOnlyError
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    create(endpoint.connection(), "tab")
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"pk": "a", "sk": 1}\n')
+    read_only = Connection(ConnectionConfig(**endpoint.settings(), read_only=True))
+    with pytest.raises(ReadOnlyError):
+        import_table(read_only, "tab", path)
+    assert export_table(read_only, "tab", tmp_path / "out.jsonl").items == 0

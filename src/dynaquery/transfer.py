@@ -899,6 +899,10 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
     fmt = format_of(source if isinstance(source, (str, os.PathLike)) else None, format)
     if workers < 1:
         raise InputError("workers must be at least 1.")
+    if getattr(connection.config, "read_only", False):
+        from .errors import ReadOnlyError
+
+        raise ReadOnlyError("BatchWriteItem")  # before reading anything
     keys, key_types = _key_schema(connection, table)
     enable_raw_writes(connection)
     stream, own = _open_text(source)
