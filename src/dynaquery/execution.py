@@ -263,6 +263,16 @@ def _group(op: Operation, pairs: list[tuple[str, Any]], settings: dict) -> dict:
     return grouped
 
 
+def backoff(attempt: int, deadline: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Wait before retry number `attempt` (exponential, full jitter); False, without waiting,
+    when the wait would end past the deadline."""
+    wait = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * random.random()
+    if time.monotonic() + wait >= deadline:
+        return False
+    sleep(wait)
+    return True
+
+
 def _batch(connection: Connection, op: Operation, params: dict, unprocessed_key: str,
            timeout: float, stats: dict, sleep: Callable[[float], None]) -> tuple[dict, dict]:
     pairs, settings = _split(op, params["RequestItems"])
@@ -279,10 +289,8 @@ def _batch(connection: Connection, op: Operation, params: dict, unprocessed_key:
         attempt = 0
         while pending:
             if attempt:
-                wait = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * random.random()
-                if time.monotonic() + wait >= deadline:
+                if not backoff(attempt, deadline, sleep):
                     break
-                sleep(wait)
                 retries += 1
             try:
                 response = connection.call(op.name, {**others, "RequestItems": pending})

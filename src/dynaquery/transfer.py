@@ -25,7 +25,6 @@ import io
 import json
 import os
 import queue
-import random
 import re
 import threading
 import time
@@ -37,7 +36,7 @@ from typing import IO, Any, Callable, Iterator
 from . import values
 from .connection import Connection
 from .errors import DynaqueryError, InputError, Problem, ServiceError
-from .execution import THROTTLING_CODES
+from .execution import THROTTLING_CODES, backoff
 
 FORMATS = ("jsonl", "json", "csv")
 CHECKPOINT_SUFFIX = ".checkpoint"
@@ -49,8 +48,6 @@ DEFAULT_WORKERS = 8
 # (and so the memory) the same size whatever the table's, at the cost of a few more requests.
 DEFAULT_PAGE_SIZE = 1000
 BATCH = 25  # BatchWriteItem's limit
-BACKOFF_BASE = 0.05
-BACKOFF_CAP = 5.0
 KEEP_ERRORS = 1000  # line errors kept in an ImportResult (all are counted)
 
 Progress = Callable[[int, "int | None"], None]
@@ -936,11 +933,8 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
         deadline = time.monotonic() + batch_timeout
         attempt = 0
         while pending:
-            if attempt:
-                wait = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * random.random()
-                if time.monotonic() + wait >= deadline:
-                    break
-                time.sleep(wait)
+            if attempt and not backoff(attempt, deadline):
+                break
             try:
                 response = call_batch_write(connection, table, [item for _line, item in pending])
             except ServiceError as error:
