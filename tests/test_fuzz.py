@@ -413,7 +413,9 @@ def check_cli(argv: list[str], stdin: str) -> None:
 
     RAN["cli"] += 1
     started = time.monotonic()
-    result = CliRunner().invoke(cli, argv, input=stdin, prog_name="dynaquery")
+    # stdin is bytes: a lone surrogate arrives as the bytes that are not UTF-8
+    data = stdin.encode("utf-8", "surrogatepass")
+    result = CliRunner().invoke(cli, argv, input=data, prog_name="dynaquery")
     elapsed = time.monotonic() - started
     shown = f"argv={argv!r}\nexit={result.exit_code}\nstderr={result.stderr[-2000:]}"
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -553,3 +555,13 @@ def test_a_missing_profile_given_with_keys_is_a_configuration_error(quiet_env):
     result = CliRunner().invoke(cli, ["run", "ListTables", "--profile", "nope", *SAFE_FLAGS])
     assert result.exit_code == 2
     assert "The profile 'nope' is not in the AWS config files." in result.stderr
+
+
+def test_parameters_on_stdin_that_are_not_utf8_are_an_input_error(quiet_env):
+    from click.testing import CliRunner
+
+    from dynaquery.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "Scan", "-"], input=b'{"TableName": "\xed\xa0\x80"}',
+                                prog_name="dynaquery")
+    assert result.exit_code == 2 and "not UTF-8" in result.output

@@ -128,7 +128,10 @@ def read_params(value: str | None) -> str | None:
     if value is None:
         return None
     if value == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError:
+            raise InputError("The parameters on stdin are not UTF-8 text.") from None
     if value.startswith("@"):
         path = Path(value[1:])
         try:
