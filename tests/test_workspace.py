@@ -445,3 +445,14 @@ def test_any_value_fills_exactly_its_places(text, value):
     params, _ = template.render({"v": value, "s": text})
     assert params == {"whole": value, "bare": value, "inside": f"<{text}>",
                       "list": [value, value], "keep": "{{ not a placeholder"}
+
+
+def test_connections_are_reused_until_the_settings_change(ws):
+    ws.add_datasource("a", region="us-east-1", endpoint_url="http://127.0.0.1:9",
+                      access_key_id="AKIA1", secret_access_key=SECRET)
+    first = ws.connect("a")
+    assert ws.connect("a") is first
+    assert ws.connect("a", region="eu-west-1") is not first  # an override is other settings
+    ws.update_datasource("a", read_only=True)
+    changed = ws.connect("a")
+    assert changed is not first and changed.config.read_only

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .errors import (ConfigurationError, DynaqueryError, InputError, ReadOnlyErr
 from .validation import did_you_mean
 
 MASK = "********"
+MAX_CONNECTIONS = 64
 EXPORT_VERSION = 1
 # The settings a data source keeps besides its secrets: every field of ConnectionConfig.
 SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(ConnectionConfig)
@@ -128,6 +130,9 @@ class Workspace:
         self.engine = engine
         self.key_file = key_file
         self.location = location  # the database, passwords hidden
+        # Built connections by their settings: a botocore client costs far more than a call.
+        self._connections: dict[tuple, Connection] = {}
+        self._connections_lock = threading.Lock()
         self._box = None
 
     @classmethod
@@ -270,7 +275,20 @@ class Workspace:
         return ConnectionConfig(**values)
 
     def connect(self, name_or_id: str, **overrides: Any) -> Connection:
-        return Connection(self.connection_config(name_or_id, **overrides))
+        """A connection to a saved data source, reused while its settings stay the same."""
+        return self._connection_for(self.connection_config(name_or_id, **overrides))
+
+    def _connection_for(self, config: ConnectionConfig) -> Connection:
+        key = dataclasses.astuple(config)
+        with self._connections_lock:
+            connection = self._connections.get(key)
+            if connection is None:
+                connection = Connection(config)
+                _ = connection.client  # built under the lock: a botocore session is not thread-safe
+                if len(self._connections) >= MAX_CONNECTIONS:
+                    self._connections.clear()
+                self._connections[key] = connection
+        return connection
 
     def test_datasource(self, name_or_id: str, **overrides: Any) -> Diagnosis:
         return self.connect(name_or_id, **overrides).test()
@@ -411,7 +429,7 @@ class Workspace:
         name = query.datasource if query else self.datasource(ds_id).name
         try:
             config = self.connection_config(ds_id, **(overrides or {}))
-            result = Connection(config).run(request, transform=transform, **options)
+            result = self._connection_for(config).run(request, transform=transform, **options)
         except DynaqueryError as error:
             if isinstance(error, ReadOnlyError):
                 error = ReadOnlyError(error.operation, f"the data source {name!r}")
