@@ -36,7 +36,8 @@ from typing import IO, Any, Callable, Iterator
 from . import values
 from .connection import Connection
 from .errors import DynaqueryError, InputError, Problem, ServiceError
-from .execution import THROTTLING_CODES, backoff
+from .catalog import get_operation
+from .execution import THROTTLING_CODES, backoff, batch_limit
 
 FORMATS = ("jsonl", "json", "csv")
 CHECKPOINT_SUFFIX = ".checkpoint"
@@ -47,7 +48,6 @@ DEFAULT_WORKERS = 8
 # Items per scan request. A page is at most 1 MB anyway; fewer items keep the pages in flight
 # (and so the memory) the same size whatever the table's, at the cost of a few more requests.
 DEFAULT_PAGE_SIZE = 1000
-BATCH = 25  # BatchWriteItem's limit
 KEEP_ERRORS = 1000  # line errors kept in an ImportResult (all are counted)
 
 Progress = Callable[[int, "int | None"], None]
@@ -887,7 +887,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
 
     - format: "jsonl" (one item per line), "json" (an array of items) or "csv" (default: from the
       file's extension, else jsonl); items may be plain or typed, or mix both;
-    - workers: threads sending BatchWriteItem requests of 25 items;
+    - workers: threads sending BatchWriteItem requests as large as the model allows (25 items);
     - strict: stop at the first bad line (raises ImportStopped) instead of going on;
     - batch_timeout: how long unprocessed items are retried, in seconds;
     - progress(written, None) is called as batches land; on_error(LineError) for each bad line
@@ -904,6 +904,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
     enable_raw_writes(connection)
     stream, own = _open_text(source)
     result = ImportResult(table, fmt)
+    batch_size = batch_limit(get_operation("BatchWriteItem"))
     lock = threading.Lock()
     stop = threading.Event()
     fatal: list[BaseException] = []
@@ -928,7 +929,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
             progress(written, None)
 
     def send(batch: list[tuple[int, dict]]) -> None:
-        """One BatchWriteItem of up to 25 (line, item), retried until done or the deadline."""
+        """One BatchWriteItem of (line, item) pairs, retried until done or the deadline."""
         pending = batch
         deadline = time.monotonic() + batch_timeout
         attempt = 0
@@ -986,7 +987,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
                         batch, seen = [], set()
                     batch.append((line, item))
                     seen.add(key)
-                    if len(batch) == BATCH:
+                    if len(batch) == batch_size:
                         send(batch)
                         batch, seen = [], set()
             except BaseException as error:
@@ -1034,7 +1035,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
             key = tuple(_key_value(item[k]) for k in keys)
             n = hash(key) % workers
             chunks[n].append((line, item, key))
-            if len(chunks[n]) == BATCH:
+            if len(chunks[n]) == batch_size:
                 give(n, chunks[n])
                 chunks[n] = []
         for n, chunk in enumerate(chunks):  # with strict, the lines before the bad one
