@@ -809,7 +809,7 @@ canonical_integer(const char *c, Py_ssize_t n)
 }
 
 static int
-put_str_object(Out *o, PyObject *s)  /* steals s; s is ASCII text */
+put_str_object(Out *o, PyObject *s)  /* steals s */
 {
     if (s == NULL)
         return -1;
@@ -837,28 +837,41 @@ put_number(Out *o, PyObject *text)
     return put_str_object(o, s);
 }
 
-static int put_av(Out *o, PyObject *av);
+/* Binary (bytes, or base64 text) as its base64 text. */
+static int
+put_binary_text(Out *o, PyObject *v)
+{
+    PyObject *b = plain_binary(v);
+    if (b == NULL)
+        return -1;
+    int r = put_string(o, b);
+    Py_DECREF(b);
+    return r;
+}
 
-/* Not the regular case: the Python function writes this value. */
+/* Not the regular case: the text a Python function gives for the value. */
+static int
+put_text_of(Out *o, PyObject *function, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    return put_str_object(o, PyObject_CallOneArg(function, value));
+}
+
 static int
 put_fallback_value(Out *o, PyObject *av)
 {
     PyObject *plain = fallback_plain(av);
-    if (plain == NULL)
-        return -1;
-    PyObject *text = PyObject_CallOneArg(py_item_json, plain);
-    Py_DECREF(plain);
-    if (text == NULL)
-        return -1;
-    Py_ssize_t n;
-    const char *c = PyUnicode_AsUTF8AndSize(text, &n);
-    int r = c == NULL ? -1 : put(o, c, n);
-    Py_DECREF(text);
+    int r = put_text_of(o, py_item_json, plain);
+    Py_XDECREF(plain);
     return r;
 }
 
+typedef int (*PutValue)(Out *, PyObject *);
+
+/* A map of AttributeValues as a JSON object, each value written by put_value. */
 static int
-put_map(Out *o, PyObject *map)
+put_map(Out *o, PyObject *map, PutValue put_value)
 {
     PyObject *k, *v;
     Py_ssize_t pos = 0;
@@ -871,13 +884,14 @@ put_map(Out *o, PyObject *map)
             return -1;
         }
         if ((!first && putc1(o, ',') < 0) || put_string(o, k) < 0 || putc1(o, ':') < 0
-            || put_av(o, v) < 0)
+            || put_value(o, v) < 0)
             return -1;
         first = 0;
     }
     return putc1(o, '}');
 }
 
+/* One typed AttributeValue as plain JSON. */
 static int
 put_av(Out *o, PyObject *av)
 {
@@ -903,7 +917,7 @@ put_av(Out *o, PyObject *av)
             if (PyUnicode_Check(k) && tag_of(k) != NULL)
                 o->lossy = 1;
         }
-        return put_map(o, value);
+        return put_map(o, value, put_av);
     }
     if (tag == s_SS || tag == s_NS || tag == s_BS || tag == s_B)
         o->lossy = 1;
@@ -922,11 +936,8 @@ put_av(Out *o, PyObject *av)
                 r = put_number(o, e);
             else if (tag == s_SS && PyUnicode_CheckExact(e))
                 r = put_string(o, e);
-            else if (tag == s_BS && (PyUnicode_CheckExact(e) || PyBytes_CheckExact(e))) {
-                PyObject *b = plain_binary(e);
-                r = b == NULL ? -1 : put_string(o, b);
-                Py_XDECREF(b);
-            }
+            else if (tag == s_BS && (PyUnicode_CheckExact(e) || PyBytes_CheckExact(e)))
+                r = put_binary_text(o, e);
             else {
                 PyObject *wrapped = Py_BuildValue("{OO}", tag == s_SS ? s_S : s_B, e);
                 if (wrapped == NULL)
@@ -939,24 +950,18 @@ put_av(Out *o, PyObject *av)
         }
         return putc1(o, ']');
     }
-    if (tag == s_B && (PyUnicode_CheckExact(value) || PyBytes_CheckExact(value))) {
-        PyObject *b = plain_binary(value);
-        int r = b == NULL ? -1 : put_string(o, b);
-        Py_XDECREF(b);
-        return r;
-    }
+    if (tag == s_B && (PyUnicode_CheckExact(value) || PyBytes_CheckExact(value)))
+        return put_binary_text(o, value);
     return put_fallback_value(o, av);
 }
 
-/* items_jsonl(items) -> bytes: each typed item as one line of plain JSON, each ended by \n. */
+/* Each item of a sequence: `before`, the item as a JSON object of values written by put_value,
+ * `after`; `sep` between items. The number of items holding a lossy value is added to *lossy. */
 static PyObject *
-c_items_jsonl(PyObject *self, PyObject *args)
+put_items(PyObject *items, PutValue put_value, const char *before, Py_ssize_t before_len,
+          const char *after, Py_ssize_t after_len, const char *sep, Py_ssize_t sep_len,
+          Py_ssize_t *lossy)
 {
-    PyObject *items, *lossy = NULL;
-    const char *sep = "\n";
-    Py_ssize_t sep_len = 1, lossy_items = 0;
-    if (!PyArg_ParseTuple(args, "O|s#O!", &items, &sep, &sep_len, &PyList_Type, &lossy))
-        return NULL;
     PyObject *seq = PySequence_Fast(items, "items must be a sequence");
     if (seq == NULL)
         return NULL;
@@ -970,20 +975,12 @@ c_items_jsonl(PyObject *self, PyObject *args)
             goto fail;
         }
         o.lossy = 0;
-        if (put_map(&o, item) < 0 || put(&o, sep, sep_len) < 0)
+        if ((i && put(&o, sep, sep_len) < 0) || put(&o, before, before_len) < 0
+            || put_map(&o, item, put_value) < 0 || put(&o, after, after_len) < 0)
             goto fail;
-        lossy_items += o.lossy;
+        *lossy += o.lossy;
     }
     Py_DECREF(seq);
-    if (lossy != NULL) {
-        PyObject *count = PyLong_FromSsize_t(lossy_items);
-        if (count == NULL || PyList_Append(lossy, count) < 0) {
-            Py_XDECREF(count);
-            PyMem_Free(o.buf);
-            return NULL;
-        }
-        Py_DECREF(count);
-    }
     PyObject *result = PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len);
     PyMem_Free(o.buf);
     return result;
@@ -991,6 +988,25 @@ fail:
     Py_DECREF(seq);
     PyMem_Free(o.buf);
     return NULL;
+}
+
+/* items_jsonl(items) -> bytes: each typed item as one line of plain JSON, each ended by \n. */
+static PyObject *
+c_items_jsonl(PyObject *self, PyObject *args)
+{
+    PyObject *items, *lossy = NULL;
+    const char *sep = "\n";
+    Py_ssize_t sep_len = 1, lossy_items = 0;
+    if (!PyArg_ParseTuple(args, "O|s#O!", &items, &sep, &sep_len, &PyList_Type, &lossy))
+        return NULL;
+    PyObject *result = put_items(items, put_av, "", 0, sep, sep_len, "", 0, &lossy_items);
+    if (result != NULL && lossy != NULL) {
+        PyObject *count = PyLong_FromSsize_t(lossy_items);
+        if (count == NULL || PyList_Append(lossy, count) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(count);
+    }
+    return result;
 }
 
 static PyObject *
@@ -1001,7 +1017,7 @@ c_item_json(PyObject *self, PyObject *item)
         return NULL;
     }
     Out o = {NULL, 0, 0, 0};
-    if (put_map(&o, item) < 0) {
+    if (put_map(&o, item, put_av) < 0) {
         PyMem_Free(o.buf);
         return NULL;
     }
@@ -1013,53 +1029,13 @@ c_item_json(PyObject *self, PyObject *item)
 /* ------------------------------------------------------------------------------------------ */
 /* typed items -> typed JSON text (binary in base64), as botocore's serializer sends them */
 
-static int put_typed(Out *o, PyObject *av);
-
 static int
 put_typed_fallback(Out *o, PyObject *av)
 {
-    PyObject *text = PyObject_CallOneArg(py_typed_json, av);
-    if (text == NULL)
-        return -1;
-    Py_ssize_t n;
-    const char *c = PyUnicode_AsUTF8AndSize(text, &n);
-    int r = c == NULL ? -1 : put(o, c, n);
-    Py_DECREF(text);
-    return r;
+    return put_text_of(o, py_typed_json, av);
 }
 
-static int
-put_typed_map(Out *o, PyObject *map)
-{
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    int first = 1;
-    if (putc1(o, '{') < 0)
-        return -1;
-    while (PyDict_Next(map, &pos, &k, &v)) {
-        if (!PyUnicode_Check(k)) {
-            PyErr_SetString(PyExc_TypeError, "attribute names must be strings");
-            return -1;
-        }
-        if ((!first && putc1(o, ',') < 0) || put_string(o, k) < 0 || putc1(o, ':') < 0
-            || put_typed(o, v) < 0)
-            return -1;
-        first = 0;
-    }
-    return putc1(o, '}');
-}
-
-static int
-put_binary_text(Out *o, PyObject *v)
-{
-    PyObject *b = plain_binary(v);
-    if (b == NULL)
-        return -1;
-    int r = put_string(o, b);
-    Py_DECREF(b);
-    return r;
-}
-
+/* One typed AttributeValue as typed JSON. */
 static int
 put_typed(Out *o, PyObject *av)
 {
@@ -1100,7 +1076,7 @@ put_typed(Out *o, PyObject *av)
     else if (tag == s_BOOL || tag == s_NULL)
         r = value == Py_True ? put(o, "true", 4) : put(o, "false", 5);
     else if (tag == s_M)
-        r = put_typed_map(o, value);
+        r = put_map(o, value, put_typed);
     else {
         Py_ssize_t n = PyList_GET_SIZE(value);
         r = putc1(o, '[');
@@ -1134,31 +1110,8 @@ c_typed_json_items(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Oy#y#y#", &items, &before, &before_len, &after, &after_len,
                           &sep, &sep_len))
         return NULL;
-    PyObject *seq = PySequence_Fast(items, "items must be a sequence");
-    if (seq == NULL)
-        return NULL;
-    Out o = {NULL, 0, 0, 0};
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyDict_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s",
-                         Py_TYPE(item)->tp_name);
-            goto fail;
-        }
-        if ((i && put(&o, sep, sep_len) < 0) || put(&o, before, before_len) < 0)
-            goto fail;
-        if (put_typed_map(&o, item) < 0 || put(&o, after, after_len) < 0)
-            goto fail;
-    }
-    Py_DECREF(seq);
-    PyObject *result = PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len);
-    PyMem_Free(o.buf);
-    return result;
-fail:
-    Py_DECREF(seq);
-    PyMem_Free(o.buf);
-    return NULL;
+    Py_ssize_t lossy = 0;  /* typed JSON loses nothing */
+    return put_items(items, put_typed, before, before_len, after, after_len, sep, sep_len, &lossy);
 }
 
 /* ------------------------------------------------------------------------------------------ */
