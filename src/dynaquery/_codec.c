@@ -257,8 +257,9 @@ new_dict(Py_ssize_t n)
 #endif
 }
 
+/* A new dict with f(value) for each value of a dict (NULL when f gives NULL). */
 static PyObject *
-map_to_plain(PyObject *map)
+map_values(PyObject *map, PyObject *(*f)(PyObject *))
 {
     PyObject *out = new_dict(PyDict_GET_SIZE(map));
     if (out == NULL)
@@ -266,7 +267,7 @@ map_to_plain(PyObject *map)
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     while (PyDict_Next(map, &pos, &k, &v)) {
-        PyObject *p = to_plain(v);
+        PyObject *p = f(v);
         if (p == NULL || PyDict_SetItem(out, k, p) < 0) {
             Py_XDECREF(p);
             Py_DECREF(out);
@@ -277,6 +278,7 @@ map_to_plain(PyObject *map)
     return out;
 }
 
+/* A new list with f(element) for each element of a list (NULL when f gives NULL). */
 static PyObject *
 list_map(PyObject *list, PyObject *(*f)(PyObject *))
 {
@@ -325,7 +327,7 @@ to_plain(PyObject *av)
     if (tag == s_N)
         return number(value);
     if (tag == s_M && PyDict_CheckExact(value))
-        return map_to_plain(value);
+        return map_values(value, to_plain);
     if (tag == s_L && PyList_CheckExact(value))
         return list_map(value, to_plain);
     if (tag == s_NULL)
@@ -357,7 +359,7 @@ c_item_to_plain(PyObject *self, PyObject *item)
         PyErr_Format(PyExc_TypeError, "an item is an object, not %.100s", Py_TYPE(item)->tp_name);
         return NULL;
     }
-    return map_to_plain(item);
+    return map_values(item, to_plain);
 }
 
 /* Many items: the cyclic garbage collector is paused meanwhile (what is built here holds no
@@ -437,36 +439,12 @@ tagged(PyObject *tag, PyObject *value)
     else if (tag == s_L) {
         if (!PyList_Check(value))
             return NULL;
-        Py_ssize_t n = PyList_GET_SIZE(value);
-        inner = PyList_New(n);
-        if (inner == NULL)
-            return NULL;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *t = fast_typed(PyList_GET_ITEM(value, i));
-            if (t == NULL) {
-                Py_DECREF(inner);
-                return NULL;
-            }
-            PyList_SET_ITEM(inner, i, t);
-        }
+        inner = list_map(value, fast_typed);
     }
     else if (tag == s_M) {
         if (!PyDict_Check(value))
             return NULL;
-        inner = new_dict(PyDict_GET_SIZE(value));
-        if (inner == NULL)
-            return NULL;
-        PyObject *k, *v;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(value, &pos, &k, &v)) {
-            PyObject *t = fast_typed(v);
-            if (t == NULL || PyDict_SetItem(inner, k, t) < 0) {
-                Py_XDECREF(t);
-                Py_DECREF(inner);
-                return NULL;
-            }
-            Py_DECREF(t);
-        }
+        inner = map_values(value, fast_typed);
     }
     else {  /* SS, NS, BS: a list, tuple or set of strings, numbers, binary */
         if (!(PyList_Check(value) || PyTuple_Check(value) || PyAnySet_Check(value)))
