@@ -76,6 +76,9 @@ def test_every_route_needs_the_token(api):
         for token in (None, "wrong-token"):
             response = api.http.request(method, concrete, headers=(
                 {"Authorization": f"Bearer {token}"} if token else {}))
+            if path == "/api/downloads/{ticket}":  # the link is the credential
+                assert response.status_code == 404 and response.json()["error"] == "NotFound"
+                continue
             assert response.status_code == 401, (method, path, token)
             assert response.json()["error"] == "Unauthorized"
     assert api("GET", "/api/session").json() == {"ok": True, "version": "0.1.0", "demo": False}
@@ -171,6 +174,16 @@ def test_the_whole_api(api):
     missing = api("GET", "/api/tables/nope/export?datasource=local2")
     assert missing.status_code == 502 and missing.json()["code"] == "ResourceNotFoundException"
 
+    # the page's export: a one-use link the browser follows without the token
+    link = api("POST", "/api/tables/users/export/link?datasource=local2&format=csv").json()
+    assert link["url"].startswith("/api/downloads/") and link["expires_in"] == 60
+    saved = api("GET", link["url"], token=None)
+    assert saved.headers["content-disposition"] == 'attachment; filename="users.csv"'
+    assert sorted(saved.text.splitlines()) == sorted(csv_text.splitlines())
+    assert api("GET", link["url"], token=None).status_code == 404  # once only
+    missing = api("POST", "/api/tables/nope/export/link?datasource=local2")
+    assert missing.status_code == 502 and missing.json()["code"] == "ResourceNotFoundException"
+
     history = api("GET", "/api/history?limit=10").json()
     assert [h["origin"] for h in history] == ["api"] * 5
     assert api("GET", "/api/history?query=team&outcome=ok").json()[0]["query"] == "team"
@@ -233,6 +246,38 @@ def test_read_only_refusal_and_exact_numbers(api):
     # a secret cleared with "" is gone
     api("PUT", f"/api/datasources/{rw['id']}", json={"secret_access_key": "", "access_key_id": None})
     assert api("GET", f"/api/datasources/{rw['id']}").json()["secret_access_key"] is None
+
+
+def test_a_download_link_works_once_within_its_time_and_names_no_table_but_its_own(api):
+    import time
+
+    add_local(api)
+    links = api.http.app.state.download_links
+    first = api("POST", "/api/tables/users/export/link?datasource=local").json()["url"]
+    second = api("POST", "/api/tables/Thread/export/link?datasource=local&format=json").json()["url"]
+    assert first != second
+    thread = api("GET", second, token=None)
+    assert thread.headers["content-type"] == "application/json"
+    assert {i["ForumName"] for i in json.loads(thread.text)} == {"Amazon DynamoDB"}
+    assert api("GET", first.replace("/api/downloads/", "/api/downloads/x"), token=None).status_code == 404
+    assert len(api("GET", first, token=None).text.splitlines()) == 5  # users, as JSON lines
+    links.seconds = 0.05
+    late = api("POST", "/api/tables/users/export/link?datasource=local").json()["url"]
+    time.sleep(0.2)
+    expired = api("GET", late, token=None)
+    assert expired.status_code == 404 and "export the table again" in expired.json()["message"]
+    assert api("POST", "/api/tables/users/export/link?datasource=nope").status_code == 404
+
+
+def test_download_links_are_kept_as_digests_and_bounded():
+    from dynaquery.server import DownloadLinks
+
+    links = DownloadLinks(max_links=3)
+    tickets = [links.new({"name": f"t{i}"}) for i in range(4)]
+    assert not any(t in repr(links._links) for t in tickets)  # only digests are kept
+    assert links.take(tickets[0]) is None  # the oldest made room
+    assert [links.take(t) for t in tickets[1:]] == [{"name": "t1"}, {"name": "t2"}, {"name": "t3"}]
+    assert links.take(tickets[1]) is None
 
 
 def test_openapi_describes_the_routes(api):

@@ -587,7 +587,7 @@ def test_table_browser(page, server, endpoint, shots):
     assert info.value.suggested_filename == "users.csv"
     exported = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
     assert sorted(r["employee_id"] for r in exported) == ["emp_1", "emp_2", "emp_3", "emp_4", "emp_5"]
-    expect(page.get_by_test_id("t-export-status")).to_contain_text("Exported users")
+    expect(page.get_by_test_id("t-export-status")).to_contain_text("saves it as users.csv")
 
     # an index's own query (Reply has the local index PostedBy-Index)
     show(page, "tables")

@@ -174,6 +174,44 @@ class SignInLimiter:
             del self._seen[address][:-self.failures]
 
 
+class DownloadLinks:
+    """One-use links to a table's export, valid for a minute.
+
+    A link the browser follows cannot carry the Authorization header, and fetching the export
+    with it would hold the whole file in the page's memory; so the page asks (with its token)
+    for a link, and the browser's own download saves the stream to disk. A link holds a random
+    256-bit ticket; only its digest is kept, in memory."""
+
+    def __init__(self, seconds: float = 60, max_links: int = 1000):
+        import threading
+
+        self.seconds = seconds
+        self.max_links = max_links
+        self._links: dict[str, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+
+    def new(self, export: dict) -> str:
+        import time
+
+        ticket = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            for key in [k for k, (expires, _) in self._links.items() if expires <= now]:
+                del self._links[key]
+            if len(self._links) >= self.max_links:
+                self._links.pop(next(iter(self._links)))
+            self._links[_digest(ticket)] = (now + self.seconds, export)
+        return ticket
+
+    def take(self, ticket: str) -> dict | None:
+        """The export a ticket stands for, once; None when it is unknown, used or expired."""
+        import time
+
+        with self._lock:
+            expires, export = self._links.pop(_digest(ticket), (0.0, None))
+        return export if expires > time.monotonic() else None
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -370,6 +408,11 @@ class TablesOut(BaseModel):
     tables: list[str]
 
 
+class DownloadLinkOut(BaseModel):
+    url: str = Field(description="where the export downloads, once, without the token")
+    expires_in: float = Field(description="seconds the link stays valid")
+
+
 class KeyOut(BaseModel):
     name: str
     type: str
@@ -473,13 +516,19 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                   docs_url=None, redoc_url=None, openapi_url=None)
     bearer = HTTPBearer(auto_error=False)
     limiter = app.state.sign_ins = SignInLimiter()
+    links = app.state.download_links = DownloadLinks()
 
-    def authorized(request: Request,
-                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def not_blocked(request: Request) -> str:
+        """The client's address, unless too many wrong tokens came from it lately."""
         address = request.client.host if request.client else ""
         wait = limiter.retry_after(address)
         if wait:
             raise _TooManySignIns(wait)
+        return address
+
+    def authorized(request: Request,
+                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        address = not_blocked(request)
         given = credentials.credentials if credentials else ""
         # Digests of equal length, compared in constant time: the token's length leaks nothing.
         if not hmac.compare_digest(_digest(given), token_sha256):
@@ -734,13 +783,11 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
         result = workspace.connect(datasource).run("DescribeTable", {"TableName": name})
         return describe_table(result.data["Table"])
 
-    @app.get("/api/tables/{name}/export", dependencies=api["dependencies"],
-             response_class=Response, responses={**responses, 200: {
-                 "description": "the table's items, streamed as they are read",
-                 "content": {"application/x-ndjson": {}, "application/json": {}, "text/csv": {}}}})
-    def export(name: str, datasource: str = Query(description="data source id or name"),
-               format: Literal["jsonl", "json", "csv"] = "jsonl",
-               segments: int = Query(4, ge=1, le=64)) -> Response:
+    export_responses = {**responses, 200: {
+        "description": "the table's items, streamed as they are read",
+        "content": {"application/x-ndjson": {}, "application/json": {}, "text/csv": {}}}}
+
+    def stream_export(name: str, datasource: str, format: str, segments: int) -> Response:
         """The whole table, streamed (a parallel scan, memory flat whatever its size)."""
         import itertools
 
@@ -756,6 +803,38 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
         return StreamingResponse(itertools.chain([first], chunks), media_type=media[format],
                                  headers={"Content-Disposition":
                                           f'attachment; filename="{filename}.{format}"'})
+
+    @app.get("/api/tables/{name}/export", dependencies=api["dependencies"],
+             response_class=Response, responses=export_responses)
+    def export(name: str, datasource: str = Query(description="data source id or name"),
+               format: Literal["jsonl", "json", "csv"] = "jsonl",
+               segments: int = Query(4, ge=1, le=64)) -> Response:
+        """The whole table, streamed (a parallel scan, memory flat whatever its size)."""
+        return stream_export(name, datasource, format, segments)
+
+    @app.post("/api/tables/{name}/export/link", response_model=DownloadLinkOut, **api)
+    def export_link(name: str, datasource: str = Query(description="data source id or name"),
+                    format: Literal["jsonl", "json", "csv"] = "jsonl",
+                    segments: int = Query(4, ge=1, le=64)) -> dict:
+        """A one-use link to the table's export, for a browser to download it straight to disk."""
+        guard(datasource)
+        # A missing table or a refused read is told now, to the page, not in a failed download.
+        workspace.connect(datasource).run("DescribeTable", {"TableName": name})
+        ticket = links.new({"name": name, "datasource": datasource, "format": format,
+                            "segments": segments})
+        return {"url": f"/api/downloads/{ticket}", "expires_in": links.seconds}
+
+    @app.get("/api/downloads/{ticket}", response_class=Response, responses=export_responses)
+    def download(request: Request, ticket: str) -> Response:
+        """A table's export through a link from `/api/tables/{name}/export/link`: no token
+        needed, the link is one; it works once, within its time."""
+        not_blocked(request)
+        # Not counted as a guess when wrong: 256 random bits are not found by trying.
+        export = links.take(ticket)
+        if export is None:
+            raise NotFound("This download link is unknown, used already or expired: export the "
+                           "table again.")
+        return stream_export(**export)
 
     # -- history -------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(ConnectionConfig)
 
 
 class NotFound(InputError):
-    """A data source or query name that the workspace does not have."""
+    """A data source or query that the workspace does not have (or a server's download link)."""
 
 
 class Conflict(InputError):

@@ -96,32 +96,6 @@ export async function api(method, path, body, { token } = {}) {
   return data;
 }
 
-// A file from the API (a table's export): its bytes and the name the server gives it.
-export async function fetchFile(path) {
-  const headers = current ? { Authorization: `Bearer ${current}` } : {};
-  let response;
-  try {
-    response = await fetch(path, { headers });
-  } catch (error) {
-    throw new ApiError(0, { error: "NetworkError", message: `The server did not answer (${error.message}).` });
-  }
-  if (!response.ok) {
-    const text = await response.text();
-    let body;
-    try {
-      body = parseExact(text);
-    } catch {
-      body = { error: "HTTPError", message: `HTTP ${response.status}: ${text.slice(0, 500)}` };
-    }
-    const error = new ApiError(response.status, { ...body, message: body.message || body.detail || `HTTP ${response.status}` });
-    if (response.status === 401) unauthorized(error);
-    throw error;
-  }
-  const disposition = response.headers.get("Content-Disposition") || "";
-  const name = (/filename="([^"]+)"/.exec(disposition) || [])[1];
-  return { blob: await response.blob(), name };
-}
-
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body ?? {});
 export const put = (path, body) => api("PUT", path, body);

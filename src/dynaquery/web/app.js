@@ -1,10 +1,10 @@
 // dynaquery's page: data sources, the query manager, results, the table browser and the history.
 // Plain ES modules, no build step; everything goes through the JSON API (see api.js).
 
-import { ApiError, api, del, fetchFile, get, getToken, onUnauthorized, post, put, q, setToken, takeTokenFromFragment } from "./api.js";
+import { ApiError, api, del, get, getToken, onUnauthorized, post, put, q, setToken, takeTokenFromFragment } from "./api.js";
 import { JsonEditor } from "./editor.js";
 import { escapeHtml, highlight, parseExact, stringify } from "./json.js";
-import { columnsOf, download, joinData, renderTable, rowsOf, toCSV } from "./results.js";
+import { columnsOf, download, joinData, renderTable, rowsOf, saveFrom, toCSV } from "./results.js";
 import { REGIONS } from "./regions.js";
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -1268,16 +1268,17 @@ function renderTableDetail(detail, datasource) {
   }
 }
 
-// The whole table, read by the server with a parallel scan, downloaded as a file.
+// The whole table, read by the server with a parallel scan, saved by the browser as it arrives
+// (through a one-use link: nothing of it is held in the page).
 async function exportTable(table, datasource, format, box) {
   const buttons = [...box.querySelectorAll("[data-format]")];
   const status = box.querySelector("[data-testid=t-export-status]");
   buttons.forEach((b) => (b.disabled = true));
   status.textContent = `Exporting ${table}…`;
   try {
-    const file = await fetchFile(`/api/tables/${q(table)}/export?datasource=${q(datasource)}&format=${format}`);
-    download(file.name || `${table}.${format}`, file.blob);
-    status.textContent = `Exported ${table} (${formatBytes(file.blob.size)}).`;
+    const link = await post(`/api/tables/${q(table)}/export/link?datasource=${q(datasource)}&format=${format}`);
+    saveFrom(link.url);
+    status.textContent = `Exporting ${table}: the browser saves it as ${table}.${format} as it arrives.`;
   } catch (error) {
     status.textContent = "";
     if (!(error instanceof ApiError && error.status === 401)) showMessage(error);

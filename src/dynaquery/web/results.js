@@ -132,8 +132,13 @@ export function toCSV(columns, rows) {
 }
 
 export function download(filename, text, type) {
-  const blob = text instanceof Blob ? text : new Blob([text], { type });
-  const url = URL.createObjectURL(blob);
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  saveFrom(url, filename);
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+// The browser downloads `url` itself, to disk as it arrives; "" keeps the server's file name.
+export function saveFrom(url, filename = "") {
   const link = document.createElement("a");
   link.href = url;
   link.download = filename;
@@ -141,7 +146,6 @@ export function download(filename, text, type) {
   document.body.appendChild(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 // Join the data of pages loaded one after another ("Load more").
