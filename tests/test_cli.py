@@ -180,3 +180,34 @@ def test_profile_from_the_aws_config(ep, tmp_path):
     missing = dynaquery("run", "ListTables", "--profile", "nope", "--endpoint-url",
                         ep.endpoint_url, env=env)
     assert missing.code == 2 and "The profile 'nope' is not in the AWS config files" in missing.stderr
+
+
+GC_PROBE = """
+import gc, sys
+from dynaquery.cli import main
+sys.argv = ["dynaquery", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write(f"\\ncollector: {gc.isenabled()} frozen: {gc.get_freeze_count() > 0}\\n")
+"""
+
+
+@pytest.mark.parametrize("args, long_running", [
+    (["operations"], False),
+    (["run", "ListTables"], False),
+    (["run", "Scan", '{"TableName": "users"}', "--all-pages"], True),
+    (["run", "Scan", '{"TableName": "users"}', "--max-items", "3"], True),
+    (["export", "users", "--format", "jsonl"], True),
+])
+def test_the_cycle_collector_is_off_for_short_commands_and_back_on_for_long_ones(
+        ep, args, long_running):
+    import subprocess
+    import sys
+
+    flags = ep.flags if args[0] in ("run", "export") else []
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, *args, *flags], capture_output=True,
+                          text=True, env=clean_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == f"collector: {long_running} frozen: {long_running}"

@@ -8,7 +8,6 @@ are named here: the first platform's operation names (ALIASES), and which operat
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import dataclass
@@ -46,6 +45,8 @@ def snake_case(name: str) -> str:
 
 
 def html_to_text(markup: str | None) -> str:
+    import html  # here: its entity table takes a few ms to import, and `run` needs none
+
     if not markup:
         return ""
     text = re.sub(r"<[^>]+>", "", markup)
@@ -295,55 +296,15 @@ def example_value(shape, name: str, depth: int = 0) -> Any:
     return None
 
 
-def _quick(loader):
-    """botocore's loader, asked whether a service exists, lists every service it has (hundreds
-    of directories, at each start of the command): look at the one asked about first."""
-    import os
-
-    everything = loader.list_available_services
-
-    class Services(list):
-        def __init__(self, type_name: str):
-            super().__init__()
-            self.type_name = type_name
-            self.listed = False
-
-        def _all(self) -> list:
-            if not self.listed:
-                self.extend(everything(self.type_name))
-                self.listed = True
-            return self
-
-        def __contains__(self, name) -> bool:
-            for path in loader.search_paths:
-                directory = os.path.join(path, name)
-                if os.path.isdir(directory) and any(
-                        loader.file_loader.exists(os.path.join(directory, version, self.type_name))
-                        for version in os.listdir(directory)):
-                    return True
-            return list.__contains__(self._all(), name)
-
-        def __iter__(self):
-            return list.__iter__(self._all())
-
-        def __len__(self) -> int:
-            return list.__len__(self._all())
-
-        def __getitem__(self, index):
-            return list.__getitem__(self._all(), index)
-
-    loader.list_available_services = Services
-    return loader
-
-
 class Catalog:
     """All operations of the installed botocore's DynamoDB model."""
 
     def __init__(self, loader=None):
-        from botocore.loaders import create_loader
         from botocore.model import ServiceModel
 
-        self._loader = loader or _quick(create_loader())
+        from .botocore_data import create_loader
+
+        self._loader = loader or create_loader()
         self.service_model = ServiceModel(
             self._loader.load_service_model(SERVICE, "service-2"), service_name=SERVICE)
         self._operations: dict[str, Operation] = {}

@@ -13,7 +13,6 @@ Everything else (environment variables, config files, retries, timeouts) is boto
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
 import re
 import time
@@ -348,6 +347,8 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
             xml_code = re.search(r"<Code>([^<]+)</Code>", message)
             xml_message = re.search(r"<Message>([^<]*)</Message>", message)
             if xml_code:
+                import html  # only here: see catalog.html_to_text
+
                 code = xml_code.group(1)
                 message = html.unescape(xml_message.group(1)) if xml_message else ""
             else:

