@@ -107,3 +107,27 @@ def test_strip_comments_keeps_length_and_lines(text):
         return
     assert len(clean) == len(text)
     assert clean.count("\n") == text.count("\n")
+
+
+def _outcome(call):
+    try:
+        return "value", call()
+    except InputError as error:
+        return "error", type(error).__name__, error.message
+
+
+@given(st.text(alphabet='{}[],"/*\n ab:1.eNa', max_size=40)
+       | json_values.map(lambda v: __import__("json").dumps(v)))
+def test_plain_json_first_gives_what_the_blanked_text_gives(text):
+    """loads tries a text as plain JSON before blanking its comments: the outcome is the same."""
+    def blanked():
+        clean, _ = strip_comments(text)
+        return loads(clean)
+
+    assert _outcome(lambda: loads(text)) == _outcome(blanked)
+
+
+def test_nesting_deeper_than_the_parser_goes_is_an_input_error():
+    for text in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1", "/* c */" + "[" * 5000):
+        with pytest.raises(InputError, match="nested too deeply|never closed"):
+            parse_params(text)

@@ -81,16 +81,36 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
-def loads(text: str) -> Any:
-    """Parse JSON text with comments and trailing commas, keeping numbers exact."""
-    clean, open_brackets = strip_comments(text)
+_NOTHING = object()
+
+
+def _decode(text: str) -> Any:
+    """json.loads with exact numbers, duplicate keys refused; a JSONDecodeError propagates."""
     try:
-        return json.loads(
-            clean,
-            parse_float=Decimal,
-            parse_constant=_reject_constant,
-            object_pairs_hook=_object_without_duplicates,
-        )
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant,
+                          object_pairs_hook=_object_without_duplicates)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # NaN / Infinity
+        raise InputError(f"Invalid JSON: {error}") from None
+    except RecursionError:
+        raise InputError("Invalid JSON: nested too deeply") from None
+
+
+def loads(text: str, *, if_empty: Any = _NOTHING) -> Any:
+    """Parse JSON text with comments and trailing commas, keeping numbers exact. A text with
+    nothing in it but blanks and comments gives `if_empty` when that is given."""
+    try:
+        # Plain JSON first: it is what most texts are, and its result is the same as the text's
+        # with comments blanked (there are none). Only a text that fails is looked at closely.
+        return _decode(text)
+    except json.JSONDecodeError:
+        pass
+    clean, open_brackets = strip_comments(text)
+    if if_empty is not _NOTHING and not clean.strip():
+        return if_empty
+    try:
+        return _decode(clean)
     except json.JSONDecodeError as error:
         reason = error.msg
         if not clean[error.pos:].strip() and open_brackets:
@@ -103,17 +123,13 @@ def loads(text: str) -> Any:
         elif reason.startswith("Expecting property name"):
             reason += " (keys must be strings in double quotes)"
         raise ParseError(reason, error.lineno, error.colno) from None
-    except ValueError as error:  # NaN / Infinity
-        raise InputError(f"Invalid JSON: {error}") from None
-    except RecursionError:
-        raise InputError("Invalid JSON: nested too deeply") from None
 
 
 def parse_params(text: str | None) -> dict:
-    """Parse the parameter text of a query. Empty text means no parameters."""
-    if text is None or not text.strip() or not strip_comments(text)[0].strip():
+    """Parse the parameter text of a query. Empty text (or only comments) means no parameters."""
+    if text is None or not text.strip():
         return {}
-    value = loads(text)
+    value = loads(text, if_empty={})
     if not isinstance(value, dict):
         raise InputError(
             f"The parameters must be a JSON object ({{...}}), not {describe_type(value)}."

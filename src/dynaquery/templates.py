@@ -86,7 +86,7 @@ def parse(text: str | None) -> Template:
         last = match.end()
     pieces.append(_mark_bare(text, clean, last, len(clean), names))
     marked = "".join(pieces)
-    tree = loads(marked) if strip_comments(marked)[0].strip() else {}
+    tree = loads(marked, if_empty={})
     if not isinstance(tree, dict):
         raise InputError("The parameters must be a JSON object ({...}).")
     return Template(text, tree, names)
