@@ -131,3 +131,9 @@ def test_nesting_deeper_than_the_parser_goes_is_an_input_error():
     for text in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1", "/* c */" + "[" * 5000):
         with pytest.raises(InputError, match="nested too deeply|never closed"):
             parse_params(text)
+
+
+def test_a_number_past_decimals_range_is_an_input_error():
+    for text in ('{"a": -1e9991249999999999989}', '{"a": 1e-9991249999999999989}'):
+        with pytest.raises(InputError, match="out of range"):
+            loads(text)

@@ -117,3 +117,16 @@ def test_unstorable_values_are_reported():
         to_typed(float("nan"))
     with pytest.raises(ValueError, match="cannot be stored"):
         to_typed(object())
+
+
+def test_a_number_text_that_is_no_number_is_an_input_error_in_c_and_python():
+    from dynaquery import values
+    from dynaquery.errors import InputError
+
+    for text in ("1e9991249999999999989", "-1e-9991249999999999989", "abc", "1" * 5000):
+        with pytest.raises(InputError, match="is not a number DynamoDB can hold"):
+            number(text)
+        with pytest.raises(InputError, match="is not a number DynamoDB can hold"):
+            to_plain({"N": text})  # the C codec when built
+        with pytest.raises(InputError, match="is not a number DynamoDB can hold"):
+            values._py_to_plain({"NS": ["1", text]})

@@ -109,8 +109,12 @@ number(PyObject *text)
             if (n < 4000)
                 return PyLong_FromString(c, NULL, 10);
         }
-        else if (n > 0)
-            return new_decimal(text);
+        else if (n > 0) {
+            PyObject *d = new_decimal(text);
+            if (d != NULL || !PyErr_ExceptionMatches(PyExc_ArithmeticError))
+                return d;
+            PyErr_Clear();  /* not a number: values.number says so */
+        }
     }
     return PyObject_CallOneArg(py_number, text);
 }

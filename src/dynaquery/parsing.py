@@ -69,6 +69,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _exact_number(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent past what Decimal holds (about 10**18)
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"the number {shown} is out of range") from None
+
+
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     result: dict = {}
     for key, value in pairs:
@@ -87,7 +95,7 @@ _NOTHING = object()
 def _decode(text: str) -> Any:
     """json.loads with exact numbers, duplicate keys refused; a JSONDecodeError propagates."""
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant,
+        return json.loads(text, parse_float=_exact_number, parse_constant=_reject_constant,
                           object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError:
         raise

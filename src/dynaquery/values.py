@@ -29,7 +29,7 @@ import os
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import Problem, join_path
+from .errors import InputError, Problem, join_path
 from .parsing import describe_type
 
 TYPE_TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
@@ -387,10 +387,14 @@ def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> 
 
 def number(text: str) -> int | Decimal:
     """A DynamoDB number as an exact Python number: int when integral, else Decimal."""
-    digits = text[1:] if text[:1] == "-" else text
-    if digits.isdigit():
-        return int(text)
-    return Decimal(text)
+    try:
+        digits = text[1:] if text[:1] == "-" else text
+        if digits.isdigit():
+            return int(text)
+        return Decimal(text)
+    except (ArithmeticError, ValueError, TypeError):  # not a number, or past Decimal's range
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise InputError(f"{shown!r} is not a number DynamoDB can hold") from None
 
 
 def _plain_binary(value: Any) -> str:
