@@ -399,6 +399,39 @@ c_items_to_plain(PyObject *self, PyObject *items)
 static PyObject *fast_typed(PyObject *v);
 
 static PyObject *
+one(PyObject *tag, PyObject *inner)  /* steals inner */
+{
+    if (inner == NULL)
+        return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL || PyDict_SetItem(out, tag, inner) < 0) {
+        Py_XDECREF(out);
+        Py_DECREF(inner);
+        return NULL;
+    }
+    Py_DECREF(inner);
+    return out;
+}
+
+/* Binary as DynamoDB takes it: bytes, a bytearray, or base64 text decoded; NULL with no error
+ * when it is none of these. */
+static PyObject *
+binary_value(PyObject *v)
+{
+    if (PyBytes_CheckExact(v))
+        return Py_NewRef(v);
+    if (PyByteArray_Check(v))
+        return PyBytes_FromObject(v);
+    if (PyUnicode_Check(v)) {
+        PyObject *b = PyObject_CallOneArg(py_b64decode, v);
+        if (b == NULL)
+            PyErr_Clear();
+        return b;
+    }
+    return NULL;
+}
+
+static PyObject *
 tagged(PyObject *tag, PyObject *value)
 {
     PyObject *inner = NULL;
@@ -424,21 +457,7 @@ tagged(PyObject *tag, PyObject *value)
         inner = Py_True;
     }
     else if (tag == s_B) {
-        if (PyBytes_CheckExact(value)) {
-            Py_INCREF(value);
-            inner = value;
-        }
-        else if (PyByteArray_Check(value))
-            inner = PyBytes_FromObject(value);
-        else if (PyUnicode_Check(value)) {
-            inner = PyObject_CallOneArg(py_b64decode, value);
-            if (inner == NULL) {
-                PyErr_Clear();
-                return NULL;
-            }
-        }
-        else
-            return NULL;
+        inner = binary_value(value);
     }
     else if (tag == s_L) {
         if (!PyList_Check(value))
@@ -466,21 +485,7 @@ tagged(PyObject *tag, PyObject *value)
                 }
                 continue;
             }
-            if (tag == s_NS)
-                t = number_text(e);
-            else if (PyBytes_CheckExact(e)) {
-                Py_INCREF(e);
-                t = e;
-            }
-            else if (PyByteArray_Check(e))
-                t = PyBytes_FromObject(e);
-            else if (PyUnicode_Check(e)) {
-                t = PyObject_CallOneArg(py_b64decode, e);
-                if (t == NULL)
-                    PyErr_Clear();
-            }
-            else
-                t = NULL;
+            t = tag == s_NS ? number_text(e) : binary_value(e);
             if (t == NULL) {
                 Py_DECREF(seq);
                 return NULL;
@@ -490,31 +495,7 @@ tagged(PyObject *tag, PyObject *value)
         }
         inner = seq;
     }
-    if (inner == NULL)
-        return NULL;
-    PyObject *out = PyDict_New();
-    if (out == NULL || PyDict_SetItem(out, tag, inner) < 0) {
-        Py_XDECREF(out);
-        Py_DECREF(inner);
-        return NULL;
-    }
-    Py_DECREF(inner);
-    return out;
-}
-
-static PyObject *
-one(PyObject *tag, PyObject *inner)  /* steals inner */
-{
-    if (inner == NULL)
-        return NULL;
-    PyObject *out = PyDict_New();
-    if (out == NULL || PyDict_SetItem(out, tag, inner) < 0) {
-        Py_XDECREF(out);
-        Py_DECREF(inner);
-        return NULL;
-    }
-    Py_DECREF(inner);
-    return out;
+    return one(tag, inner);
 }
 
 static int
