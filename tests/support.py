@@ -46,6 +46,18 @@ def dynaquery(*args: str, stdin: str | None = None, env: dict | None = None,
     return Completed(completed.returncode, completed.stdout, completed.stderr)
 
 
+def pk_sk_table(name: str) -> dict:
+    """CreateTable's parameters for an on-demand table keyed by pk (a string) and sk (a number)."""
+    return {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "N"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 class Endpoint:
     """A database on a local engine, isolated for one test, and the flags that reach it."""
 

@@ -7,16 +7,9 @@ import pytest
 from dynaquery import Connection, ServiceError
 from dynaquery.execution import run
 
-from support import Endpoint
+from support import Endpoint, pk_sk_table
 
-TABLE = {
-    "TableName": "events",
-    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                             {"AttributeName": "sk", "AttributeType": "N"}],
-    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                  {"AttributeName": "sk", "KeyType": "RANGE"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
+TABLE = pk_sk_table("events")
 
 
 @pytest.fixture

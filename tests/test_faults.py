@@ -13,16 +13,9 @@ from dynaquery import Connection, ConnectionFailed, DynaqueryError, ServiceError
 from dynaquery.transfer import export_table, import_table
 
 from faultproxy import FaultProxy
-from support import Endpoint, dynaquery
+from support import Endpoint, dynaquery, pk_sk_table
 
-TABLE = {
-    "TableName": "faults",
-    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                             {"AttributeName": "sk", "AttributeType": "N"}],
-    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                  {"AttributeName": "sk", "KeyType": "RANGE"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
+TABLE = pk_sk_table("faults")
 
 
 @pytest.fixture

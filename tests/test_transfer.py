@@ -14,19 +14,10 @@ from dynaquery import Connection, ServiceError, values
 from dynaquery.transfer import (ExportInterrupted, ImportStopped, batch_write_body, call_raw,
                                 enable_raw, export_table, import_table, iter_export)
 
-from support import Endpoint
+from support import Endpoint, pk_sk_table
 
-KEYED = {
-    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                             {"AttributeName": "sk", "AttributeType": "N"}],
-    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                  {"AttributeName": "sk", "KeyType": "RANGE"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-
-
-def create(conn: Connection, name: str, definition: dict = KEYED) -> str:
-    conn.run("CreateTable", {"TableName": name, **definition})
+def create(conn: Connection, name: str) -> str:
+    conn.run("CreateTable", pk_sk_table(name))
     return name
 
 
