@@ -46,6 +46,40 @@ def dynaquery(*args: str, stdin: str | None = None, env: dict | None = None,
     return Completed(completed.returncode, completed.stdout, completed.stderr)
 
 
+def start_moto_with_iam(free_calls: int):
+    """moto's server checking signatures and IAM policies after `free_calls` unchecked requests
+    (its readiness probe and the setup calls). Returns the server and an IAM client to set up
+    users and roles with."""
+    import botocore.session
+    import moto.settings  # noqa: F401 - read first: this process's own moto stays unchecked
+
+    from dynaquery.local import start_moto
+
+    previous = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(free_calls)
+    try:
+        server = start_moto()
+    finally:
+        if previous is None:
+            os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT")
+        else:
+            os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = previous
+    iam = botocore.session.get_session().create_client(
+        "iam", region_name="us-east-1", endpoint_url=server.endpoint_url,
+        aws_access_key_id="setup", aws_secret_access_key="setup")
+    return server, iam
+
+
+def iam_user(iam, name: str, actions: list[str]) -> tuple[str, str]:
+    """A user allowed `actions` (three setup calls); its access key id and secret."""
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
 def pk_sk_table(name: str) -> dict:
     """CreateTable's parameters for an on-demand table keyed by pk (a string) and sk (a number)."""
     return {

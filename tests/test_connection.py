@@ -8,48 +8,24 @@ authenticated and authorised).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 
-import botocore.session
 import pytest
 
 from dynaquery import Connection, ConfigurationError
-from dynaquery.local import free_port, start_moto
+from dynaquery.local import free_port
 
-from support import clean_env, dynaquery
+from support import clean_env, dynaquery, iam_user, start_moto_with_iam
 
 SETUP_CALLS = 9  # the free calls: moto's readiness probe and the eight setup calls below
 
 
 @pytest.fixture(scope="module")
 def iam_moto():
-    import moto.settings  # noqa: F401 - read here first: this process's moto stays without IAM checks
-
-    previous = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
-    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_CALLS)
-    try:
-        server = start_moto()
-    finally:
-        if previous is None:
-            os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT")
-        else:
-            os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = previous
-    iam = botocore.session.get_session().create_client(
-        "iam", region_name="us-east-1", endpoint_url=server.endpoint_url,
-        aws_access_key_id="setup", aws_secret_access_key="setup")
-
-    def user(name: str, actions: list[str]) -> tuple[str, str]:
-        iam.create_user(UserName=name)
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
-        return key["AccessKeyId"], key["SecretAccessKey"]
-
-    keys = {"reader": user("reader", ["dynamodb:DescribeTable"]),
-            "assumer": user("assumer", ["sts:AssumeRole"])}
+    server, iam = start_moto_with_iam(SETUP_CALLS)
+    keys = {"reader": iam_user(iam, "reader", ["dynamodb:DescribeTable"]),
+            "assumer": iam_user(iam, "assumer", ["sts:AssumeRole"])}
     iam.create_role(RoleName="dynamo", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from support import ROOT, Endpoint, clean_env
+from support import ROOT, Endpoint, clean_env, iam_user, start_moto_with_iam
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
@@ -294,29 +294,10 @@ def test_add_a_data_source(page, server, endpoint, shots):
 @pytest.fixture(scope="module")
 def iam_moto():
     """moto's server with IAM enforced: a user allowed dynamodb:ListTables, and its keys."""
-    import botocore.session
-
-    from dynaquery.local import start_moto
-
-    previous = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT")
-    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"  # the readiness probe and 3 setup calls
+    moto, iam = start_moto_with_iam(4)  # the readiness probe and 3 setup calls
     try:
-        moto = start_moto()
-    finally:
-        if previous is None:
-            os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT")
-        else:
-            os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = previous
-    try:
-        iam = botocore.session.get_session().create_client(
-            "iam", region_name="us-east-1", endpoint_url=moto.endpoint_url,
-            aws_access_key_id="setup", aws_secret_access_key="setup")
-        iam.create_user(UserName="web")
-        key = iam.create_access_key(UserName="web")["AccessKey"]
-        iam.put_user_policy(UserName="web", PolicyName="p", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["dynamodb:ListTables"], "Resource": "*"}]}))
-        yield moto, key["AccessKeyId"], key["SecretAccessKey"]
+        key_id, secret = iam_user(iam, "web", ["dynamodb:ListTables"])
+        yield moto, key_id, secret
     finally:
         moto.stop()
 
