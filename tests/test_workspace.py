@@ -266,6 +266,36 @@ def test_read_only_allows_reads_including_partiql_select(ws, local):
         ws.connection_config("ro", read_only=False)
 
 
+def test_confirm_is_asked_before_a_destructive_call_only(ws, local):
+    asked = []
+
+    class Refused(Exception):
+        pass
+
+    def refuse(request):
+        asked.append(request.name)
+        raise Refused
+
+    key = {"team_id": "team_1", "employee_id": "emp_1"}
+    ws.save_query("drop", "local", "DeleteItem", '{"TableName": "users", "Key": {"team_id": '
+                  '"team_1", "employee_id": "{{ e }}"}}')
+    before = len(ws.history(limit=None))
+    with pytest.raises(Refused):
+        ws.run("local", "DeleteItem", {"TableName": "users", "Key": key}, confirm=refuse)
+    with pytest.raises(Refused):
+        ws.run_query("drop", {"e": "emp_1"}, confirm=refuse)
+    assert asked == ["DeleteItem", "DeleteItem"]
+    assert len(ws.history(limit=None)) == before  # a refusal is not a run
+    assert ws.run("local", "GetItem", {"TableName": "users", "Key": key}, confirm=refuse).data["Item"]
+    ws.add_datasource("ro", **local.settings(), read_only=True)
+    with pytest.raises(ReadOnlyError):  # refused by the data source itself, nothing asked
+        ws.run("ro", "DeleteItem", {"TableName": "users", "Key": key}, confirm=refuse)
+    assert asked == ["DeleteItem", "DeleteItem"]
+    ws.run_query("drop", {"e": "emp_1"}, confirm=asked.append)
+    assert asked[-1].name == "DeleteItem"
+    assert "Item" not in ws.run("local", "GetItem", {"TableName": "users", "Key": key}).data
+
+
 # -- history --------------------------------------------------------------------------------
 
 

@@ -177,11 +177,10 @@ def yes_option(command: Callable) -> Callable:
                              "asking.")(command)
 
 
-def confirm_destructive(request, yes: bool, read_only: bool = False) -> None:
+def confirm_destructive(request, yes: bool) -> None:
     """Ask before a call that deletes data or changes a table (catalog.Operation.is_destructive):
-    a prompt on a terminal; elsewhere, refuse unless --yes. A read-only data source refuses such a
-    call itself, so nothing is asked."""
-    if yes or read_only or not request.operation.is_destructive(request.params):
+    a prompt on a terminal; elsewhere, refuse unless --yes."""
+    if yes or not request.operation.is_destructive(request.params):
         return
     question = request.operation.confirmation(request.params)
     if not sys.stdin.isatty():
@@ -242,10 +241,9 @@ def run(operation: str, params: str | None, output: str, transform: str | None, 
         compile_transform(transform)
     datasource = kwargs.pop("datasource", None)
     if datasource:
-        workspace = open_workspace()
-        confirm_destructive(request, yes, workspace.datasource(datasource).read_only)
-        result = workspace.run(datasource, request, overrides=_given_flags(kwargs),
-                               origin="cli", **settings)
+        result = open_workspace().run(datasource, request, overrides=_given_flags(kwargs),
+                                      origin="cli", confirm=lambda r: confirm_destructive(r, yes),
+                                      **settings)
     else:
         confirm_destructive(request, yes)
         result = _connection(kwargs).run(request, **settings)
@@ -601,14 +599,9 @@ def query_run(name: str, param_items: tuple[str, ...], params_json: str | None, 
         _, request = workspace.render_query(name, values)
         click.echo(to_json(request.source))
         return
-    if not yes:
-        try:
-            saved, request = workspace.render_query(name, values)
-        except DynaqueryError:
-            pass  # run_query below records the error in the history and says it
-        else:
-            confirm_destructive(request, yes, workspace.datasource(saved.datasource_id).read_only)
-    result = workspace.run_query(name, values, origin="cli", **_run_settings(kwargs))
+    result = workspace.run_query(name, values, origin="cli",
+                                 confirm=lambda r: confirm_destructive(r, yes),
+                                 **_run_settings(kwargs))
     print_result(result, output, transform)
 
 

@@ -560,13 +560,9 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                              "operation": exc.operation, "question": exc.question},
                             status_code=428)
 
-    def confirm_destructive(request, body: RunOptions, datasource: str) -> None:
-        """A destructive call (catalog.Operation.is_destructive) needs `"confirm": true`; a
-        read-only data source refuses it itself (403), so that answer comes first."""
-        if body.confirm or not request.operation.is_destructive(request.params):
-            return
-        if workspace.datasource(datasource).read_only:
-            return
+    def confirm_destructive(request) -> None:
+        """The workspace asks before a destructive call (catalog.Operation.is_destructive): the
+        answer is 428 unless the request said `"confirm": true`."""
         raise _ConfirmationRequired(request.operation.name,
                                     request.operation.confirmation(request.params))
 
@@ -728,15 +724,10 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     def run_query(query_id: str, body: RunOptions | None = None) -> Response:
         body = body or RunOptions()
         guard(workspace.query(query_id).datasource_id)
-        if not body.confirm:
-            try:
-                saved, request = workspace.render_query(query_id, body.values)
-            except DynaqueryError:
-                pass  # run_query below records the error in the history and answers it
-            else:
-                confirm_destructive(request, body, saved.datasource_id)
         options = body.model_dump(exclude={"values", "confirm"})
-        result = workspace.run_query(query_id, body.values, origin="api", **options)
+        result = workspace.run_query(query_id, body.values, origin="api",
+                                     confirm=None if body.confirm else confirm_destructive,
+                                     **options)
         return _result(result)
 
     @app.post("/api/run", response_model=ResultOut, **api)
@@ -753,18 +744,10 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
                                  "parameters here are an object.")
             options = body.model_dump(exclude={"values", "datasource", "operation", "params",
                                                "transform", "confirm"})
-            if not body.confirm:
-                from .request import prepare
-
-                try:
-                    request = prepare(body.operation, params)
-                except InputError:
-                    pass  # workspace.run below records the error in the history
-                else:
-                    confirm_destructive(request, body, body.datasource)
-                    params = request.source
             result = workspace.run(body.datasource, body.operation, params, origin="api",
-                                   transform=body.transform, **options)
+                                   transform=body.transform,
+                                   confirm=None if body.confirm else confirm_destructive,
+                                   **options)
         except InputError as error:
             raise _ApiError(error, body.params if isinstance(body.params, str) else None) from None
         return _result(result)

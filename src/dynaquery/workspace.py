@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -32,6 +32,9 @@ from .connection import SECRET_FIELDS, Connection, ConnectionConfig, Diagnosis
 from .errors import (ConfigurationError, DynaqueryError, InputError, ReadOnlyError,
                      ValidationError)
 from .validation import did_you_mean
+
+if TYPE_CHECKING:
+    from .request import Request
 
 MASK = "********"
 MAX_CONNECTIONS = 64
@@ -391,9 +394,11 @@ class Workspace:
         return saved, prepare(saved.operation, params)
 
     def run_query(self, name_or_id: str, values: dict[str, Any] | None = None, *,
-                  transform: str | None = None, origin: str = "library", **options: Any):
+                  transform: str | None = None, origin: str = "library",
+                  confirm: Callable[[Request], None] | None = None, **options: Any):
         """Run a saved query with its placeholders filled from `values` (then its defaults).
-        Its saved transformation applies, then `transform` if given. Recorded in the history."""
+        Its saved transformation applies, then `transform` if given. Recorded in the history.
+        `confirm(request)` is called before a destructive call is sent (see `_run`)."""
         saved = self.query(name_or_id)
         started = time.time()
         try:
@@ -404,11 +409,13 @@ class Workspace:
                          error=error, query=saved, origin=origin)
             raise
         return self._run(saved.datasource_id, request, expression, options, started,
-                         query=saved, origin=origin)
+                         query=saved, origin=origin, confirm=confirm)
 
     def run(self, datasource: str, operation: Any, params: Any = None, *,
-            overrides: dict[str, Any] | None = None, origin: str = "library", **options: Any):
-        """Run an unsaved query against a saved data source. Recorded in the history."""
+            overrides: dict[str, Any] | None = None, origin: str = "library",
+            confirm: Callable[[Request], None] | None = None, **options: Any):
+        """Run an unsaved query against a saved data source. Recorded in the history.
+        `confirm(request)` is called before a destructive call is sent (see `_run`)."""
         from .request import Request, prepare
 
         started = time.time()
@@ -421,12 +428,19 @@ class Workspace:
             raise
         transform = options.pop("transform", None)
         return self._run(ds.id, request, transform, options, started, overrides=overrides,
-                         origin=origin)
+                         origin=origin, confirm=confirm)
 
     def _run(self, ds_id: str, request, transform, options, started, *, query=None,
-             overrides=None, origin: str):
+             overrides=None, origin: str, confirm=None):
         config = None
-        name = query.datasource if query else self.datasource(ds_id).name
+        ds = self.datasource(ds_id)
+        name = query.datasource if query else ds.name
+        # The caller's question before a call that deletes data or changes a table (the command
+        # asks, the API wants "confirm"); its refusal is not a run. A read-only data source
+        # refuses such a call itself, so nothing is asked.
+        if confirm is not None and not ds.read_only and request.operation.is_destructive(
+                request.params):
+            confirm(request)
         try:
             config = self.connection_config(ds_id, **(overrides or {}))
             result = self._connection_for(config).run(request, transform=transform, **options)
