@@ -617,11 +617,8 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.post("/api/check", response_model=CheckOut, **api)
     def check(body: CheckIn) -> Response:
-        from . import templates
-
         try:
-            name = check_query(body.operation, body.params, body.transform, None)
-            names = templates.parse(body.params).names
+            name, names = check_query(body.operation, body.params, body.transform, None)
         except InputError as error:
             return _ExactJSON({"ok": False, "error": error_body(error, body.params),
                                "placeholders": []})

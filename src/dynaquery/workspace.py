@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
 
 import sqlalchemy as sa
 
@@ -312,7 +312,7 @@ class Workspace:
         """Save a query. It must parse and validate (placeholders without a default are allowed
         wherever a value goes); the parameter text is kept verbatim."""
         _check_name(name, "query")
-        op_name = check_query(operation, params or "", transform, defaults)
+        op_name = check_query(operation, params or "", transform, defaults).operation
         now = _now()
         with store.transaction(self.engine, write=True) as db:
             ds = self._get(db, store.datasources, datasource)
@@ -363,7 +363,7 @@ class Workspace:
             if defaults is not None:
                 row["defaults"] = _dumps(defaults)
             row["operation"] = check_query(row["operation"], row["params"], row["transform"],
-                                           _loads(row["defaults"]))
+                                           _loads(row["defaults"])).operation
             row["updated_at"] = _now()
             db.execute(store.queries.update().where(store.queries.c.id == row["id"]).values(**row))
             ds_name = db.execute(sa.select(store.datasources.c.name).where(
@@ -653,10 +653,15 @@ class Workspace:
 # helpers
 
 
+class CheckedQuery(NamedTuple):
+    operation: str  # the operation's API name
+    placeholders: list[str]
+
+
 def check_query(operation: str, params: str, transform: str | None,
-                defaults: dict[str, Any] | None) -> str:
-    """Check a query for saving, as `run` would; return the operation's API name. Placeholders
-    take their defaults; those without one are accepted wherever a value can go."""
+                defaults: dict[str, Any] | None) -> CheckedQuery:
+    """Check a query for saving, as `run` would. Placeholders take their defaults; those without
+    one are accepted wherever a value can go."""
     from .catalog import catalog
     from .request import prepare
     from .results import compile_transform
@@ -677,7 +682,7 @@ def check_query(operation: str, params: str, transform: str | None,
             raise ValidationError(op.name, kept) from None
     if transform:
         compile_transform(transform)
-    return op.name
+    return CheckedQuery(op.name, template.names)
 
 
 def _under(path: str, hole: str) -> bool:
@@ -860,7 +865,7 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
             raise InputError(f"{where}.defaults must be an object.")
         try:
             entry["operation"] = check_query(entry["operation"], params, entry.get("transform"),
-                                             defaults)
+                                             defaults).operation
         except InputError as error:
             raise InputError(f"{where} ({entry['name']}): {error.message}") from None
     return sources, queries
