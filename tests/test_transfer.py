@@ -318,6 +318,20 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(conn, tmp_path):
     assert items[("a", "6")]["v"] == {"SS": ["typed"]}
 
 
+def test_a_number_past_decimals_range_is_a_bad_line_not_a_crash(conn, tmp_path):
+    create(conn, "tab")
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2, "v": 1e9991249999999999989}\n')
+    array = tmp_path / "in.json"
+    array.write_text('[{"pk": "a", "sk": 3}, {"pk": "a", "sk": 4, "v": -1e-9991249999999999989}]')
+    for path in (jsonl, array):
+        result = import_table(conn, "tab", path)
+        assert (result.written, result.failed) == (1, 1)
+        assert [e.line for e in result.errors] == [2 if path is jsonl else 1]
+        assert "out of range" in result.errors[0].message
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "3")]
+
+
 def test_strict_stops_at_the_first_bad_line(conn, tmp_path):
     create(conn, "tab")
     good = [json.dumps({"pk": "a", "sk": i}) for i in range(10)]

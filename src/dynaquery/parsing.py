@@ -69,7 +69,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _exact_number(text: str) -> Decimal:
+def exact_number(text: str) -> Decimal:
+    """A JSON number that is not an integer, exactly (json's parse_float); ValueError when it is
+    past what Decimal holds."""
     try:
         return Decimal(text)
     except ArithmeticError:  # an exponent past what Decimal holds (about 10**18)
@@ -95,7 +97,7 @@ _NOTHING = object()
 def _decode(text: str) -> Any:
     """json.loads with exact numbers, duplicate keys refused; a JSONDecodeError propagates."""
     try:
-        return json.loads(text, parse_float=_exact_number, parse_constant=_reject_constant,
+        return json.loads(text, parse_float=exact_number, parse_constant=_reject_constant,
                           object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError:
         raise

@@ -38,6 +38,7 @@ from .connection import Connection
 from .errors import DynaqueryError, InputError, Problem, ServiceError
 from .catalog import get_operation
 from .execution import THROTTLING_CODES, backoff, batch_limit
+from .parsing import exact_number
 
 FORMATS = ("jsonl", "json", "csv")
 CHECKPOINT_SUFFIX = ".checkpoint"
@@ -345,16 +346,6 @@ class _Writer:
         return buffer.getvalue().encode("utf-8")
 
 
-def _typed_default(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def _projection_columns(projection: str, names: dict | None) -> list[str]:
     columns = []
     for part in projection.split(","):
@@ -386,7 +377,7 @@ class _Checkpoint:
     def save(self, data: dict) -> None:
         temporary = self.path.with_name(self.path.name + ".tmp")
         with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(data, f, default=_typed_default)  # keys' binary values in base64
+            json.dump(data, f, default=values.typed_json_default)  # keys' binary values in base64
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, self.path)
@@ -597,7 +588,7 @@ def _item_count(connection: Connection, table: str, index: str | None) -> int | 
 
 def _jsonable(params: dict) -> Any:
     """The scan's parameters as JSON (to compare a resume's with the checkpoint's)."""
-    return json.loads(json.dumps(params, default=_typed_default))
+    return json.loads(json.dumps(params, default=values.typed_json_default))
 
 
 _DONE = object()
@@ -727,12 +718,12 @@ class ImportStopped(DynaqueryError):
 
 
 def _parse_json(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    return json.loads(text, parse_float=exact_number)
 
 
 def _read_jsonl(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
     """(line number, value, None) or (line number, None, what is wrong) for each line."""
-    loads = json.JSONDecoder(parse_float=Decimal).decode
+    loads = json.JSONDecoder(parse_float=exact_number).decode
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -745,7 +736,7 @@ def _read_jsonl(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
 
 def _read_json_array(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
     """The elements of a JSON array, read a piece at a time (memory: the largest element)."""
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = json.JSONDecoder(parse_float=exact_number)
     buffer, position, line, eof = "", 0, 1, False
     def fill() -> bool:
         nonlocal buffer, position, eof
@@ -1067,7 +1058,7 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
 
 
 def _fingerprint(item: dict) -> str:
-    return json.dumps(item, sort_keys=True, default=_typed_default)
+    return json.dumps(item, sort_keys=True, default=values.typed_json_default)
 
 
 def _key_value(av: dict) -> Any:

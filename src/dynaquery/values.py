@@ -492,7 +492,8 @@ def _lossy(av: Any) -> bool:
     return False
 
 
-def _typed_default(value: Any) -> Any:
+def typed_json_default(value: Any) -> Any:
+    """json.dumps' `default` for typed values: binary in base64, Decimal as its text."""
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, Decimal):
@@ -504,7 +505,7 @@ def _py_typed_json(av: Any) -> str:
     """A typed value as JSON text, binary in base64: what botocore's serializer sends."""
     import json
 
-    return json.dumps(av, ensure_ascii=False, separators=(",", ":"), default=_typed_default)
+    return json.dumps(av, ensure_ascii=False, separators=(",", ":"), default=typed_json_default)
 
 
 def _py_typed_json_items(items, before: bytes, after: bytes, separator: bytes) -> bytes:
