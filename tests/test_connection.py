@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from dynaquery import Connection, ConfigurationError
+from dynaquery import Connection, ConfigurationError, ConnectionConfig
 from dynaquery.local import free_port
 
 from support import clean_env, dynaquery, iam_user, start_moto_with_iam
@@ -194,3 +194,10 @@ def test_secrets_stay_out_of_repr_and_dicts():
     text = repr(conn) + json.dumps(conn.config.to_dict())
     assert "top-secret" not in text and "tok-123" not in text
     assert conn.config.to_dict()["secret_access_key"] == "********"
+
+
+def test_a_region_that_is_no_region_name_is_a_configuration_error():
+    for region in ("É2", "\u00a0", "us east 1", "-x"):
+        with pytest.raises(ConfigurationError, match="is not a region name"):
+            Connection(ConnectionConfig(region=region, access_key_id="a", secret_access_key="b"))
+    assert Connection(ConnectionConfig(region="eu-west-3")).config.region == "eu-west-3"

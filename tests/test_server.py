@@ -269,6 +269,12 @@ def test_a_download_link_works_once_within_its_time_and_names_no_table_but_its_o
     assert api("POST", "/api/tables/users/export/link?datasource=nope").status_code == 404
 
 
+def test_testing_a_form_with_a_bad_region_is_a_failed_test_not_an_error(api):
+    answer = api("POST", "/api/datasources/test", json={"region": "\u00c92\u00dd"})
+    assert answer.status_code == 200
+    assert answer.json()["ok"] is False and "is not a region name" in answer.json()["message"]
+
+
 def test_download_links_are_kept_as_digests_and_bounded():
     from dynaquery.server import DownloadLinks
 

@@ -94,6 +94,15 @@ class ConnectionConfig:
         if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"The endpoint URL {self.endpoint_url!r} must start with http:// or https://.")
+        if self.region:
+            from botocore.exceptions import InvalidRegionError
+            from botocore.utils import validate_region_name
+
+            try:  # botocore's own rule, checked now rather than when the client is made
+                validate_region_name(self.region)
+            except InvalidRegionError:
+                raise ConfigurationError(
+                    f"The region {self.region!r} is not a region name (like us-east-1).") from None
 
     def redact(self, text: str) -> str:
         """Remove every secret of this configuration from a text."""
@@ -364,6 +373,9 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
         return ConnectionFailed(no_credentials_message())
     if isinstance(error, bx.PartialCredentialsError):
         return ConnectionFailed(redact(f"Incomplete credentials: {error}"))
+    if isinstance(error, bx.InvalidRegionError):  # from AWS_REGION or a profile
+        return ConfigurationError(f"The region {error.kwargs.get('region_name')!r} is not a "
+                                  "region name (like us-east-1).")
     if isinstance(error, bx.NoRegionError):
         return ConfigurationError(
             "No region: give --region, or set AWS_REGION (or a region in your AWS profile).")
