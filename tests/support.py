@@ -15,7 +15,11 @@ from pathlib import Path
 import urllib.request
 
 ROOT = Path(__file__).resolve().parent.parent
+# The specification's documents, when they sit beside the repository; only compared with the copy.
 SPEC_DIR = Path(os.environ.get("DYNAQUERY_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+# The examples the tests run: every heading and JSON block of those documents, kept in the repository.
+SPEC_DATA = ROOT / "tests" / "data" / "spec"
+REFRESH_SPEC = ".venv/bin/python tests/support.py --refresh-spec"
 
 
 @dataclass
@@ -139,15 +143,15 @@ class Example:
         return f"{self.document}:{self.heading}#{self.index}"
 
 
-def spec_examples() -> list[Example]:
+_SPEC_PARTS = re.compile(r"^### ([^\n]+)$|^```json\n(.*?)^```", re.M | re.S)
+
+
+def spec_examples(directory: Path = SPEC_DATA) -> list[Example]:
     """Every ```json block of the spec's documents, verbatim, with the heading it stands under."""
-    files = sorted(SPEC_DIR.glob("*.txt"))
-    if not files:
-        raise FileNotFoundError(f"no spec documents in {SPEC_DIR} (set DYNAQUERY_SPEC_DIR)")
     examples = []
-    for path in files:
+    for path in _spec_files(directory):
         heading, counts = None, {}
-        for match in re.finditer(r"^### ([^\n]+)$|^```json\n(.*?)^```", path.read_text(), re.M | re.S):
+        for match in _SPEC_PARTS.finditer(path.read_text(encoding="utf-8")):
             if match.group(1):
                 heading = match.group(1).strip()
             else:
@@ -156,10 +160,69 @@ def spec_examples() -> list[Example]:
     return examples
 
 
-def spec_headings() -> list[tuple[str, str]]:
+def spec_headings(directory: Path = SPEC_DATA) -> list[tuple[str, str]]:
     """(document, heading) of every operation section, including those with no JSON block."""
     found = []
-    for path in sorted(SPEC_DIR.glob("*.txt")):
-        for heading in re.findall(r"^### (.+)$", path.read_text(), re.M):
+    for path in _spec_files(directory):
+        for heading in re.findall(r"^### (.+)$", path.read_text(encoding="utf-8"), re.M):
             found.append((path.name[:3], heading.strip()))
     return found
+
+
+def _spec_files(directory: Path) -> list[Path]:
+    files = sorted(Path(directory).glob("[0-9][0-9][0-9]_*.txt"))
+    if not files:
+        raise FileNotFoundError(f"no spec documents in {directory}")
+    return files
+
+
+def spec_extract(text: str) -> str:
+    """A document's headings and JSON blocks, in order and verbatim: what the tests read of it."""
+    parts = []
+    for match in _SPEC_PARTS.finditer(text):
+        parts.append(f"### {match.group(1)}\n" if match.group(1) else f"```json\n{match.group(2)}```\n")
+    return "".join(parts)
+
+
+def spec_copy_differences(source: Path = SPEC_DIR, copy: Path = SPEC_DATA) -> list[str]:
+    """How the repository's copy differs from the documents in `source`: [] when it matches."""
+    wanted = {p.name: spec_extract(p.read_text(encoding="utf-8")) for p in _spec_files(source)}
+    have = {p.name: _strip_banner(p.read_text(encoding="utf-8")) for p in sorted(Path(copy).glob("*.txt"))}
+    differences = [f"{name}: missing from {copy}" for name in sorted(wanted.keys() - have.keys())]
+    differences += [f"{name}: in {copy} but not in {source}" for name in sorted(have.keys() - wanted.keys())]
+    for name in sorted(wanted.keys() & have.keys()):
+        if wanted[name] != have[name]:
+            old, new = set(have[name].split("\n### ")), set(wanted[name].split("\n### "))
+            changed = sorted({part.splitlines()[0].lstrip("# ") for part in old ^ new})
+            differences.append(f"{name}: differs under {', '.join(changed)}")
+    return differences
+
+
+_BANNER = ("<!-- The headings and JSON blocks of the specification's {name}, verbatim.\n"
+           "     Refresh with: {refresh} -->\n")
+
+
+def _strip_banner(text: str) -> str:
+    return text.split("-->\n", 1)[1] if text.startswith("<!--") else text
+
+
+def refresh_spec_copy(source: Path = SPEC_DIR, copy: Path = SPEC_DATA) -> list[Path]:
+    """Rewrite the repository's copy from the documents in `source`."""
+    copy.mkdir(parents=True, exist_ok=True)
+    for old in copy.glob("*.txt"):
+        old.unlink()
+    written = []
+    for path in _spec_files(source):
+        target = copy / path.name
+        target.write_text(_BANNER.format(name=path.name, refresh=REFRESH_SPEC)
+                          + spec_extract(path.read_text(encoding="utf-8")), encoding="utf-8")
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--refresh-spec"] or len(sys.argv) > 3:
+        sys.exit("usage: tests/support.py --refresh-spec [SPEC_DIR]  (default: $DYNAQUERY_SPEC_DIR "
+                 "or ../shared/spec)")
+    for written in refresh_spec_copy(Path(sys.argv[2]) if len(sys.argv) == 3 else SPEC_DIR):
+        print(f"wrote {written.relative_to(ROOT)}")

@@ -211,3 +211,22 @@ def test_the_cycle_collector_is_off_for_short_commands_and_back_on_for_long_ones
                           text=True, env=clean_env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[-1] == f"collector: {long_running} frozen: {long_running}"
+
+
+def test_full_output_says_what_a_write_did(ep):
+    key = '"Key": {"team_id": "t1", "employee_id": "e9"}'
+    put = ep.run("PutItem", '{"TableName": "users", "Item": {"team_id": "t1", "employee_id": "e9"},'
+                            ' "ReturnConsumedCapacity": "TOTAL"}', "--output", "full")
+    assert put.code == 0, put.stderr
+    assert json.loads(put.stdout)["meta"]["summary"] == "1 item written · 1 write capacity unit"
+    update = json.loads(ep.run("UpdateItem", '{"TableName": "users", ' + key + ', "UpdateExpression":'
+                               ' "SET n = :n", "ExpressionAttributeValues": {":n": 1},'
+                               ' "ReturnValues": "ALL_NEW"}', "--output", "full").stdout)
+    assert update["meta"]["summary"].startswith("1 item updated · returned: the new item (ALL_NEW)")
+    delete = '{"TableName": "users", ' + key + ', "ReturnValues": "ALL_OLD"}'
+    gone = json.loads(ep.run("DeleteItem", delete, "--yes", "--output", "full").stdout)
+    assert gone["meta"]["summary"].startswith("1 item deleted · returned: the old item (ALL_OLD)")
+    again = json.loads(ep.run("DeleteItem", delete, "--yes", "--output", "full").stdout)
+    assert again["meta"]["summary"].startswith("0 items deleted: no item had this key")
+    assert "summary" not in json.loads(ep.run("GetItem", '{"TableName": "users", ' + key + '}',
+                                              "--output", "full").stdout)["meta"]

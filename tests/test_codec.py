@@ -114,9 +114,12 @@ def same(a, b) -> bool:
 
 def same_number_values(a, b) -> bool:
     """Typed values equal, numbers compared by value (-0 is 0, 1.50 is 1.5)."""
-    if isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["N"]:
+    # (A map's only attribute may be named "N" or "NS": then it holds a value, not digits.)
+    if (isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["N"]
+            and isinstance(a["N"], str) and isinstance(b["N"], str)):
         return Decimal(a["N"]) == Decimal(b["N"])
-    if isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["NS"]:
+    if (isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["NS"]
+            and isinstance(a["NS"], list) and isinstance(b["NS"], list)):
         return [Decimal(x) for x in a["NS"]] == [Decimal(x) for x in b["NS"]]
     if type(a) is not type(b):
         return False
@@ -326,3 +329,32 @@ def test_typed_json_is_what_json_writes(items):
 def test_typed_json_of_odd_values_is_python_s():
     odd = [{"a": {"N": Decimal("1.5")}, "b": {"SS": ("x",)}, "c": {"X": 1}, "d": {"BS": [bytearray(b"1")]}}]
     assert values.typed_json_items(odd, b"", b"", b"") == values._py_typed_json_items(odd, b"", b"", b"")
+
+
+@needs_c
+def test_deep_nesting_is_a_recursion_error_not_a_crash():
+    # A value nested far past the C stack's depth once crashed the process (SIGSEGV) in each of
+    # the codec's recursive paths; now each raises RecursionError as the Python code does.
+    import subprocess
+    import sys
+
+    script = """
+from dynaquery import values
+plain, typed = "x", {"S": "x"}
+for _ in range(200_000):
+    plain, typed = {"a": plain}, {"M": {"a": typed}}
+calls = [("item_to_typed", lambda: values.item_to_typed({"k": plain})),
+         ("item_to_plain", lambda: values.item_to_plain({"k": typed})),
+         ("item_json", lambda: values.item_json({"k": typed})),
+         ("typed_json", lambda: values.typed_json_items([{"k": typed}], b"", b"", b"")),]
+for name, call in calls:
+    try:
+        call()
+        print(name, "converted")
+    except RecursionError:
+        print(name, "RecursionError")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:4] == [f"{name} RecursionError" for name in (
+        "item_to_typed", "item_to_plain", "item_json", "typed_json")]

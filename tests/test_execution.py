@@ -173,40 +173,40 @@ class AlwaysThrottled:
 
     def call(self, operation, params):
         self.calls.append(params)
-        requests = params["RequestItems"]["t"]
+        requests = params["RequestItems"]["tbl"]
         left = requests[-1:]
-        return {"UnprocessedItems": {"t": left} if left else {}}
+        return {"UnprocessedItems": {"tbl": left} if left else {}}
 
 
 def test_unprocessed_items_are_retried_then_reported(monkeypatch):
     fake = AlwaysThrottled()
     slept = []
     writes = [{"PutRequest": {"Item": {"id": i}}} for i in range(30)]
-    result = run(fake, "BatchWriteItem", {"RequestItems": {"t": writes}}, batch_timeout=0.5,
+    result = run(fake, "BatchWriteItem", {"RequestItems": {"tbl": writes}}, batch_timeout=0.5,
                  sleep=slept.append)
     assert not result.complete
     # Each chunk's last request keeps coming back: both stay, typed and plain, nothing lost.
     assert result.meta["unprocessed"] == 2
-    assert result.data["UnprocessedItems"] == {"t": [{"PutRequest": {"Item": {"id": 24}}},
+    assert result.data["UnprocessedItems"] == {"tbl": [{"PutRequest": {"Item": {"id": 24}}},
                                                      {"PutRequest": {"Item": {"id": 29}}}]}
-    assert result.unprocessed["t"][0] == {"PutRequest": {"Item": {"id": {"N": "24"}}}}
+    assert result.unprocessed["tbl"][0] == {"PutRequest": {"Item": {"id": {"N": "24"}}}}
     assert slept and all(0 <= s <= 5 for s in slept)
-    assert len(fake.calls[0]["RequestItems"]["t"]) == 25
+    assert len(fake.calls[0]["RequestItems"]["tbl"]) == 25
 
 
 def test_unprocessed_retry_shrinks_until_done():
     class Halving(AlwaysThrottled):
         def call(self, operation, params):
             self.calls.append(params)
-            requests = params["RequestItems"]["t"]
+            requests = params["RequestItems"]["tbl"]
             left = requests[len(requests) // 2:] if len(requests) > 1 else []
-            return {"UnprocessedItems": {"t": left} if left else {}}
+            return {"UnprocessedItems": {"tbl": left} if left else {}}
 
     fake = Halving()
     writes = [{"PutRequest": {"Item": {"id": i}}} for i in range(8)]
-    result = run(fake, "BatchWriteItem", {"RequestItems": {"t": writes}}, sleep=lambda s: None)
+    result = run(fake, "BatchWriteItem", {"RequestItems": {"tbl": writes}}, sleep=lambda s: None)
     assert result.complete and result.meta["batch_retries"] == 3
-    sent = [r["PutRequest"]["Item"]["id"]["N"] for c in fake.calls for r in c["RequestItems"]["t"]]
+    sent = [r["PutRequest"]["Item"]["id"]["N"] for c in fake.calls for r in c["RequestItems"]["tbl"]]
     assert sorted(set(sent)) == sorted(str(i) for i in range(8))
 
 

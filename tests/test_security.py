@@ -335,7 +335,12 @@ def test_the_limiter_forgets_after_the_window_and_is_thread_safe():
 
 METADATA_URLS = ["http://169.254.169.254/latest/meta-data/", "http://169.254.170.2:80",
                  "http://[fd00:ec2::254]/", "http://[fe80::1]:8000", "http://2852039166/",
-                 "http://[::ffff:169.254.169.254]/"]
+                 "http://[::ffff:169.254.169.254]/",
+                 # IPv6 forms that carry the IPv4 address: IPv4-compatible, NAT64 (RFC 6052 and
+                 # RFC 8215), 6to4, Teredo (client 169.254.169.254, obfuscated)
+                 "http://[::169.254.169.254]/", "http://[64:ff9b::a9fe:a9fe]/",
+                 "http://[64:ff9b:1::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::]/",
+                 "http://[2001:0:4136:e378:8000:63bf:5601:5601]/"]
 
 
 def test_the_server_refuses_link_local_endpoints(api, monkeypatch):
@@ -633,3 +638,403 @@ def test_the_workspace_and_key_files_are_readable_by_their_owner_only(tmp_path, 
     for name in ("workspace.db", "secret.key"):
         mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
         assert mode == 0o600, (name, oct(mode))
+
+
+# ---------------------------------------------------------------------------------------------
+# the gate: the token before the body, a body limit, the Host header, the security headers
+
+
+def _asgi(app, path: str, headers: dict[str, str], chunks, method: str = "POST"):
+    """One request straight through the ASGI app; the body comes from `chunks`, counted as it
+    is taken. Returns (status, bytes of the body the app took)."""
+    import asyncio
+
+    taken = 0
+    source = iter(chunks)
+    answer: dict = {}
+
+    async def receive():
+        nonlocal taken
+        chunk = next(source, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        taken += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "root_path": "", "client": ("203.0.113.50", 1234), "server": ("127.0.0.1", 8000),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))
+    return answer["status"], taken
+
+
+def test_a_large_body_is_not_read_without_the_token_and_is_capped_with_it(tmp_path):
+    from dynaquery.server import MAX_BODY_BYTES
+
+    workspace = Workspace.open(home=tmp_path)
+    app = create_app(workspace, _digest(TOKEN))
+    megabyte = b"x" * 2**20
+    big = [megabyte] * 300  # 300 MB, only if read
+    json_type = {"content-type": "application/json"}
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
+        status, taken = _asgi(app, "/api/check", {**json_type, **headers,
+                                                  "content-length": str(300 * 2**20)}, big)
+        assert (status, taken) == (401, 0), headers
+        status, taken = _asgi(app, "/api/check", {**json_type, **headers}, big)  # no length
+        assert (status, taken) == (401, 0), headers
+    good = {**json_type, "authorization": f"Bearer {TOKEN}"}
+    status, taken = _asgi(app, "/api/check", {**good, "content-length": str(300 * 2**20)}, big)
+    assert (status, taken) == (413, 0)
+    # a stream with no Content-Length is cut off once it passes the limit
+    status, taken = _asgi(app, "/api/check", good, big)
+    assert status == 413 and taken <= MAX_BODY_BYTES + len(megabyte)
+    # the answer says why, and a body within the limit is read
+    http = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    refused = http.post("/api/check", content=b" " * (MAX_BODY_BYTES + 1), headers=json_type)
+    assert refused.status_code == 413 and refused.json()["error"] == "ContentTooLarge"
+    assert str(MAX_BODY_BYTES) in refused.json()["message"]
+    body = json.dumps({"operation": "GetItem", "params": "{}"}).encode()
+    assert http.post("/api/check", content=body + b" " * (MAX_BODY_BYTES - len(body)),
+                     headers=json_type).status_code == 200
+    workspace.close()
+
+
+def _wait_until_serving(base: str, process) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            urllib.request.urlopen(base + "/", timeout=5)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("the server did not answer")
+
+
+def _sign_ins(base: str, forwarded: list[str]) -> list[int]:
+    import urllib.error
+    import urllib.request
+
+    statuses = []
+    for address in forwarded:
+        request = urllib.request.Request(base + "/api/session", headers={
+            "Authorization": "Bearer wrong", "X-Forwarded-For": address})
+        try:
+            statuses.append(urllib.request.urlopen(request, timeout=30).status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    return statuses
+
+
+def test_forwarded_headers_cannot_dodge_the_sign_in_limiter(tmp_path):
+    """A real `dynaquery serve` on loopback: X-Forwarded-For is believed only from the proxies
+    the operator names, so a client cannot give each guess another address."""
+    from dynaquery.local import free_port
+
+    env = clean_env(DYNAQUERY_HOME=str(tmp_path), DYNAQUERY_TOKEN=TOKEN)
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port",
+                                 str(ports[0])], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True),
+               subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port",
+                                 str(ports[1]), "--forwarded-allow-ips", "127.0.0.1"],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)]
+    forwarded = [f"198.51.100.{i}" for i in range(15)]
+    try:
+        for port, server in zip(ports, servers):
+            _wait_until_serving(f"http://127.0.0.1:{port}", server)
+        # the default: the peer's address counts, whatever the header says
+        assert _sign_ins(f"http://127.0.0.1:{ports[0]}", forwarded) == [401] * 10 + [429] * 5
+        # a named proxy (here: loopback) is believed: fifteen clients, one guess each
+        assert _sign_ins(f"http://127.0.0.1:{ports[1]}", forwarded) == [401] * 15
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(30)
+
+
+def test_every_answer_carries_the_security_headers(api):
+    answers = [api.get("/"), api.get("/static/app.js"), api.get("/api/session"),
+               api.get("/api/session", headers={"Authorization": "Bearer wrong"}),
+               api.get("/api/nothing"), api.post("/api/run", json={}),
+               api.get("/api/downloads/nothing")]
+    for answer in answers:
+        headers = answer.headers
+        assert headers["X-Frame-Options"] == "DENY", answer.url
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_page_runs_under_its_script_policy():
+    """script-src 'self': the page may hold no inline script nor event handler attribute."""
+    import re
+
+    from dynaquery.server import WEB_DIR
+
+    page = (WEB_DIR / "index.html").read_text()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S | re.I)
+    assert scripts and all("src=" in attributes and not body.strip()
+                           for attributes, body in scripts)
+    assert not re.search(r"\son[a-z]+\s*=", page, re.I)
+    assert "javascript:" not in page.lower()
+
+
+def test_unknown_host_headers_are_refused_on_loopback(tmp_path):
+    """DNS rebinding: a page elsewhere whose name now points at 127.0.0.1 sends its own Host."""
+    from dynaquery.server import allowed_hosts_for
+
+    workspace = Workspace.open(home=tmp_path)
+    app = create_app(workspace, _digest(TOKEN), allowed_hosts=allowed_hosts_for("127.0.0.1", 8000))
+    http = TestClient(app, base_url="http://127.0.0.1:8000",
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST:8000"):
+        assert http.get("/api/session", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example:8000", "evil.example", "127.0.0.1:9999", "127.0.0.1", "",
+                 "127.0.0.1.evil.example:8000"):
+        refused = http.get("/api/session", headers={"Host": host})
+        assert refused.status_code == 400, host
+        assert refused.json()["error"] == "InvalidHost" and "--allowed-host" in refused.json()["message"]
+        assert http.get("/", headers={"Host": host}).status_code == 400
+    workspace.close()
+    assert allowed_hosts_for("127.0.0.1", 80) == ["127.0.0.1:80", "127.0.0.1", "localhost:80",
+                                                  "localhost", "[::1]:80", "[::1]"]
+    assert "query.example:8000" in allowed_hosts_for("::1", 8000, ["query.example"])
+    # on another address: the operator's names, or any when none is given
+    assert allowed_hosts_for("0.0.0.0", 8000) is None
+    assert allowed_hosts_for("10.0.0.5", 8000, ["query.example:443"]) == ["10.0.0.5:8000",
+                                                                         "query.example:443"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the address each connection reached
+
+
+def test_ipv6_forms_of_an_ipv4_address_are_unwrapped():
+    from dynaquery.netguard import NetworkPolicy
+
+    policy = NetworkPolicy(["169.254.0.0/16"])
+    for address in ("169.254.169.254", "::ffff:169.254.169.254", "::169.254.169.254",
+                    "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+                    "2001:0:4136:e378:8000:63bf:5601:5601"):
+        assert str(policy.forbidden_address(address)) == "169.254.169.254", address
+    for address in ("::1", "::", "10.0.0.1", "2001:db8::a9fe:a9fe", "2002:0a00:0001::",
+                    "64:ff9b::a00:1"):
+        assert policy.forbidden_address(address) is None, address
+
+
+def test_the_address_actually_connected_to_is_checked(ddb, moto_server):
+    """A forbidden peer is refused when the connection is made, not only when the URL is
+    checked: here loopback is forbidden, and a real DynamoDB Local (and moto's STS) answers
+    there."""
+    from dynaquery.netguard import NetworkPolicy, guard_session
+
+    loopback = NetworkPolicy(["127.0.0.0/8"], "a forbidden address")
+
+    def guarded(connection):
+        connection.network_guard = lambda session: guard_session(session, loopback)
+        return connection
+
+    diagnosis = guarded(Connection(**ddb.settings(), max_attempts=1)).test()
+    assert not diagnosis.ok
+    assert "connected to 127.0.0.1, a forbidden address" in diagnosis.message, diagnosis.message
+    with pytest.raises(Exception) as error:
+        guarded(Connection(**ddb.settings(), max_attempts=1)).run("ListTables", {})
+    assert "connected to 127.0.0.1" in str(error.value)
+    # STS, for an assumed role, goes through the same guard
+    role = guarded(Connection(endpoint_url=ddb.endpoint_url, region="us-east-1",
+                              access_key_id="k", secret_access_key="secret-secret",
+                              role_arn="arn:aws:iam::123456789012:role/r",
+                              sts_endpoint_url=moto_server.endpoint_url, max_attempts=1)).test()
+    assert not role.ok and "connected to 127.0.0.1" in role.message, role.message
+    # without the guard (the command line), the same settings connect
+    assert Connection(**ddb.settings()).test().ok
+
+
+def test_a_name_that_resolves_elsewhere_later_is_refused_where_it_connects(tmp_path, ddb,
+                                                                          monkeypatch):
+    """DNS rebinding against the server: the name resolves to a public address when it is
+    checked, and to a forbidden one (loopback, forbidden in this test) when it is used."""
+    import socket
+
+    from dynaquery.netguard import NetworkPolicy
+
+    real = socket.getaddrinfo
+    port = int(ddb.endpoint_url.rsplit(":", 1)[1])
+
+    def rebinding(host, service, *args, **kwargs):
+        if host == "rebind.example":
+            if service is None:  # the check: a harmless address
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.9", 0))]
+            return real("127.0.0.1", service, *args, **kwargs)  # the connection
+        return real(host, service, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
+    workspace = Workspace.open(home=tmp_path)
+    policy = NetworkPolicy(["127.0.0.0/8", "169.254.0.0/16"], "a forbidden address")
+    http = TestClient(create_app(workspace, _digest(TOKEN), network_policy=policy),
+                      headers={"Authorization": f"Bearer {TOKEN}"})
+    settings = {**ddb.settings(), "endpoint_url": f"http://rebind.example:{port}",
+                "max_attempts": 1}
+    saved = http.post("/api/datasources", json={"name": "rebound", **settings})
+    assert saved.status_code == 201, saved.text  # the check saw 203.0.113.9
+    run = http.post("/api/run", json={"datasource": "rebound", "operation": "ListTables"})
+    assert run.status_code == 502 and "connected to 127.0.0.1" in run.json()["message"], run.text
+    tested = http.post(f"/api/datasources/{saved.json()['id']}/test").json()
+    assert not tested["ok"] and "connected to 127.0.0.1" in tested["message"]
+    unsaved = http.post("/api/datasources/test", json=settings).json()
+    assert not unsaved["ok"] and "connected to 127.0.0.1" in unsaved["message"]
+    # the same workspace without the server connects (the command line is not guarded)
+    workspace.network_guard = None
+    workspace._connections.clear()
+    assert workspace.test_datasource("rebound").ok
+    workspace.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# text that is no Unicode: 400 (exit 2) naming the field, never a 500
+
+
+def test_lone_surrogates_are_input_errors_naming_the_field(api):
+    ds = add(api)
+    bad = "x\ud800"
+
+    def send(method, path, body):
+        answer = api.request(method, path, content=json.dumps(body),
+                             headers={"Content-Type": "application/json"})
+        return answer.status_code, answer.json().get("message", "")
+
+    settings = {"endpoint_url": api.endpoint.endpoint_url, "region": "us-east-1"}
+    query = {"name": "q", "datasource": ds["id"], "operation": "Scan",
+             "params": '{"TableName": "{{ t }}"}'}
+    saved = api.post("/api/queries", json=query).json()
+    cases = [("POST", "/api/datasources", {"name": "n", **settings}, f)
+             for f in ("name", "description", "access_key_id", "secret_access_key")]
+    cases += [("PUT", f"/api/datasources/{ds['id']}", {}, f) for f in ("name", "description")]
+    cases += [("POST", "/api/queries", {**query, "name": "q2"}, f)
+              for f in ("name", "datasource", "description", "params", "transform")]
+    cases += [("PUT", f"/api/queries/{saved['id']}", {}, f)
+              for f in ("name", "datasource", "description")]
+    cases += [("POST", "/api/run", {"datasource": ds["id"], "operation": "Scan",
+                                    "params": '{"TableName": "users"}'}, f)
+              for f in ("datasource", "operation", "params")]
+    for method, path, body, field in cases:
+        status, message = send(method, path, {**body, field: bad})
+        assert status == 400, (path, field, message)
+        assert f"{field}: contains a lone surrogate (U+D800)" in message, message
+    status, message = send("POST", "/api/queries", {**query, "name": "q3", "defaults": {"t": bad}})
+    assert status == 400 and "defaults.t:" in message
+    status, message = send("POST", f"/api/queries/{saved['id']}/run", {"values": {"t": bad}})
+    assert status == 400 and "values.t:" in message
+    assert len(api.get("/api/history").json()) == 0  # nothing ran
+
+
+def test_lone_surrogates_from_the_command_line_and_the_library(tmp_path, monkeypatch):
+    from dynaquery import InputError
+
+    monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
+    # bytes that are not UTF-8 in an argument reach Python as lone surrogates
+    env = clean_env(DYNAQUERY_HOME=str(tmp_path))
+    done = dynaquery("datasource", "add", "bad\udcff", "--region", "us-east-1", env=env)
+    assert done.code == 2 and "name: contains a lone surrogate (U+DCFF)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    with Workspace.open(home=tmp_path) as ws:
+        ws.add_datasource("ok", region="us-east-1")
+        for call in (lambda: ws.add_datasource("d", region="us-east-1", description="\ud800"),
+                     lambda: ws.update_datasource("ok", description="\ud800"),
+                     lambda: ws.save_query("q", "ok", "Scan", '{"TableName": "\ud800"}'),
+                     lambda: ws.save_query("q", "ok", "ListTables", description="\udcff"),
+                     lambda: ws.run("ok", "\ud800")):
+            with pytest.raises(InputError) as error:
+                call()
+            assert "lone surrogate" in error.value.message
+        with pytest.raises(InputError) as error:
+            ws.datasource("\ud800")
+        assert "No data source named" in error.value.message
+        assert ws.history() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the secrets key: scrypt with the workspace's own salt
+
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def test_the_secret_key_is_stretched_with_scrypt_and_a_random_salt(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    from dynaquery.encryption import KDF_SETTING, legacy_key
+
+    monkeypatch.setenv("DYNAQUERY_SECRET_KEY", PASSPHRASE)
+    fingerprints, salts = [], []
+    for name in ("one", "two"):
+        with Workspace.open(home=tmp_path / name) as ws:
+            ws.add_datasource("s", region="us-east-1", access_key_id="k",
+                              secret_access_key=SECRET_KEY)
+            kdf = json.loads(ws.get_setting(KDF_SETTING))
+            fingerprints.append(ws.get_setting("key_fingerprint"))
+            salts.append(kdf["salt"])
+        assert kdf["kdf"] == "scrypt" and kdf["n"] >= 2**15 and kdf["r"] >= 8
+        with Workspace.open(home=tmp_path / name) as ws:
+            assert ws.connection_config("s").secret_access_key == SECRET_KEY
+    # the same passphrase: other salts, other keys; and no fast hash of it is stored
+    assert salts[0] != salts[1] and fingerprints[0] != fingerprints[1]
+    fast = hmac.new(legacy_key(PASSPHRASE), b"dynaquery key check", hashlib.sha256).hexdigest()
+    assert fast[:16] not in fingerprints
+
+
+def test_a_workspace_sealed_with_the_old_key_derivation_is_moved_to_scrypt(tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from dynaquery import store
+    from dynaquery.encryption import KDF_SETTING, KEY_ENV, SecretBox, legacy_key
+    from dynaquery.errors import ConfigurationError
+
+    # made the old way: HKDF with a fixed salt, its fingerprint stored, secrets sealed with it
+    monkeypatch.setenv("DYNAQUERY_SECRET_KEY", PASSPHRASE)
+    with Workspace.open(home=tmp_path) as ws:
+        old = SecretBox(legacy_key(PASSPHRASE), KEY_ENV)
+        ws.set_setting("key_fingerprint", old.fingerprint)
+        ws._box = old
+        ws.add_datasource("a", region="us-east-1", access_key_id="k",
+                          secret_access_key=SECRET_KEY, session_token=SESSION)
+        assert ws.get_setting(KDF_SETTING) is None
+
+    def sealed() -> str:
+        with Workspace.open(home=tmp_path) as ws, store.transaction(ws.engine) as db:
+            return db.execute(sa.select(store.datasources.c.secrets)).scalar()
+
+    before = sealed()
+    # a wrong passphrase changes nothing
+    monkeypatch.setenv("DYNAQUERY_SECRET_KEY", "wrong horse")
+    with Workspace.open(home=tmp_path) as ws, pytest.raises(ConfigurationError):
+        ws.connection_config("a")
+    assert sealed() == before
+    # the right one opens it, and moves it to scrypt: sealed again, new fingerprint
+    monkeypatch.setenv("DYNAQUERY_SECRET_KEY", PASSPHRASE)
+    with Workspace.open(home=tmp_path) as ws:
+        config = ws.connection_config("a")
+        assert (config.secret_access_key, config.session_token) == (SECRET_KEY, SESSION)
+        assert json.loads(ws.get_setting(KDF_SETTING))["kdf"] == "scrypt"
+        assert ws.get_setting("key_fingerprint") != old.fingerprint
+    assert sealed() != before
+    with Workspace.open(home=tmp_path) as ws:  # and it keeps opening
+        assert ws.connection_config("a").session_token == SESSION
+    monkeypatch.setenv("DYNAQUERY_SECRET_KEY", "wrong horse")
+    with Workspace.open(home=tmp_path) as ws, pytest.raises(ConfigurationError):
+        ws.connection_config("a")

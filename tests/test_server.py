@@ -211,7 +211,7 @@ def test_errors_are_json_with_the_line_and_the_right_status(api):
     syntax = api("POST", "/api/check", json={"operation": "GetItem", "params": '{\n "a": 1\n "b": 2}'})
     assert syntax.json()["error"]["line"] == 3 and syntax.json()["ok"] is False
     assert api("POST", "/api/queries", json={"name": "q", "datasource": "nope", "operation": "Scan",
-                                             "params": '{"TableName": "t"}'}).status_code == 404
+                                             "params": '{"TableName": "tbl"}'}).status_code == 404
     assert api("POST", "/api/datasources", json={"name": "local", "region": "x"}).status_code == 409
     service = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "DescribeTable",
                                             "params": {"TableName": "nope"}})
@@ -308,6 +308,20 @@ def _first_lines(process, count: int) -> list[str]:
     return [process.stderr.readline() for _ in range(count)]
 
 
+def _wait_listening(port: int, seconds: float = 30) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            time.sleep(0.1)
+
+
 def test_serve_prints_a_new_token_once_and_it_signs_in(tmp_path):
     port = free_port()
     server = _serve(tmp_path, "--port", str(port))
@@ -330,13 +344,17 @@ def test_serve_prints_a_new_token_once_and_it_signs_in(tmp_path):
     finally:
         server.terminate()
         server.wait(30)
-    again = _serve(tmp_path, "--port", str(free_port()))
+    again_port = free_port()
+    again = _serve(tmp_path, "--port", str(again_port))
     try:
         line = _first_lines(again, 1)[0]
         assert "sign in with the server's token" in line and token not in line
+        _wait_listening(again_port)  # every start-up line is written before it listens
     finally:
         again.terminate()
         again.wait(30)
+        rest = again.stderr.read()  # through the same reader: it may hold the line already
+    assert "run `dynaquery serve --new-token`" in rest  # how to get one again
     with Workspace.open(home=tmp_path) as ws:
         assert ws.get_setting("server_token_sha256") == _digest(token)  # kept hashed only
     new = subprocess.run([sys.executable, "-m", "dynaquery", "serve", "--new-token"],

@@ -5,6 +5,7 @@ own parsing and serializing would."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from decimal import Decimal
 
@@ -372,6 +373,128 @@ def test_import_into_a_missing_table(conn, tmp_path):
         import_table(conn, "missing", path)
 
 
+def deep_plain(levels: int):
+    """A plain value inside `levels` lists."""
+    value = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def deep_typed(levels: int) -> dict:
+    """A typed value inside `levels` maps."""
+    value = {"S": "x"}
+    for _ in range(levels):
+        value = {"M": {"k": value}}
+    return value
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_line_nested_too_deeply_is_a_bad_line_and_the_rest_goes_on(conn, tmp_path, fmt):
+    create(conn, "tab")
+    values_ = [
+        None,
+        "[" * 1000 + '"x"' + "]" * 1000,                            # past the JSON parser's depth
+        json.dumps(deep_typed(32)),                                 # parses, past DynamoDB's 32
+        json.dumps(deep_typed(31)),                                 # as deep as DynamoDB allows
+        json.dumps({"L": [deep_plain(31)]}),                        # too deep, one level at a time
+        None,
+    ]
+    path = tmp_path / f"in.{fmt}"
+    lines = ['{"pk": "a", "sk": %d%s}' % (sk, f', "v": {v}' if v else "")
+             for sk, v in enumerate(values_, 1)]
+    if fmt == "jsonl":
+        path.write_text("".join(line + "\n" for line in lines))
+    elif fmt == "json":
+        path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    else:
+        path.write_text("pk,sk,v\n" + "".join(
+            "a,%d,%s\n" % (sk, '"' + v.replace('"', '""') + '"' if v else "")
+            for sk, v in enumerate(values_, 1)))
+    result = import_table(conn, "tab", path, workers=2)
+    first = 1 if fmt == "jsonl" else 2  # the line of the first item
+    assert (result.written, result.failed, result.lines) == (3, 3, 6)
+    assert sorted(e.line for e in result.errors) == [first + 1, first + 2, first + 4]
+    for error in result.errors:
+        assert "nested too deeply" in error.message and "32" in error.message, error
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "4"), ("a", "6")]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_byte_order_mark_at_the_start_is_not_a_bad_line(conn, tmp_path, fmt):
+    create(conn, "tab")
+    text = {"jsonl": '{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2}\n',
+            "json": '[{"pk": "a", "sk": 1}, {"pk": "a", "sk": 2}]',
+            "csv": "pk,sk\na,1\na,2\n"}[fmt]
+    path = tmp_path / f"in.{fmt}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = import_table(conn, "tab", path)
+    assert (result.written, result.failed) == (2, 0), result.errors
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "2")]
+    # A file object gives the same (binary, or text that kept the mark).
+    create(conn, "tab2")
+    assert import_table(conn, "tab2", io.BytesIO(path.read_bytes()), format=fmt).written == 2
+    create(conn, "tab3")
+    assert import_table(conn, "tab3", io.StringIO("\ufeff" + text), format=fmt).written == 2
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_line_that_is_not_utf8_is_a_bad_line_with_its_number(conn, tmp_path, fmt):
+    create(conn, "tab")
+    bad = '"caf\udce9"'  # a Latin-1 é: the byte 0xE9 alone
+    if fmt == "jsonl":
+        text = '{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2, "v": %s}\n{"pk": "a", "sk": 3}\n' % bad
+    elif fmt == "json":
+        text = '[{"pk": "a", "sk": 1},\n {"pk": "a",\n  "sk": 2, "v": %s},\n {"pk": "a", "sk": 3}]' % bad
+    else:
+        text = "pk,sk,v\na,1,x\na,2,%s\na,3,y\n" % bad[1:-1]
+    data = text.encode("utf-8", "surrogateescape")
+    expected_line = 3 if fmt == "json" else 2 if fmt == "jsonl" else 3
+    for source in (tmp_path / f"in.{fmt}", io.BytesIO(data)):
+        if not isinstance(source, io.BytesIO):
+            source.write_bytes(data)
+        result = import_table(conn, "tab", source, format=fmt)
+        assert (result.written, result.failed) == (2, 1), result.errors
+        assert [e.line for e in result.errors] == [expected_line]
+        assert "not UTF-8" in result.errors[0].message and "0xE9" in result.errors[0].message
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "3")]
+
+
+def test_a_csv_row_the_reader_refuses_is_a_bad_line(conn, tmp_path):
+    create(conn, "tab")
+    path = tmp_path / "in.csv"
+    path.write_text('pk,sk,v\na,1,x\na,2,"' + "y" * 200_000 + '"\na,3,z\n')  # past csv's cell limit
+    result = import_table(conn, "tab", path)
+    assert (result.written, result.failed) == (2, 1)
+    assert result.errors[0].line == 3 and "invalid CSV" in result.errors[0].message
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "3")]
+
+
+def test_the_import_command_reports_each_bad_line_of_stdin_and_goes_on(dynamodb_local):
+    from click.testing import CliRunner
+
+    from dynaquery.cli import cli
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    create(conn, "tab")
+    data = (b'\xef\xbb\xbf{"pk": "a", "sk": 1}\n'
+            b'{"pk": "a", "sk": 2, "v": "\xff"}\n'
+            + b'{"pk": "a", "sk": 3, "v": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
+            b'{"pk": "a", "sk": 4}\n')
+    result = CliRunner().invoke(cli, ["import", "tab", "-", *endpoint.flags], input=data)
+    assert result.exit_code == 1, result.output
+    assert "line 2: not UTF-8 text" in result.stderr
+    assert "line 3: nested too deeply" in result.stderr
+    assert "2 written, 2 failed." in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.output
+    assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "4")]
+
+    strict = CliRunner().invoke(cli, ["import", "tab", "-", "--strict", *endpoint.flags],
+                                input=data)
+    assert strict.exit_code == 2 and "line 2: not UTF-8 text" in strict.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # the commands
 
@@ -427,14 +550,15 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     conn = endpoint.connection()
     create(conn, "slow")
-    put_typed(conn, "slow", [values.item_to_typed(plain_item(i)) for i in range(600)])
+    # Enough pages that the export is far from done when the signal arrives, even on a busy machine.
+    put_typed(conn, "slow", [values.item_to_typed(plain_item(i)) for i in range(1500)])
     out = tmp_path / "slow.jsonl"
     command = [sys.executable, "-m", "dynaquery", "export", "slow", *endpoint.flags, "-o",
                str(out), "--page-size", "5", "--segments", "2"]
     process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while (not out.exists() or out.stat().st_size < 10_000) and time.monotonic() < deadline:
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -445,7 +569,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     keys = keys_in(out)
-    assert len(keys) == 600 and set(keys) == {(f"p{i % 5}", i) for i in range(600)}
+    assert len(keys) == 1500 and set(keys) == {(f"p{i % 5}", i) for i in range(1500)}
 
 
 def test_no_import_into_a_read_only_data_source(dynamodb_local, tmp_path):

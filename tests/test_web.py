@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -126,11 +128,24 @@ def page_errors():
 
 
 @pytest.fixture(scope="module")
-def page(browser, server, page_errors):
+def dialogs():
+    """The page's dialogs (confirm, beforeunload): each is recorded and answered as `answer`
+    says, "accept" unless a test sets "dismiss"."""
+    return SimpleNamespace(answer="accept", seen=[])
+
+
+@pytest.fixture(scope="module")
+def page(browser, server, page_errors, dialogs):
     """The page, signed in through the #token= fragment."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+    def answer(dialog):
+        dialogs.seen.append((dialog.type, dialog.message))
+        dialog.accept() if dialogs.answer == "accept" else dialog.dismiss()
+
+    page.on("dialog", answer)
     page.goto(f"{server.url}/#token={TOKEN}")
     expect(page.get_by_test_id("app")).to_be_visible()
     yield page
@@ -212,8 +227,12 @@ def test_sign_in(browser, server, shots):
         expect(page.get_by_test_id("app")).to_be_hidden()
         page.get_by_test_id("signin-token").fill("not-the-token")
         page.get_by_test_id("signin-submit").click()
-        expect(page.get_by_test_id("signin-error")).to_contain_text("refused")
-        expect(page.get_by_test_id("signin-error")).to_contain_text("Bearer")  # the API's message
+        # written for people: what happened and what to do, not the API's wording
+        wrong = page.get_by_test_id("signin-error")
+        expect(wrong).to_contain_text("That token is not right")
+        expect(wrong).to_contain_text("dynaquery serve --new-token")
+        expect(wrong).not_to_contain_text("Bearer")
+        expect(wrong).not_to_contain_text("Authorization")
         shots(page, "01-sign-in-wrong-token")
 
         page.get_by_test_id("signin-token").fill(TOKEN)
@@ -229,7 +248,9 @@ def test_sign_in(browser, server, shots):
         page.evaluate("localStorage.setItem('dynaquery.token', 'stale')")
         page.reload()
         expect(page.get_by_test_id("signin")).to_be_visible()
-        expect(page.get_by_test_id("signin-error")).to_contain_text("sign in")
+        expect(page.get_by_test_id("signin-error")).to_contain_text("not accepted any more")
+        expect(page.get_by_test_id("signin-error")).to_contain_text("sign in again")
+        expect(page.get_by_test_id("signin-error")).not_to_contain_text("Bearer")
 
         # a #token= fragment signs in and leaves the address bar
         page.goto(f"{server.url}/#token={TOKEN}")
@@ -662,3 +683,253 @@ def test_delete_a_query_and_a_data_source(page, server, endpoint, shots):
     expect(page.locator('[data-testid=ds-item][data-name="scratch"]')).to_have_count(0)
     expect(page.locator('[data-testid=query-item][data-name="scratch two"]')).to_have_count(0)
     assert all(d["name"] != "scratch" for d in server.api("GET", "/api/datasources"))
+
+
+# -- cancelling: a connection test and a run against an endpoint that never answers ---------
+
+
+class Silent:
+    """A TCP endpoint on loopback that accepts connections and never answers."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def wait_for_a_connection(self) -> None:
+        deadline = time.monotonic() + 20
+        while not self.accepted:
+            assert time.monotonic() < deadline, "nothing connected to the silent endpoint"
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        # closing what was accepted ends the server's waiting on it (a reset, then refused)
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent():
+    endpoint = Silent()
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()
+
+
+def test_cancel_a_connection_test(page, silent, shots):
+    ds_form(page, "silent", silent.url, "AKIAEXAMPLE", "secret-of-silence")
+    test, diagnosis = page.get_by_test_id("ds-test"), page.get_by_test_id("ds-diagnosis")
+    test.click()
+    expect(diagnosis).to_contain_text("Testing the connection")
+    expect(test).to_have_text("Cancel test")
+    silent.wait_for_a_connection()  # the server is waiting on the silent endpoint now
+    shots(page, "12-connection-test-running")
+    test.click()
+    # the page stops waiting at once (the bound is the feature: no 10 s or 240 s wait)
+    expect(diagnosis).to_contain_text("Cancelled", timeout=2_000)
+    expect(diagnosis).to_have_class(re.compile(r"\bcancelled\b"))
+    expect(test).to_have_text("Test connection", timeout=2_000)
+    expect(test).to_be_enabled()
+    expect(page.get_by_test_id("ds-save")).to_be_enabled()
+    shots(page, "12-connection-test-cancelled")
+    page.get_by_test_id("ds-cancel").click()
+    expect(page.get_by_test_id("ds-dialog")).to_be_hidden()
+    expect(page.locator('[data-testid=ds-item][data-name="silent"]')).to_have_count(0)
+
+
+def test_cancel_a_run(page, server, endpoint, silent, shots):
+    ensure_local(page, server, endpoint)
+    ds = server.api("POST", "/api/datasources", {
+        "name": "silent run", "region": "us-east-1", "endpoint_url": silent.url, "auth": "iam_credentials",
+        "access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret-of-silence", "max_attempts": 1})
+    try:
+        page.reload()
+        expect(page.get_by_test_id("app")).to_be_visible()
+        new_query(page, "ListTables")
+        page.get_by_test_id("q-datasource").select_option(label="silent run")
+        page.get_by_test_id("q-run").click()
+        cancel = page.get_by_test_id("q-cancel")
+        expect(cancel).to_be_visible()
+        expect(page.get_by_test_id("q-run")).to_be_disabled()
+        silent.wait_for_a_connection()
+        cancel.click()
+        expect(page.get_by_test_id("query-error")).to_contain_text("Cancelled", timeout=2_000)
+        expect(page.get_by_test_id("q-run")).to_have_text("Run", timeout=2_000)
+        expect(page.get_by_test_id("q-run")).to_be_enabled()
+        expect(cancel).to_be_hidden()
+        expect(page.get_by_test_id("results")).to_be_hidden()
+        shots(page, "12-run-cancelled")
+        # usable at once: the same query on the working data source runs
+        page.get_by_test_id("q-datasource").select_option(label="local")
+        run(page)
+        expect(page.get_by_test_id("result-table")).to_contain_text("users")
+        expect(page.get_by_test_id("query-error")).to_be_hidden()
+    finally:
+        silent.close()
+        server.api("DELETE", f"/api/datasources/{ds['id']}?with_queries=true")
+
+
+# -- leaving a query: its result goes, unsaved changes are asked about ---------------------
+
+
+def test_new_query_clears_the_result_and_asks_before_dropping_changes(page, server, endpoint, dialogs, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{"TableName": "users"}')
+    run(page)
+    expect(rows(page)).to_have_count(5)
+    editor = page.get_by_test_id("q-params")
+
+    # unsaved changes: "+ New query" asks; dismissed, the edits and the result stay
+    dialogs.answer, dialogs.seen = "dismiss", []
+    page.get_by_test_id("q-new").click()
+    expect(editor).to_have_value('{"TableName": "users"}')
+    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
+    assert "not saved" in dialogs.seen[0][1]
+    expect(page.get_by_test_id("results")).to_be_visible()
+
+    # accepted: a new query, without the previous result (also under the new query's error)
+    dialogs.answer, dialogs.seen = "accept", []
+    page.get_by_test_id("q-new").click()
+    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
+    expect(editor).to_have_value("")
+    expect(page.get_by_test_id("results")).to_be_hidden()
+    page.get_by_test_id("q-run").click()
+    expect(page.get_by_test_id("query-error")).to_contain_text("Choose an operation")
+    expect(page.get_by_test_id("results")).to_be_hidden()
+    shots(page, "13-new-query-without-the-old-result")
+
+    # nothing changed: no question
+    dialogs.seen = []
+    page.get_by_test_id("q-new").click()
+    assert dialogs.seen == []
+
+
+def test_opening_another_query_asks_before_dropping_changes(page, server, endpoint, dialogs, shots):
+    ensure_local(page, server, endpoint)
+    local = next(d for d in server.api("GET", "/api/datasources") if d["name"] == "local")
+    for name, table in (("leave one", "users"), ("leave two", "Thread")):
+        if not any(x["name"] == name for x in server.api("GET", "/api/queries")):
+            server.api("POST", "/api/queries", {"name": name, "datasource": local["id"], "operation": "Scan",
+                                                "params": json.dumps({"TableName": table})})
+    page.reload()
+    expect(page.get_by_test_id("app")).to_be_visible()
+    show(page, "query")
+    one = page.locator('[data-testid=query-item][data-name="leave one"] button')
+    two = page.locator('[data-testid=query-item][data-name="leave two"] button')
+    one.click()
+    expect(page.get_by_test_id("q-name")).to_have_value("leave one")
+    run(page)
+    expect(rows(page)).to_have_count(5)
+    set_params(page, '{"TableName": "users", "Limit": 2}')
+    expect(page.get_by_test_id("q-state")).to_have_text("unsaved changes")
+
+    dialogs.answer, dialogs.seen = "dismiss", []
+    two.click()
+    assert len(dialogs.seen) == 1 and "leave one" in dialogs.seen[0][1]
+    expect(page.get_by_test_id("q-name")).to_have_value("leave one")
+    expect(page.get_by_test_id("q-params")).to_have_value('{"TableName": "users", "Limit": 2}')
+    shots(page, "13-unsaved-changes-kept")
+
+    # the table browser's Query starts a new query too: it asks the same
+    show(page, "tables")
+    page.get_by_test_id("t-datasource").select_option(label="local")
+    page.locator('[data-testid=t-item][data-name="users"]').click()
+    page.get_by_test_id("t-scan").click()
+    assert len(dialogs.seen) == 2
+    show(page, "query")
+    expect(page.get_by_test_id("q-name")).to_have_value("leave one")
+
+    dialogs.answer = "accept"
+    two.click()
+    expect(page.get_by_test_id("q-name")).to_have_value("leave two")
+    expect(page.get_by_test_id("q-state")).to_have_text("saved")
+    expect(page.get_by_test_id("results")).to_be_hidden()  # the other query's result is gone
+
+    # closing or reloading the tab with unsaved changes asks too (beforeunload); saved, it does not
+    set_params(page, '{"TableName": "Thread", "Limit": 1}')
+    dialogs.seen = []
+    page.reload()
+    expect(page.get_by_test_id("app")).to_be_visible()
+    assert [kind for kind, _ in dialogs.seen] == ["beforeunload"]
+    dialogs.seen = []
+    page.reload()
+    expect(page.get_by_test_id("app")).to_be_visible()
+    assert dialogs.seen == []
+
+
+# -- what a result says: more pages, and what a write did -----------------------------------
+
+
+def test_meta_says_whether_there_are_more_pages(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    new_query(page, "Scan")
+    set_params(page, '{"TableName": "users", "Limit": 1}')
+    run(page)
+    page.get_by_test_id("rtab-meta").click()
+    meta = page.get_by_test_id("result-meta")
+    expect(page.get_by_test_id("meta-more-pages")).to_contain_text("yes (Load more)")
+    expect(page.get_by_test_id("meta-next_token")).to_be_visible()
+    expect(meta).not_to_contain_text("Complete")  # no "Complete: true" beside a next token
+    shots(page, "14-meta-more-pages")
+
+    set_params(page, '{"TableName": "users"}')
+    run(page)
+    expect(page.get_by_test_id("meta-more-pages")).to_contain_text("no")
+    expect(page.get_by_test_id("meta-next_token")).to_have_count(0)
+    page.get_by_test_id("rtab-table").click()
+
+
+def test_writes_say_what_happened(page, server, endpoint, shots):
+    ensure_local(page, server, endpoint)
+    what = page.get_by_test_id("result-what")
+    key = '"Key": {"name": "Written", "address": "2 Write Way"}'
+    new_query(page, "PutItem")
+    set_params(page, '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 1},'
+                     ' "ReturnConsumedCapacity": "TOTAL"}')
+    run(page)
+    expect(what).to_contain_text("1 item written")
+    expect(what).to_contain_text("1 write capacity unit")
+    expect(page.get_by_test_id("query-error")).to_be_hidden()
+    shots(page, "15-put-item-written")
+
+    # ReturnValues ALL_OLD: the item it replaced
+    set_params(page, '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 2},'
+                     ' "ReturnValues": "ALL_OLD"}')
+    run(page)
+    expect(what).to_contain_text("replacing the item with this key")
+    expect(what).to_contain_text("the old item")
+    page.get_by_test_id("rtab-table").click()
+    expect(rows(page)).to_have_count(1)
+    expect(page.get_by_test_id("result-table").locator("td.c-number")).to_have_text("1")
+
+    new_query(page, "UpdateItem")
+    set_params(page, '{"TableName": "locations", ' + key + ', "UpdateExpression": "SET floor = :f",'
+                     ' "ExpressionAttributeValues": {":f": 3}, "ReturnValues": "UPDATED_NEW"}')
+    run(page)
+    expect(what).to_contain_text("1 item updated")
+    expect(page.get_by_test_id("result-table")).to_contain_text("3")
+
+    # DeleteItem asks first (the page's confirm, accepted), then says what it deleted
+    new_query(page, "DeleteItem")
+    set_params(page, '{"TableName": "locations", ' + key + ', "ReturnValues": "ALL_OLD"}')
+    run(page)
+    expect(what).to_contain_text("1 item deleted")
+    expect(page.get_by_test_id("result-table")).to_contain_text("2 Write Way")
+    page.get_by_test_id("rtab-meta").click()
+    expect(page.get_by_test_id("meta-summary")).to_contain_text("1 item deleted")
+    page.get_by_test_id("rtab-table").click()
+    shots(page, "15-delete-item-deleted")
+    run(page)  # nothing left under that key
+    expect(what).to_contain_text("0 items deleted: no item had this key")

@@ -327,6 +327,102 @@ def test_history_records_runs_without_data_or_secrets(ws, local):
     assert ws.clear_history() == 4 and ws.history() == []
 
 
+def assert_history_keeps_no(value: str, ws, home) -> list:
+    """The value is nowhere in the history: the library's runs, nor the database's files."""
+    runs = ws.history(limit=None)
+    assert value not in json.dumps([r.to_dict() for r in runs])
+    ws.close()  # the write-ahead log goes into the database file
+    assert value.encode() not in files_of(home)
+    return runs
+
+
+def test_history_keeps_no_value_that_an_error_message_quotes(ws, local, tmp_path):
+    sentinel = "PARAMVALUE-" + os.urandom(4).hex()
+    number = str(int.from_bytes(os.urandom(6), "big") + 10 ** 15)
+    key = {"team_id": "team_1", "employee_id": "emp_x"}
+    failing = [
+        # DynamoDB's own message echoes the values: "Input collection [v, v] contains duplicates"
+        ("PutItem", {"TableName": "users", "Item": {**key, "tags": {"SS": [sentinel, sentinel]}}},
+         "ValidationException"),
+        # ...and a PartiQL statement it cannot parse, whole, with its literals
+        ("ExecuteStatement", {"Statement": f"SELECT * FROM \"users\" WHERE team_id = '{sentinel}'"
+                                           " AND AND"}, "ValidationException"),
+        ("ExecuteStatement", {"Statement": f"SELECT * FROM \"users\" WHERE n = {number} AND AND"},
+         "ValidationException"),
+        # dynaquery's own check quotes the value: "'v' is not a number"
+        ("PutItem", {"TableName": "users", "Item": {**key, "n": {"N": sentinel}}}, "not a number"),
+    ]
+    for operation, params, expected in failing:
+        with pytest.raises((ServiceError, ValidationError)) as raised:
+            ws.run("local", operation, params)
+        assert sentinel in raised.value.message or number in raised.value.message  # the user's
+        assert expected in raised.value.message
+    ws.save_query("dup", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
+                  '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}')
+    with pytest.raises(ServiceError, match=sentinel):
+        ws.run_query("dup", {"tag": sentinel})
+    ws.save_query("num", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
+                  '"employee_id": "e", "n": {"N": "{{ n }}"}}}')
+    with pytest.raises(ValidationError, match=sentinel):
+        ws.run_query("num", {"n": sentinel})
+
+    runs = assert_history_keeps_no(sentinel, ws, tmp_path)
+    assert number not in json.dumps([r.to_dict() for r in runs])
+    errors = [r.error for r in runs]
+    assert len(errors) == 6 and all(errors)
+    # What stays says what went wrong: the code, the message, the names.
+    assert sum("ValidationException" in e and "contains duplicates" in e for e in errors) == 2
+    assert sum("ValidationException" in e and '"users"' in e for e in errors) == 2
+    assert sum("n.N" in e and "is not a number" in e for e in errors) == 2
+
+
+def test_history_through_the_command_and_the_api_keeps_no_value(ws, local, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from dynaquery.cli import cli
+    from dynaquery.server import _digest, create_app
+
+    sentinel = "PARAMVALUE-" + os.urandom(4).hex()
+    monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
+    ws.save_query("dup", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
+                  '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}')
+    params = json.dumps({"TableName": "users", "Item": {
+        "team_id": "t", "employee_id": "e", "tags": {"SS": [sentinel, sentinel]}}})
+    runner = CliRunner()
+    ran = runner.invoke(cli, ["run", "PutItem", params, "--datasource", "local", "--yes"])
+    assert ran.exit_code == 1 and sentinel in ran.stderr  # the user sees their own request
+    ran = runner.invoke(cli, ["query", "run", "dup", "-p", f"tag={sentinel}", "--yes"])
+    assert ran.exit_code == 1 and sentinel in ran.stderr
+
+    client = TestClient(create_app(ws, _digest("history-token")),
+                        headers={"Authorization": "Bearer history-token"})
+    answer = client.post("/api/run", json={"datasource": "local", "operation": "PutItem",
+                                           "params": json.loads(params), "confirm": True})
+    assert answer.status_code >= 400 and sentinel in answer.text
+    answer = client.post(f"/api/queries/{ws.query('dup').id}/run",
+                         json={"values": {"tag": sentinel}, "confirm": True})
+    assert answer.status_code >= 400 and sentinel in answer.text
+
+    # An unsaved text whose placeholder value lands where a name goes (an expression).
+    word = sentinel.replace("-", "")  # DynamoDB quotes it whole: "token: ..., near: ..."
+    answer = client.post("/api/run", json={
+        "datasource": "local", "operation": "GetItem", "values": {"p": f"{word} {word}"},
+        "params": '{"TableName": "users", "Key": {"team_id": "t", "employee_id": "e"}, '
+                  '"ProjectionExpression": "{{ p }}"}'})
+    assert answer.status_code == 502 and word in answer.text
+
+    listed = client.get("/api/history")
+    assert listed.status_code == 200 and len(listed.json()) == 5
+    assert sentinel not in listed.text and "contains duplicates" in listed.text
+    for flags in ([], ["--json"]):
+        shown = runner.invoke(cli, ["history", *flags])
+        assert shown.exit_code == 0 and "ValidationException" in shown.output
+        assert sentinel not in shown.output and word not in shown.output
+    assert_history_keeps_no(sentinel, ws, tmp_path)
+    assert_history_keeps_no(word, ws, tmp_path)
+
+
 # -- export / import ------------------------------------------------------------------------
 
 
@@ -371,9 +467,9 @@ def test_import_names_the_bad_entry_and_writes_nothing(ws):
     bad = {"dynaquery_workspace": 1,
            "datasources": [{"name": "a", "settings": {"region": "us-east-1"}}],
            "queries": [{"name": "ok", "datasource": "a", "operation": "Scan",
-                        "params": '{"TableName": "t"}'},
+                        "params": '{"TableName": "tbl"}'},
                        {"name": "broken", "datasource": "a", "operation": "GetItem",
-                        "params": '{"TableName": "t", "Key": {}'}]}
+                        "params": '{"TableName": "tbl", "Key": {}'}]}
     with pytest.raises(InputError, match=r"queries\[1\] \(broken\): Invalid JSON at line 1"):
         ws.import_(bad)
     assert ws.datasources() == [] and ws.queries() == []
@@ -429,7 +525,7 @@ WRITER = textwrap.dedent("""
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     sys.stdin.readline()  # start together
     for i in range(200):
-        ws.save_query(f"{sys.argv[2]}-{i}", "local", "Scan", '{"TableName": "t%d"}' % i)
+        ws.save_query(f"{sys.argv[2]}-{i}", "local", "Scan", '{"TableName": "tbl%d"}' % i)
         ws._record(0.0, "Scan", None, "local")
 """)
 

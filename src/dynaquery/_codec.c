@@ -316,7 +316,7 @@ binary_or_fallback(PyObject *v)
 }
 
 static PyObject *
-to_plain(PyObject *av)
+to_plain_unguarded(PyObject *av)
 {
     if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
         return fallback_plain(av);
@@ -348,6 +348,17 @@ to_plain(PyObject *av)
     if (tag == s_BS && PyList_CheckExact(value))
         return list_map(value, binary_or_fallback);
     return fallback_plain(av);
+}
+
+/* Deep nesting raises RecursionError instead of overflowing the C stack. */
+static PyObject *
+to_plain(PyObject *av)
+{
+    if (Py_EnterRecursiveCall(" while converting a nested value"))
+        return NULL;
+    PyObject * r = to_plain_unguarded(av);
+    Py_LeaveRecursiveCall();
+    return r;
 }
 
 static PyObject *
@@ -561,7 +572,7 @@ typed_set(PyObject *value)
 }
 
 static PyObject *
-fast_typed(PyObject *v)
+fast_typed_unguarded(PyObject *v)
 {
     if (PyUnicode_Check(v))
         return one(s_S, Py_NewRef(v));
@@ -627,6 +638,17 @@ fast_typed(PyObject *v)
     if (PyAnySet_Check(v))
         return typed_set(v);
     return NULL;
+}
+
+/* Deep nesting raises RecursionError instead of overflowing the C stack. */
+static PyObject *
+fast_typed(PyObject *v)
+{
+    if (Py_EnterRecursiveCall(" while converting a nested value"))
+        return NULL;
+    PyObject * r = fast_typed_unguarded(v);
+    Py_LeaveRecursiveCall();
+    return r;
 }
 
 /* fast_typed(value) -> the typed value, or None when Python must do it (problems to report,
@@ -855,8 +877,10 @@ put_map(Out *o, PyObject *map, PutValue put_value)
 }
 
 /* One typed AttributeValue as plain JSON. */
+static int put_av(Out *o, PyObject *av);
+
 static int
-put_av(Out *o, PyObject *av)
+put_av_unguarded(Out *o, PyObject *av)
 {
     if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
         return put_fallback_value(o, av);
@@ -916,6 +940,17 @@ put_av(Out *o, PyObject *av)
     if (tag == s_B && (PyUnicode_CheckExact(value) || PyBytes_CheckExact(value)))
         return put_binary_text(o, value);
     return put_fallback_value(o, av);
+}
+
+/* Deep nesting raises RecursionError instead of overflowing the C stack. */
+static int
+put_av(Out *o, PyObject *av)
+{
+    if (Py_EnterRecursiveCall(" while converting a nested value"))
+        return -1;
+    int r = put_av_unguarded(o, av);
+    Py_LeaveRecursiveCall();
+    return r;
 }
 
 /* Each item of a sequence: `before`, the item as a JSON object of values written by put_value,
@@ -999,8 +1034,10 @@ put_typed_fallback(Out *o, PyObject *av)
 }
 
 /* One typed AttributeValue as typed JSON. */
+static int put_typed(Out *o, PyObject *av);
+
 static int
-put_typed(Out *o, PyObject *av)
+put_typed_unguarded(Out *o, PyObject *av)
 {
     if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1)
         return put_typed_fallback(o, av);
@@ -1060,6 +1097,17 @@ put_typed(Out *o, PyObject *av)
     if (r < 0)
         return r;
     return putc1(o, '}');
+}
+
+/* Deep nesting raises RecursionError instead of overflowing the C stack. */
+static int
+put_typed(Out *o, PyObject *av)
+{
+    if (Py_EnterRecursiveCall(" while converting a nested value"))
+        return -1;
+    int r = put_typed_unguarded(o, av);
+    Py_LeaveRecursiveCall();
+    return r;
 }
 
 /* typed_json_items(items, before, after, separator) -> bytes: for each typed item, `before`,

@@ -47,8 +47,8 @@ def connection_flags(command: Callable) -> Callable:
                      show_default=True, help="Seconds."),
         click.option("--read-timeout", type=click.FloatRange(min=0.1), default=60,
                      show_default=True, help="Seconds."),
-        click.option("--max-attempts", type=click.IntRange(min=1),
-                     help="Total attempts per call, retries included."),
+        click.option("--max-attempts", type=click.IntRange(min=1, max=10),
+                     help="Total attempts per call, retries included (1 to 10)."),
         click.option("--retry-mode", type=click.Choice(["standard", "adaptive", "legacy"])),
     ]
     for option in reversed(options):
@@ -707,16 +707,25 @@ def workspace_import(path: str, fmt: str | None, on_conflict: str | None) -> Non
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--demo", is_flag=True,
               help="Also start a local DynamoDB with the documentation's tables, saved as the "
-                   "data source 'demo'.")
+                   "data source 'demo'. Its data and its address (http://127.0.0.1:8001 unless "
+                   "taken on the first start) are kept in the workspace directory, under demo/.")
 @click.option("--new-token", is_flag=True,
               help="Replace the stored token with a new one (printed once) and exit.")
 @click.option("--allow-endpoint-network", type=click.Choice(["link-local"]), multiple=True,
               help="Let data sources given through the API use endpoints on link-local "
                    "addresses (169.254.0.0/16, fe80::/10, the cloud metadata service), refused "
                    "otherwise. Also DYNAQUERY_ALLOW_ENDPOINT_NETWORK=link-local.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="HOST[:PORT]",
+              help="A Host header to answer besides the defaults: on loopback only "
+                   "127.0.0.1, localhost and [::1] are answered (DNS rebinding); on another "
+                   "address, only the names given (any, when none is given). Repeatable.")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For "
+                   "is believed ('*' for any). Default: none; the client address is the peer's.")
 @handle_errors
 def serve(host: str, port: int, demo: bool, new_token: bool,
-          allow_endpoint_network: tuple[str, ...] = ()) -> None:
+          allow_endpoint_network: tuple[str, ...] = (), allowed_hosts: tuple[str, ...] = (),
+          forwarded_allow_ips: str | None = None) -> None:
     """Serve the web page and the JSON API over the workspace.
 
     Every API call needs the token: DYNAQUERY_TOKEN, or one generated on first start and printed
@@ -742,10 +751,12 @@ def serve(host: str, port: int, demo: bool, new_token: bool,
             from .demo import register, start_engine
 
             click.echo("dynaquery: starting the demo engine...", err=True)
-            engine = start_engine(echo=lambda m: click.echo(m, err=True))
+            engine = start_engine(workspace.key_file.parent, echo=lambda m: click.echo(m, err=True))
             register(workspace, engine.endpoint_url)
-            click.echo(f"dynaquery: demo data source 'demo' at {engine.endpoint_url}", err=True)
-        server.serve(workspace, host, port, demo=demo, echo=lambda m: click.echo(m, err=True))
+            kept = f"; its data is kept in {engine.data_dir}" if engine.data_dir else ""
+            click.echo(f"dynaquery: demo data source 'demo' at {engine.endpoint_url}{kept}", err=True)
+        server.serve(workspace, host, port, demo=demo, echo=lambda m: click.echo(m, err=True),
+                     allowed_hosts=allowed_hosts, forwarded_allow_ips=forwarded_allow_ips)
     finally:
         if engine is not None:
             engine.stop()

@@ -13,11 +13,15 @@ Everything else (environment variables, config files, retries, timeouts) is boto
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
 from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
                      ReadOnlyError, ServiceError)
@@ -26,6 +30,18 @@ AuthMethod = Literal["iam_credentials", "instance_profile", "role_arn"]
 AUTH_METHODS = ("iam_credentials", "instance_profile", "role_arn")
 RETRY_MODES = ("standard", "adaptive", "legacy")
 SECRET_FIELDS = ("secret_access_key", "session_token")
+KEY_FIELDS = ("access_key_id", *SECRET_FIELDS)  # pasted from files: surrounding whitespace goes
+TEXT_FIELDS = ("region", *KEY_FIELDS, "profile", "role_arn", "external_id", "role_session_name",
+               "endpoint_url", "sts_endpoint_url")
+URL_FIELDS = ("endpoint_url", "sts_endpoint_url")
+MAX_ATTEMPTS = 10
+# Between two attempts, at most this long: botocore's standard and adaptive modes stop at 20 s,
+# its legacy mode has no limit (0.05 s doubling: 409 s before the 14th attempt).
+MAX_BACKOFF = 20.0
+# Test connection: its own short bounds (one attempt), whatever the saved ones are for runs.
+TEST_CONNECT_TIMEOUT = 3.0
+TEST_READ_TIMEOUT = 3.0
+TEST_DEADLINE = 10.0
 USER_AGENT = "dynaquery/0.1"
 
 
@@ -63,7 +79,11 @@ class ConnectionConfig:
 
     def secrets(self) -> list[str]:
         # Shorter strings are no AWS secret, and replacing them would garble every message.
-        return [s for s in (self.secret_access_key, self.session_token) if s and len(s) >= 8]
+        found = []
+        for value in (self.secret_access_key, self.session_token):
+            if isinstance(value, str):
+                found += [v for v in {value, value.strip()} if len(v) >= 8]
+        return found
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -74,6 +94,8 @@ class ConnectionConfig:
         return data
 
     def check(self) -> None:
+        """Refuse settings that cannot work, naming the setting; trim whitespace around keys."""
+        self.check_values()
         method = self.auth_method
         if method not in AUTH_METHODS:
             raise ConfigurationError(
@@ -88,12 +110,23 @@ class ConnectionConfig:
         if bool(self.access_key_id) != bool(self.secret_access_key) and method != "instance_profile":
             raise ConfigurationError(
                 "Give both --access-key-id and --secret-access-key, or neither.")
+
+    def check_values(self) -> None:
+        """Each setting on its own (check() also wants them complete): an export's settings,
+        which carry no secrets, are checked with this."""
+        self._check_text()
         if self.retry_mode and self.retry_mode not in RETRY_MODES:
             raise ConfigurationError(
                 f"Unknown retry mode {self.retry_mode!r}: use one of {', '.join(RETRY_MODES)}.")
-        if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
+        for name in URL_FIELDS:
+            if getattr(self, name):
+                _check_url(name, getattr(self, name))
+        if self.max_attempts is not None and (
+                isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int)
+                or not 1 <= self.max_attempts <= MAX_ATTEMPTS):
             raise ConfigurationError(
-                f"The endpoint URL {self.endpoint_url!r} must start with http:// or https://.")
+                f"max_attempts (--max-attempts) must be a whole number from 1 to {MAX_ATTEMPTS}, "
+                f"not {self.max_attempts!r}: it counts every attempt of a call, retries included.")
         if self.region:
             from botocore.exceptions import InvalidRegionError
             from botocore.utils import validate_region_name
@@ -104,11 +137,89 @@ class ConnectionConfig:
                 raise ConfigurationError(
                     f"The region {self.region!r} is not a region name (like us-east-1).") from None
 
+    def _check_text(self) -> None:
+        for name in KEY_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value != value.strip():
+                # A key read from a file with CRLF line ends: the CR is no part of it.
+                setattr(self, name, value.strip() or None)
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            label = _label(name)
+            if not isinstance(value, str):
+                raise ConfigurationError(f"The {label} must be text.")
+            bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")),
+                       None)
+            if bad is None:
+                continue
+            what = ("a lone surrogate, which is no character" if unicodedata.category(bad) == "Cs"
+                    else "a control character")
+            if name in SECRET_FIELDS:  # the secret itself is never shown
+                raise ConfigurationError(
+                    f"The {label} contains {what} (U+{ord(bad):04X}), which no AWS secret has: "
+                    "give it again without it (or clear it).")
+            raise ConfigurationError(
+                f"The {label} {_escaped(value)} contains {what} (U+{ord(bad):04X}).")
+
     def redact(self, text: str) -> str:
-        """Remove every secret of this configuration from a text."""
+        """Remove every secret of this configuration from a text, also in its escaped forms
+        (repr, bytes, JSON, URL), as error messages quote header values."""
+        forms = set()
         for secret in self.secrets():
-            text = text.replace(secret, "********")
+            for form in _escaped_forms(secret):
+                forms.update(_escaped_forms(form))  # escaped twice: JSON of a repr...
+        for form in sorted((f for f in forms if len(f) >= 8), key=len, reverse=True):
+            text = text.replace(form, "********")
         return text
+
+
+_LABELS = {"access_key_id": "access key id (--access-key-id)",
+           "secret_access_key": "secret access key (--secret-access-key)",
+           "session_token": "session token (--session-token)",
+           "endpoint_url": "endpoint URL (--endpoint-url)",
+           "sts_endpoint_url": "STS endpoint URL (--sts-endpoint-url)"}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, f"{name.replace('_', ' ')} (--{name.replace('_', '-')})")
+
+
+def _escaped(value: str) -> str:
+    """A setting quoted with its control characters escaped, so it prints on one line."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode()
+
+
+def _escaped_forms(text: str) -> set[str]:
+    forms = {text, repr(text)[1:-1], text.encode("unicode_escape").decode("ascii"),
+             json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
+             quote(text, safe="")}
+    raw = text.encode("utf-8", "backslashreplace")
+    forms.add(repr(raw)[2:-1])
+    return forms
+
+
+def _check_url(name: str, url: str) -> None:
+    """An endpoint botocore would refuse, or could not connect to, is refused with the settings
+    (else it is saved, and every later use fails)."""
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    label = _label(name)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"The {label} {_escaped(url)} must start with http:// or https://.")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number, or out of range, raises here
+        valid = bool(parts.hostname) and bool(
+            is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"The {label} {_escaped(url)} is not a valid URL: write it as "
+            "http(s)://host[:port], with no spaces (for example http://localhost:8000).")
 
 
 @dataclass
@@ -126,11 +237,16 @@ class Diagnosis:
 class Connection:
     """A live data source: a botocore session and DynamoDB client built from a ConnectionConfig."""
 
+    # Called with each botocore session as it is built (the server's network guard), or None.
+    network_guard = None
+
     def __init__(self, config: ConnectionConfig | None = None, **settings: Any):
         self.config = config or ConnectionConfig(**settings)
         self.config.check()
         self._session = None
         self._client = None
+        self._sts_endpoint: str | None = None
+        self._saved: ConnectionConfig | None = None  # a test's probe: the saved bounds
 
     def __repr__(self) -> str:
         return f"<Connection {self.config!r}>"
@@ -152,6 +268,8 @@ class Connection:
         cfg = self.config
         try:
             session = botocore.session.Session(profile=cfg.profile)
+            if self.network_guard is not None:
+                self.network_guard(session)
             # Share the catalog's loader, so the service model is read from disk only once.
             session.register_component("data_loader", catalog()._loader)
             session.user_agent_extra = USER_AGENT
@@ -169,6 +287,7 @@ class Connection:
         return session
 
     def _use_assumed_role(self, session) -> None:
+        from botocore.config import Config
         from botocore.credentials import (AssumeRoleCredentialFetcher, CredentialProvider,
                                           CredentialResolver, Credentials,
                                           DeferredRefreshableCredentials)
@@ -196,15 +315,29 @@ class Connection:
             kwargs.setdefault("region_name", region)
             if cfg.sts_endpoint_url:
                 kwargs["endpoint_url"] = cfg.sts_endpoint_url
-            return session.create_client(service_name, **kwargs)
+            # The data source's bounds hold for STS too (a connection test's short ones included).
+            kwargs["config"] = self._client_config().merge(kwargs.get("config") or Config())
+            client = session.create_client(service_name, **kwargs)
+            _cap_legacy_backoff(client, session.get_component("data_loader"))
+            self._sts_endpoint = client.meta.endpoint_url
+            return client
 
         fetcher = AssumeRoleCredentialFetcher(sts_client, source, cfg.role_arn, extra_args=extra)
+
+        def fetch_credentials():
+            try:
+                return fetcher.fetch_credentials()
+            except DynaqueryError:
+                raise
+            except Exception as error:  # whatever STS did, said as the AssumeRole step's failure
+                raise translate_error(error, "AssumeRole", self,
+                                      endpoint=self._sts_endpoint or "the STS endpoint") from None
 
         class _AssumedRole(CredentialProvider):
             METHOD = "assume-role"
 
             def load(self):
-                return DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role")
+                return DeferredRefreshableCredentials(fetch_credentials, "assume-role")
 
         session.register_component("credential_provider", CredentialResolver([_AssumedRole()]))
 
@@ -227,22 +360,16 @@ class Connection:
             from botocore.config import Config
 
             cfg = self.config
-            retries: dict[str, Any] = {}
-            if cfg.retry_mode:
-                retries["mode"] = cfg.retry_mode
-            if cfg.max_attempts is not None:
-                retries["total_max_attempts"] = cfg.max_attempts
-            config = Config(
-                connect_timeout=cfg.connect_timeout,
-                read_timeout=cfg.read_timeout,
-                retries=retries or None,
+            config = self._client_config().merge(Config(
                 # Parameters are checked by dynaquery's own validation (botocore's validator
                 # plus the model's enums and patterns) before they reach the client.
                 parameter_validation=False,
-                user_agent_extra=USER_AGENT,
-            )
+            ))
             client = self.session.create_client(
                 "dynamodb", region_name=self.region, endpoint_url=cfg.endpoint_url, config=config)
+            _cap_legacy_backoff(client, self.session.get_component("data_loader"))
+            # A web server that is not DynamoDB may answer 200 with a page botocore reads as {}.
+            client.meta.events.register("after-call.dynamodb", _check_is_dynamodb)
             if cfg.read_only:
                 # In botocore's own call path, so paginators and every other caller are covered.
                 client.meta.events.register("before-parameter-build.dynamodb", _refuse_writes)
@@ -251,6 +378,19 @@ class Connection:
             client.meta.events.register("after-call.dynamodb", _check_crc32)
             self._client = client
         return self._client
+
+    def _client_config(self):
+        """Timeouts and retries, for DynamoDB and STS alike."""
+        from botocore.config import Config
+
+        cfg = self.config
+        retries: dict[str, Any] = {}
+        if cfg.retry_mode:
+            retries["mode"] = cfg.retry_mode
+        if cfg.max_attempts is not None:
+            retries["total_max_attempts"] = cfg.max_attempts
+        return Config(connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
+                      retries=retries or None, user_agent_extra=USER_AGENT)
 
     @property
     def endpoint(self) -> str:
@@ -264,9 +404,37 @@ class Connection:
 
         return run(self, operation, params, **options)
 
-    def test(self) -> Diagnosis:
-        """Check that the data source works: credentials, region, endpoint, and a real call."""
-        details = {"auth": self.config.auth_method}
+    def test(self, deadline: float = TEST_DEADLINE) -> Diagnosis:
+        """Check that the data source works: credentials, STS AssumeRole for a role, DynamoDB.
+
+        With its own short bounds (one attempt, TEST_CONNECT_TIMEOUT and TEST_READ_TIMEOUT per
+        call), whatever the saved ones for runs are, and an answer within `deadline` seconds
+        even when a step is not bounded by them (a DNS lookup, a credential source)."""
+        cfg = self.config
+        probe = Connection(dataclasses.replace(
+            cfg, connect_timeout=min(cfg.connect_timeout, TEST_CONNECT_TIMEOUT),
+            read_timeout=min(cfg.read_timeout, TEST_READ_TIMEOUT), max_attempts=1))
+        probe._saved = cfg
+        probe.network_guard = self.network_guard
+        details: dict[str, Any] = {"auth": cfg.auth_method, "step": "credentials"}
+        answer: list[Diagnosis] = []
+        worker = threading.Thread(target=lambda: answer.append(probe._diagnose(details)),
+                                  name="dynaquery-test", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if answer:
+            return answer[0]
+        # The worker stops by itself at its bounds; nobody waits for it.
+        details = dict(details)
+        where = details.get("step_endpoint")
+        return Diagnosis(False, cfg.redact(
+            f"No answer within {deadline:g} s: {STEPS[details['step']]}"
+            f"{f' at {where}' if where else ''} did not finish (a name that does not resolve, "
+            "or an endpoint or credential source that does not answer)."), details)
+
+    def _diagnose(self, details: dict) -> Diagnosis:
+        """The steps of a test, each named in `details` while it runs."""
+        cfg = self.config
         started = time.perf_counter()
         try:
             details["region"] = self.region
@@ -274,14 +442,21 @@ class Connection:
             credentials = self.session.get_credentials()
             if credentials is None:
                 raise ConnectionFailed(no_credentials_message())
-            try:
-                credentials.get_frozen_credentials()
-            except Exception as error:  # the role could not be assumed, a profile source failed...
-                raise translate_error(error, "AssumeRole" if self.config.role_arn else "credentials",
-                                      self) from None
+            if cfg.auth_method == "role_arn":
+                details.update(step="sts_assume_role", step_endpoint=cfg.sts_endpoint_url)
+            credentials.get_frozen_credentials()
+            details.update(step="dynamodb", step_endpoint=details["endpoint"])
             self.call("ListTables", {"Limit": 1})
-        except DynaqueryError as error:
-            return Diagnosis(False, self.config.redact(error.message), details)
+        except Exception as error:  # a credential source may fail in its own way
+            if not isinstance(error, DynaqueryError):
+                error = translate_error(error, STEPS[details["step"]], self)
+            details = dict(details)
+            if self._sts_endpoint:
+                details["sts_endpoint"] = self._sts_endpoint
+                if details["step"] == "sts_assume_role":
+                    details["step_endpoint"] = self._sts_endpoint
+            return Diagnosis(False, cfg.redact(error.message), details)
+        details = {k: v for k, v in details.items() if k not in ("step", "step_endpoint")}
         details["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return Diagnosis(True, f"Connected to DynamoDB at {details['endpoint']} "
                                f"({details['region']}, {details['auth']}).", details)
@@ -296,6 +471,70 @@ class Connection:
             raise
         except Exception as error:
             raise translate_error(error, operation, self, params) from None
+
+
+STEPS = {"credentials": "getting the credentials", "sts_assume_role": "STS AssumeRole",
+         "dynamodb": "DynamoDB"}
+
+
+def _cap_legacy_backoff(client, loader) -> None:
+    """botocore's legacy retry handler (of DynamoDB or STS), with its delay capped at
+    MAX_BACKOFF (its doubling has no limit; the standard and adaptive modes have their own)."""
+    from botocore import retryhandler, translate
+
+    retries = dict(client.meta.config.retries or {})
+    if retries.get("mode", "legacy") != "legacy":
+        return
+    if "total_max_attempts" in retries:  # as botocore's client does for this mode
+        retries["max_attempts"] = retries.pop("total_max_attempts") - 1
+    prefix = client.meta.service_model.endpoint_prefix
+    event = f"needs-retry.{client.meta.service_model.service_id.hyphenize()}"
+    model = loader.load_data("_retry")
+    config = translate.build_retry_config(prefix, model.get("retry", {}),
+                                          model.get("definitions", {}), retries)
+    checker = retryhandler.create_checker_from_retry_config(config, prefix)
+    delay = retryhandler.create_retry_action_from_config(config, prefix)
+    handler = retryhandler.RetryHandler(
+        checker, lambda attempts: min(delay(attempts=attempts), MAX_BACKOFF))
+    # Under the id botocore registers its own handler with: it replaces that one.
+    unique_id = f"retry-config-{client.meta.service_model.service_id.hyphenize()}"
+    client.meta.events.unregister(event, unique_id=unique_id)
+    client.meta.events.register(event, handler, unique_id=unique_id)
+
+
+def _check_is_dynamodb(http_response, model, **_: Any) -> None:
+    """DynamoDB answers JSON objects; botocore reads any other 200 (a web page) as {}."""
+    if http_response is None or http_response.status_code >= 300:
+        return
+    body = http_response.content.lstrip()
+    if body and not body.startswith(b"{"):
+        raise ConnectionFailed(_not_dynamodb(
+            _endpoint_of(http_response.url), model.name,
+            f"HTTP {http_response.status_code} and a body that is not DynamoDB's JSON"))
+
+
+def _test_bound(used: float, saved: float) -> str:
+    return f"the connection test's bound; runs wait {saved:g}s" if used < saved else ""
+
+
+def _endpoint_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _not_dynamodb(where: str, operation: str, answer: str) -> str:
+    return (f"{where} is not a DynamoDB endpoint: it answered {operation} with {answer}. Check "
+            "the endpoint URL (scheme, host, port and path of a DynamoDB API, such as "
+            "DynamoDB Local's).")
+
+
+def _status_text(status) -> str:
+    import http
+
+    try:
+        return f"HTTP {status} {http.HTTPStatus(int(status)).phrase}"
+    except (TypeError, ValueError):
+        return f"HTTP {status}"
 
 
 def _check_crc32(http_response, **_: Any) -> None:
@@ -340,16 +579,29 @@ def _known_region(region: str) -> bool:
 
 
 def translate_error(error: Exception, operation: str, connection: Connection | None = None,
-                    params: dict | None = None) -> DynaqueryError:
-    """A botocore exception, as an error a user can act on. Never includes a secret."""
+                    params: dict | None = None, endpoint: str | None = None) -> DynaqueryError:
+    """A botocore exception, as an error a user can act on. Never includes a secret.
+
+    `endpoint` is where the failed call went, when it is not the DynamoDB endpoint (STS)."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     cfg = connection.config if connection else ConnectionConfig()
     redact = cfg.redact
+    sts = operation == "AssumeRole"
+    where = endpoint
+    if where is None and connection is not None and connection._client is not None:
+        where = connection._client.meta.endpoint_url
+    where = where or getattr(error, "kwargs", {}).get("endpoint_url") or "the endpoint"
+
+    def assume_failed(reason: str) -> ConnectionFailed:
+        return ConnectionFailed(redact(
+            f"Cannot assume role {cfg.role_arn} (STS AssumeRole at {where}): {reason}"))
+
     if isinstance(error, bx.ClientError):
-        info = error.response.get("Error", {})
-        code = str(info.get("Code", "Unknown"))
-        message = redact(info.get("Message", str(error)))
+        info = error.response.get("Error") or {}
+        code = str(info.get("Code") or "Unknown")
+        message = redact(str(info.get("Message") or ""))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if message.lstrip().startswith("<"):
             # Not DynamoDB's JSON: an XML ErrorResponse (gateways, moto) or an HTML error page.
@@ -361,9 +613,20 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
                 code = xml_code.group(1)
                 message = html.unescape(xml_message.group(1)) if xml_message else ""
             else:
-                message = f"the server answered HTTP {status or code} with no DynamoDB error in the body"
-        if error.operation_name == "AssumeRole":
-            return ConnectionFailed(f"Cannot assume role {cfg.role_arn}: {code}: {message}")
+                code = str(status or code)
+        if code == "Unknown" or code.isdigit():
+            # No error code in the body: the answer of some other server, not of the service.
+            if sts:
+                return assume_failed(f"it answered {_status_text(status or code)} with no STS "
+                                     "error: is it an STS endpoint? Check the STS endpoint URL.")
+            answer = f"{_status_text(status or code)} and no DynamoDB error in its body"
+            if status and int(status) >= 500:
+                return ConnectionFailed(
+                    f"{where} answered {operation} with {answer}: it is not a DynamoDB endpoint, "
+                    "or something in front of it (a proxy, a load balancer) failed.")
+            return ConnectionFailed(_not_dynamodb(where, operation, answer))
+        if sts:
+            return assume_failed(f"{code}: {message}")
         from .hints import advise
 
         hint = advise(code, message, params or {},
@@ -379,18 +642,40 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
     if isinstance(error, bx.NoRegionError):
         return ConfigurationError(
             "No region: give --region, or set AWS_REGION (or a region in your AWS profile).")
-    endpoint = None
-    if connection is not None and connection._client is not None:
-        endpoint = connection._client.meta.endpoint_url
-    where = endpoint or getattr(error, "kwargs", {}).get("endpoint_url") or "the endpoint"
+    translated = _connection_error(error, operation, cfg, where,
+                                   getattr(connection, "_saved", None) or cfg)
+    if translated is not None:
+        return assume_failed(translated.message) if sts else translated
+    if sts:  # STS answered, but not as STS does (a web page, text that is no XML...)
+        return assume_failed("its answer is not an STS answer: is it an STS endpoint? Check the "
+                             "STS endpoint URL.")
+    if isinstance(error, ResponseParserError):
+        return ConnectionFailed(_not_dynamodb(where, operation, "an answer that is not DynamoDB's"))
+    if isinstance(error, bx.ParamValidationError):
+        return InputError(redact(str(error)))
+    if isinstance(error, bx.BotoCoreError):
+        return ConnectionFailed(redact(f"{operation}: {error}"))
+    return ConnectionFailed(redact(f"{operation}: {type(error).__name__}: {error}"))
+
+
+def _connection_error(error: Exception, operation: str, cfg: ConnectionConfig,
+                      where: str, saved: ConnectionConfig) -> DynaqueryError | None:
+    """The network's failures: timeouts, refused connections, TLS, a cut-off answer.
+    `saved` has the timeouts of runs, when a connection test used shorter ones."""
+    from botocore import exceptions as bx
+
     if isinstance(error, (bx.ConnectTimeoutError,)):
+        note = _test_bound(cfg.connect_timeout, saved.connect_timeout)
         return ConnectionFailed(
-            f"Timed out after {cfg.connect_timeout:g}s connecting to {where}: is the endpoint "
-            "reachable from here (network, firewall, proxy)?")
+            f"Timed out after {cfg.connect_timeout:g}s{f' ({note})' if note else ''} "
+            f"connecting to {where}: "
+            "is the endpoint reachable from here (network, firewall, proxy)?")
     if isinstance(error, bx.ReadTimeoutError):
+        note = _test_bound(cfg.read_timeout, saved.read_timeout)
         return ConnectionFailed(
-            f"{operation}: no answer from {where} within {cfg.read_timeout:g}s (read timeout); "
-            "the endpoint is slow or stuck. Raise the read timeout or try again.")
+            f"{operation}: no answer from {where} within {cfg.read_timeout:g}s (read timeout"
+            f"{f', {note}' if note else ''}); the endpoint is slow or stuck. "
+            f"{'Try again.' if note else 'Raise the read timeout or try again.'}")
     if isinstance(error, bx.EndpointConnectionError):
         region = cfg.region
         if not cfg.endpoint_url and region and not _known_region(region):
@@ -401,17 +686,13 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
                                 "(wrong URL or port, the server is down, or no network).")
     if isinstance(error, (bx.ConnectionClosedError, bx.ProxyConnectionError, bx.SSLError,
                           bx.HTTPClientError)):
-        return ConnectionFailed(redact(f"{operation}: connection to {where} failed: {error}"))
+        return ConnectionFailed(cfg.redact(f"{operation}: connection to {where} failed: {error}"))
     if isinstance(error, bx.ChecksumError):
         return ConnectionFailed(
             f"{operation}: the answer from {where} was cut off or damaged on the way (its CRC32 "
             "checksum does not match) and the retries did not get a whole one; nothing of it "
             "was used. Try again.")
-    if isinstance(error, bx.ParamValidationError):
-        return InputError(redact(str(error)))
-    if isinstance(error, bx.BotoCoreError):
-        return ConnectionFailed(redact(f"{operation}: {error}"))
-    return ConnectionFailed(redact(f"{operation}: {type(error).__name__}: {error}"))
+    return None
 
 
 def _describer(connection: Connection):

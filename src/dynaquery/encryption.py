@@ -1,16 +1,23 @@
 """Secrets at rest: AES-256-GCM (the `cryptography` package), one key per workspace.
 
-The key comes from DYNAQUERY_SECRET_KEY (any text; a 256-bit key is derived from it with HKDF), or
-from a key file created on first use, readable by its owner only. Each secret is sealed with a
-fresh nonce and bound to where it belongs (the data source's id and the field), so a sealed value
-copied to another row or field does not open.
+The key comes from DYNAQUERY_SECRET_KEY (any text, stretched with scrypt, a memory-hard KDF, and
+a random salt kept in the workspace), or from a key file of 32 random bytes created on first use,
+readable by its owner only. Each secret is sealed with a fresh nonce and bound to where it belongs
+(the data source's id and the field), so a sealed value copied to another row or field does not
+open. A fingerprint of the key (an HMAC made with it) lets a wrong key be told apart from altered
+data; with scrypt in front, trying passphrases against it costs what scrypt costs.
+
+Workspaces whose DYNAQUERY_SECRET_KEY was stretched the old way (HKDF with a fixed salt) are
+moved to scrypt the first time the right key opens them: their secrets are sealed again.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +26,10 @@ from .errors import ConfigurationError
 KEY_ENV = "DYNAQUERY_SECRET_KEY"
 PREFIX = "v1:"
 _NONCE_BYTES = 12
+FINGERPRINT_SETTING = "key_fingerprint"
+KDF_SETTING = "secret_key_kdf"  # JSON: the scrypt parameters and salt of DYNAQUERY_SECRET_KEY
+# scrypt's cost: 32 MiB and about a tenth of a second per derivation (once per process).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 
 class SecretBox:
@@ -30,6 +41,8 @@ class SecretBox:
         self._aead = AESGCM(key)
         self.source = source  # where the key came from, for messages (never the key itself)
         self.fingerprint = hmac.new(key, b"dynaquery key check", hashlib.sha256).hexdigest()[:16]
+        # The key a workspace was just moved from: this process may hold values read before.
+        self.previous: SecretBox | None = None
 
     def seal(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -45,6 +58,8 @@ class SecretBox:
         try:
             plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
         except InvalidTag:
+            if self.previous is not None:
+                return self.previous.open(token, context)
             raise ConfigurationError(
                 f"A stored secret cannot be decrypted with the key from {self.source}: the key is "
                 "not the one it was saved with (or the stored value was altered). Use the original "
@@ -52,7 +67,22 @@ class SecretBox:
         return plain.decode("utf-8")
 
 
-def derive_key(text: str) -> bytes:
+def derive_key(text: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
+               p: int = SCRYPT_P) -> bytes:
+    """A 256-bit key from a passphrase: scrypt, memory-hard, with the workspace's salt."""
+    return _scrypt(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), salt, n, r, p)
+
+
+@functools.lru_cache(maxsize=16)
+def _scrypt(text_digest: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # Cached by the passphrase's digest: a process opening workspaces again pays scrypt once.
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(text_digest)
+
+
+def legacy_key(text: str) -> bytes:
+    """The key older versions derived (HKDF, fixed salt): only to move a workspace to scrypt."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -61,11 +91,83 @@ def derive_key(text: str) -> bytes:
 
 
 def load_box(key_file: Path) -> SecretBox:
-    """The workspace's SecretBox: from DYNAQUERY_SECRET_KEY, else the key file (made if missing)."""
-    text = os.environ.get(KEY_ENV)
-    if text:
-        return SecretBox(derive_key(text), KEY_ENV)
+    """A SecretBox from the key file (made if missing), for a workspace without
+    DYNAQUERY_SECRET_KEY (with it, see open_box: the salt is in the workspace)."""
     return SecretBox(_read_or_create_key(key_file), str(key_file))
+
+
+def open_box(engine, key_file: Path) -> SecretBox:
+    """The workspace's SecretBox, its key checked against the workspace's fingerprint (stored on
+    first use). With DYNAQUERY_SECRET_KEY, the scrypt salt is made on first use, and a workspace
+    from the HKDF days is moved to scrypt."""
+    import sqlalchemy as sa
+
+    from . import store
+
+    def read(db) -> tuple[str | None, str | None]:
+        rows = dict(db.execute(sa.select(store.settings.c.key, store.settings.c.value).where(
+            store.settings.c.key.in_([FINGERPRINT_SETTING, KDF_SETTING]))).all())
+        return rows.get(FINGERPRINT_SETTING), rows.get(KDF_SETTING)
+
+    def put(db, key: str, value: str) -> None:
+        db.execute(store.settings.delete().where(store.settings.c.key == key))
+        db.execute(store.settings.insert().values(key=key, value=value))
+
+    text = os.environ.get(KEY_ENV)
+    with store.transaction(engine) as db:
+        known, kdf = read(db)
+    if not text:
+        box = load_box(key_file)
+        if known is None:
+            with store.transaction(engine, write=True) as db:
+                known, _ = read(db)
+                if known is None:
+                    put(db, FINGERPRINT_SETTING, box.fingerprint)
+                    known = box.fingerprint
+        return _checked(box, known, key_file)
+    if kdf is None:  # a new workspace, or one from the HKDF days: take the lock, look again
+        with store.transaction(engine, write=True) as db:
+            known, kdf = read(db)
+            if kdf is None:
+                salt = os.urandom(16)
+                kdf = json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
+                                  "salt": base64.b64encode(salt).decode("ascii")})
+                box = SecretBox(derive_key(text, salt), KEY_ENV)
+                if known is not None:
+                    old = SecretBox(legacy_key(text), KEY_ENV)
+                    _checked(old, known, key_file)
+                    _reseal(db, old, box)
+                    box.previous = old
+                put(db, KDF_SETTING, kdf)
+                put(db, FINGERPRINT_SETTING, box.fingerprint)
+                return box
+    params = json.loads(kdf)
+    box = SecretBox(derive_key(text, base64.b64decode(params["salt"]), params["n"], params["r"],
+                               params["p"]), KEY_ENV)
+    return _checked(box, known, key_file)
+
+
+def _checked(box: SecretBox, known: str | None, key_file: Path) -> SecretBox:
+    if known is not None and not hmac.compare_digest(known, box.fingerprint):
+        raise ConfigurationError(
+            f"The secrets key from {box.source} is not the key this workspace's secrets were "
+            f"saved with. Set {KEY_ENV} to the original key (or restore the key file "
+            f"{key_file}).")
+    return box
+
+
+def _reseal(db, old: SecretBox, new: SecretBox) -> None:
+    """Every stored secret, opened with the old key and sealed with the new one (same context
+    as the workspace uses: "<data source id>/<field>")."""
+    import sqlalchemy as sa
+
+    from . import store
+
+    table = store.datasources
+    for ds_id, sealed in db.execute(sa.select(table.c.id, table.c.secrets)).all():
+        secrets = {name: new.seal(old.open(value, f"{ds_id}/{name}"), f"{ds_id}/{name}")
+                   for name, value in json.loads(sealed).items()}
+        db.execute(table.update().where(table.c.id == ds_id).values(secrets=json.dumps(secrets)))
 
 
 def _read_or_create_key(path: Path) -> bytes:

@@ -16,7 +16,7 @@ from .catalog import Operation
 from .connection import Connection, translate_error
 from .errors import DynaqueryError, InputError, ServiceError
 from .request import Request, prepare
-from .results import Result, apply_transform, compile_transform
+from .results import Result, apply_transform, compile_transform, write_summary
 from .values import plain_response
 
 # The batch operations, and where each answers with what it left undone.
@@ -61,6 +61,9 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
         stats["responses"] = [raw]
     duration = time.perf_counter() - started
     result = shape_result(op, raw, stats, duration, unprocessed)
+    summary = write_summary(op, request.params, raw)
+    if summary:
+        result.meta["summary"] = summary
     if transform:
         result.data = apply_transform(result.data, transform)
         result.meta["transform"] = transform

@@ -188,9 +188,12 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass  # the group is already gone
 
 
-def start_dynamodb_local(port: int | None = None, cache_dir: Path | None = None, in_memory: bool = True) -> LocalServer:
+def start_dynamodb_local(port: int | None = None, cache_dir: Path | None = None, in_memory: bool = True,
+                         db_path: Path | None = None, shared_db: bool = False) -> LocalServer:
     """Start AWS DynamoDB Local and return once it answers ListTables.
 
+    `db_path`: keep the data in that directory (it outlives the process) instead of in memory.
+    `shared_db`: one database for every access key and region, instead of one per pair.
     DynamoDB Local has no option to choose the listening address: it listens on all interfaces.
     Clients use the loopback address.
     """
@@ -206,12 +209,12 @@ def start_dynamodb_local(port: int | None = None, cache_dir: Path | None = None,
     def argv(p: int) -> list[str]:
         # -disableTelemetry: otherwise it tries to reach AWS Pinpoint on start.
         cmd = [java, f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
-               "-port", str(p), "-disableTelemetry"]
-        if in_memory:
+               "-port", str(p), "-disableTelemetry"] + (["-sharedDb"] if shared_db else [])
+        if db_path is None and in_memory:
             return cmd + ["-inMemory"]
-        data = cache / "dynamodb-local-data"
-        data.mkdir(parents=True, exist_ok=True)
-        return cmd + ["-dbPath", str(data)]
+        data = Path(db_path) if db_path is not None else cache / "dynamodb-local-data"
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return cmd + ["-dbPath", str(data.resolve())]
 
     return _start("dynamodb-local", argv, port, cache, cwd=home)
 

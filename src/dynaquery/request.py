@@ -43,8 +43,9 @@ def prepare(operation: str | Operation, params: str | dict | None = None) -> Req
     typed = typed_params(parsed, op.input_plan, "", problems) if op.input_plan else parsed
     if not problems:
         problems.extend(validate(op, typed))
-    if not problems:
-        problems.extend(hints.check(parsed))
+        # Also beside the model's findings: a saved query's placeholder may stand where the model
+        # finds fault (its table name, say), and the expressions still deserve their checks.
+        problems.extend(p for p in hints.check(parsed, op.input_shape) if p not in problems)
     if problems:
         raise ValidationError(op.name, problems)
     return Request(op, typed, parsed)

@@ -3,7 +3,8 @@
 - `data`: the response with every AttributeValue plain and ResponseMetadata dropped;
 - `raw`: the service response as botocore parsed it (typed); for several calls (pages, batch
   chunks) the responses merged into one of the same shape;
-- `meta`: operation, duration, pages, retries, count, scanned count, consumed capacity, next token.
+- `meta`: operation, duration, pages, retries, count, scanned count, consumed capacity, next token,
+  and for a single-item write a `summary` of what it did ("1 item written").
 
 Output: exact JSON (numbers keep every digit, binary is base64), a table, or CSV.
 """
@@ -41,6 +42,63 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"data": self.data, "meta": self.meta}
+
+
+# ---------------------------------------------------------------------------------------------
+# what a single-item write did (its data alone is `{}` unless ReturnValues asked for more)
+
+# The verbs of the single-item writes, as the model names them (PutItem, UpdateItem, DeleteItem).
+_WRITTEN = {"Put": "written", "Update": "updated", "Delete": "deleted"}
+_RETURNED = {
+    "ALL_OLD": "the old item",
+    "UPDATED_OLD": "the old values of the updated attributes",
+    "ALL_NEW": "the new item",
+    "UPDATED_NEW": "the new values of the updated attributes",
+}
+
+
+def write_summary(operation, params: dict | None, body: dict) -> str | None:
+    """One line saying what a single-item write did ("1 item written · 1 write capacity unit"),
+    or None for any other operation. A single-item write is one whose input takes a table and an
+    Item or Key and whose output is the item's Attributes; its verb says what happened."""
+    model = getattr(operation, "model", None)
+    verb = next((v for v in _WRITTEN if operation.name.startswith(v)), None)
+    if verb is None or model is None or model.input_shape is None or model.output_shape is None:
+        return None
+    members = model.input_shape.members
+    if "TableName" not in members or not ({"Item", "Key"} & set(members)) \
+            or "Attributes" not in model.output_shape.members:
+        return None
+    params = params if isinstance(params, dict) else {}
+    asked = params.get("ReturnValues")
+    asked = asked if isinstance(asked, str) and asked in _RETURNED else None
+    returned = bool(body.get("Attributes"))
+    if verb == "Delete" and asked == "ALL_OLD" and not returned:
+        parts = ["0 items deleted: no item had this key"]
+    elif verb == "Delete" and not returned:
+        # DynamoDB answers the same whether the key existed or not
+        parts = ["1 item deleted, if it existed (ReturnValues ALL_OLD says whether it did)"]
+    elif verb == "Put" and asked == "ALL_OLD":
+        parts = ["1 item written, replacing the item with this key" if returned
+                 else "1 item written (a new item: none had this key)"]
+    else:
+        parts = [f"1 item {_WRITTEN[verb]}"]
+    if returned and asked:
+        parts.append(f"returned: {_RETURNED[asked]} ({asked})")
+    units = _capacity_units(body.get("ConsumedCapacity"))
+    if units is not None:
+        parts.append(f"{units} write capacity unit{'' if units == 1 else 's'}")
+    return " · ".join(parts)
+
+
+def _capacity_units(consumed: Any) -> Any:
+    if not isinstance(consumed, dict):
+        return None
+    for key in ("CapacityUnits", "WriteCapacityUnits"):
+        value = consumed.get(key)
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            return int(value) if value == int(value) else value
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

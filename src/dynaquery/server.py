@@ -18,19 +18,22 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import __version__
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .connection import SECRET_FIELDS, Connection, ConnectionConfig, Diagnosis
+from .inputs import lone_surrogate
+from .netguard import NetworkPolicy, guard_session, parse_address
 from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
                      ReadOnlyError, ServiceError, ValidationError)
 from .results import to_json
@@ -85,12 +88,24 @@ def link_local_allowed() -> bool:
     return os.environ.get(ALLOW_NETWORK_ENV, "").strip().lower() == "link-local"
 
 
-def check_endpoint(url: str | None, setting: str = "endpoint_url") -> None:
-    """Refuse an endpoint URL whose host is, or resolves to, a link-local or metadata address."""
+def endpoint_policy() -> NetworkPolicy | None:
+    """The server's policy for endpoints: link-local and metadata addresses are refused, unless
+    the operator allows them (then None: no policy)."""
+    if link_local_allowed():
+        return None
+    return NetworkPolicy(LINK_LOCAL_NETWORKS, "a link-local or cloud metadata address")
+
+
+def check_endpoint(url: str | None, setting: str = "endpoint_url",
+                   policy: NetworkPolicy | None = None) -> None:
+    """Refuse an endpoint URL whose host is, or resolves to, an address the policy forbids (its
+    IPv4 address inside an IPv6 one included). A name that does not resolve now passes: every
+    connection is checked again where it lands (netguard.guard_session)."""
     import socket
     from urllib.parse import urlsplit
 
-    if not url:
+    policy = policy or endpoint_policy()
+    if not url or policy is None:
         return
     try:
         host = urlsplit(url).hostname
@@ -99,30 +114,27 @@ def check_endpoint(url: str | None, setting: str = "endpoint_url") -> None:
     if not host:
         return
     try:
-        addresses = {ipaddress.ip_address(host.split("%")[0])}
+        addresses = {parse_address(host)}
     except ValueError:
         try:
             infos = socket.getaddrinfo(host, None)
         except (OSError, UnicodeError):
             infos = []  # does not resolve: the connection will say it is unreachable
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+        addresses = {parse_address(str(info[4][0])) for info in infos}
     for address in addresses:
-        mapped = getattr(address, "ipv4_mapped", None) or address
-        if any(mapped in network for network in LINK_LOCAL_NETWORKS if network.version == mapped.version):
+        bad = policy.forbidden_address(address)
+        if bad is not None:
             raise InputError(
-                f"The {setting} {url!r} points at {mapped}, a link-local or cloud metadata "
-                "address, which the server does not reach: start it with "
-                f"`dynaquery serve --allow-endpoint-network link-local` (or {ALLOW_NETWORK_ENV}="
-                "link-local) to allow it.")
+                f"The {setting} {url!r} points at {bad}, {policy.why}, which the server does not "
+                "reach: start it with `dynaquery serve --allow-endpoint-network link-local` (or "
+                f"{ALLOW_NETWORK_ENV}=link-local) to allow it.")
 
 
-def check_endpoints(settings: Any) -> None:
+def check_endpoints(settings: Any, policy: NetworkPolicy | None = None) -> None:
     """Both endpoint settings of a request's body or a stored configuration."""
-    if link_local_allowed():
-        return
     for name in ("endpoint_url", "sts_endpoint_url"):
         value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
-        check_endpoint(value, name)
+        check_endpoint(value, name, policy)
 
 
 class SignInLimiter:
@@ -225,6 +237,18 @@ def is_loopback(host: str) -> bool:
 # the API's shapes (they make /openapi.json)
 
 
+class _Input(BaseModel):
+    """A request body: its text must be Unicode, everywhere in it (a 400 naming the field)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        found = lone_surrogate(data)
+        if found:
+            raise ValueError(found)
+        return data
+
+
 class ErrorOut(BaseModel):
     error: str
     message: str
@@ -233,7 +257,7 @@ class ErrorOut(BaseModel):
     problems: list[dict[str, Any]] | None = None
 
 
-class Settings(BaseModel):
+class Settings(_Input):
     """A data source's settings; every field optional."""
 
     model_config = ConfigDict(extra="forbid")
@@ -252,7 +276,7 @@ class Settings(BaseModel):
     sts_endpoint_url: str | None = None
     connect_timeout: float | None = None
     read_timeout: float | None = None
-    max_attempts: int | None = None
+    max_attempts: int | None = Field(None, ge=1, le=10)
     retry_mode: Literal["standard", "adaptive", "legacy"] | None = None
 
 
@@ -305,7 +329,7 @@ class DiagnosisOut(BaseModel):
     message: str
 
 
-class QueryIn(BaseModel):
+class QueryIn(_Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str
@@ -317,7 +341,7 @@ class QueryIn(BaseModel):
     defaults: dict[str, Any] | None = None
 
 
-class QueryUpdate(BaseModel):
+class QueryUpdate(_Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
@@ -344,7 +368,7 @@ class QueryOut(BaseModel):
     updated_at: str
 
 
-class RunOptions(BaseModel):
+class RunOptions(_Input):
     model_config = ConfigDict(extra="forbid")
 
     values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
@@ -365,12 +389,13 @@ class RunIn(RunOptions):
 
 class ResultOut(BaseModel):
     data: Any
-    meta: dict[str, Any]
+    meta: dict[str, Any] = Field(description="duration, count, pages, next_token, summary, ...")
     raw: dict[str, Any]
-    complete: bool
+    complete: bool = Field(description="false only when a batch left requests unprocessed; "
+                                       "more pages are told by meta.next_token")
 
 
-class CheckIn(BaseModel):
+class CheckIn(_Input):
     operation: str
     params: str = ""
     transform: str | None = None
@@ -505,18 +530,167 @@ class _ApiError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
+# the gate: what every request passes before any route (or its body) is touched
+
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body's limit: queries and settings are small JSON
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; "
+     b"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+     b"form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def allowed_hosts_for(host: str, port: int, extra: Iterable[str] = ()) -> list[str] | None:
+    """The Host headers the server answers. On loopback: the loopback names (a page elsewhere
+    cannot reach it through a name of its own: DNS rebinding) and `extra`; on another address:
+    `extra` and the address itself, or any Host when `extra` is empty."""
+    extra = [h.strip().lower() for h in extra if h.strip()]
+    if is_loopback(host):
+        names = [*LOOPBACK_NAMES, *extra]
+    elif extra:
+        names = [f"[{host}]" if ":" in host else host, *extra]
+    else:
+        return None
+    allowed = []
+    for name in names:
+        allowed.append(name if _port_of(name) is not None else f"{name}:{port}")
+        if port == 80 and _port_of(name) is None:
+            allowed.append(name)  # a browser leaves the default port out
+    return allowed
+
+
+def _port_of(host: str) -> str | None:
+    head, _, tail = host.rpartition(":")
+    return tail if head and tail.isdigit() and (not head.startswith("[") or head.endswith("]")) \
+        else None
+
+
+class _Gate:
+    """An ASGI middleware around the whole application: the Host header, the security headers
+    of every answer, and the token of every /api route, checked before the body is read (so a
+    client without the token cannot make the server take in a large body)."""
+
+    PUBLIC = ("/api/downloads/",)  # a download link is its own key
+
+    def __init__(self, app, *, token_sha256: str, limiter: SignInLimiter,
+                 allowed_hosts: list[str] | None, max_body: int):
+        self.app = app
+        self.max_body = max_body
+        self.token_sha256 = token_sha256
+        self.limiter = limiter
+        self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None \
+            else None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", ())}
+                message["headers"] = [*message.get("headers", ()),
+                                      *((k, v) for k, v in SECURITY_HEADERS if k not in names)]
+            await send(message)
+
+        headers = Headers(scope=scope)
+        if self.allowed_hosts is not None and headers.get("host", "").lower() not in self.allowed_hosts:
+            answer = JSONResponse({"error": "InvalidHost", "message": "This server does not "
+                                   "answer to that Host header (see `dynaquery serve "
+                                   "--allowed-host`)."}, status_code=400)
+            return await answer(scope, receive, send_with_headers)
+        path = scope.get("path", "")
+        if (path.startswith("/api/") and not path.startswith(self.PUBLIC)) or path == "/openapi.json":
+            refusal = self._refusal(scope, headers)
+            if refusal is not None:
+                return await refusal(scope, receive, send_with_headers)
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            # Told now, unread; a body without a length is cut off as it passes the limit
+            # (FastAPI's max_body_size).
+            return await _too_large_answer(self.max_body)(scope, receive, send_with_headers)
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope, headers) -> Response | None:
+        """The 429 or 401 for a request without the right token; None when it has it."""
+        address = scope["client"][0] if scope.get("client") else ""
+        wait = self.limiter.retry_after(address)
+        if wait:
+            return _too_many_answer(wait)
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            given = ""
+        # Digests of equal length, compared in constant time: the token's length leaks nothing.
+        if hmac.compare_digest(_digest(given), self.token_sha256):
+            return None
+        if given:  # a wrong token is a guess; no token at all is not
+            self.limiter.failed(address)
+        return _unauthorized_answer()
+
+
+def _too_large_answer(limit: int) -> JSONResponse:
+    return JSONResponse({"error": "ContentTooLarge", "message": "The request body is larger "
+                         f"than the server takes ({limit} bytes)."}, status_code=413)
+
+
+def _unauthorized_answer() -> JSONResponse:
+    return JSONResponse({"error": "Unauthorized", "message": "Sign in: send the server's token "
+                         "as 'Authorization: Bearer TOKEN'."}, status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"})
+
+
+def _too_many_answer(seconds: int) -> JSONResponse:
+    return JSONResponse({"error": "TooManyRequests", "message": "Too many failed sign-ins from "
+                         f"this address: try again in {seconds} s."}, status_code=429,
+                        headers={"Retry-After": str(seconds)})
+
+
+class _App(FastAPI):
+    """FastAPI with the gate outside everything, its 500s included."""
+
+    gate_options: dict = {}
+
+    def build_middleware_stack(self):
+        return _Gate(super().build_middleware_stack(), **self.gate_options)
+
+
+# ---------------------------------------------------------------------------------------------
 # the application
 
 
-def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -> FastAPI:
-    app = FastAPI(title="dynaquery", version=__version__,
-                  description="The DynamoDB query manager's API: data sources, queries, runs, "
-                              "the operations catalog, a table browser and the run history. "
-                              "Every route needs `Authorization: Bearer TOKEN`.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False,
+               allowed_hosts: Iterable[str] | None = None, max_body: int = MAX_BODY_BYTES,
+               network_policy: NetworkPolicy | None = None) -> FastAPI:
+    """The API and the page. `allowed_hosts`: the Host headers answered (None: any; `serve`
+    passes allowed_hosts_for()); `max_body`: a request body's limit in bytes (413 above);
+    `network_policy`: the addresses endpoints may not reach (default: endpoint_policy())."""
+    app = _App(title="dynaquery", version=__version__,
+               description="The DynamoDB query manager's API: data sources, queries, runs, "
+                           "the operations catalog, a table browser and the run history. "
+                           "Every route needs `Authorization: Bearer TOKEN`.",
+               docs_url=None, redoc_url=None, openapi_url=None, max_body_size=max_body)
     bearer = HTTPBearer(auto_error=False)
     limiter = app.state.sign_ins = SignInLimiter()
     links = app.state.download_links = DownloadLinks()
+    app.gate_options = {"token_sha256": token_sha256, "limiter": limiter, "max_body": max_body,
+                        "allowed_hosts": None if allowed_hosts is None else list(allowed_hosts)}
+
+    def policy() -> NetworkPolicy | None:
+        return network_policy if network_policy is not None else endpoint_policy()
+
+    def guard_network(session) -> None:
+        """Installed on every botocore session the server's connections build: each new
+        connection's peer address is checked against the policy."""
+        current = policy()
+        if current is not None:
+            guard_session(session, current)
+
+    workspace.network_guard = guard_network
 
     def not_blocked(request: Request) -> str:
         """The client's address, unless too many wrong tokens came from it lately."""
@@ -544,15 +718,11 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.exception_handler(_Unauthorized)
     async def _unauthorized(_request: Request, _exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": "Unauthorized", "message": "Sign in: send the server's token "
-                             "as 'Authorization: Bearer TOKEN'."}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return _unauthorized_answer()
 
     @app.exception_handler(_TooManySignIns)
     async def _too_many(_request: Request, exc: _TooManySignIns) -> JSONResponse:
-        return JSONResponse({"error": "TooManyRequests", "message": "Too many failed sign-ins from "
-                             f"this address: try again in {exc.seconds} s."}, status_code=429,
-                            headers={"Retry-After": str(exc.seconds)})
+        return _too_many_answer(exc.seconds)
 
     @app.exception_handler(_ConfirmationRequired)
     async def _confirmation_required(_request: Request, exc: _ConfirmationRequired) -> JSONResponse:
@@ -576,14 +746,16 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:
+            return _too_large_answer(max_body)
         return JSONResponse({"error": "NotFound" if exc.status_code == 404 else "HTTPError",
                              "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-                    for e in exc.errors()]
+        problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"),
+                     "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
         message = "Invalid request: " + "; ".join(
             f"{p['path']}: {p['message']}" if p["path"] else p["message"] for p in problems)
         if any(e["type"] in ("model_attributes_type", "json_invalid") for e in exc.errors()):
@@ -632,11 +804,11 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     def guard(datasource: str) -> None:
         """A stored data source's endpoints, checked before the server connects with it."""
-        check_endpoints(workspace.datasource(datasource).config)
+        check_endpoints(workspace.datasource(datasource).config, policy())
 
     @app.post("/api/datasources", status_code=201, response_model=DataSourceOut, **api)
     def add_datasource(body: DataSourceIn) -> dict:
-        check_endpoints(body)
+        check_endpoints(body, policy())
         settings = _settings(body, exclude={"name", "read_only", "description"})
         return workspace.add_datasource(body.name, read_only=body.read_only,
                                         description=body.description, **settings).to_dict()
@@ -647,7 +819,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.put("/api/datasources/{ds_id}", response_model=DataSourceOut, **api)
     def update_datasource(ds_id: str, body: DataSourceUpdate) -> dict:
-        check_endpoints(body)
+        check_endpoints(body, policy())
         given = body.model_dump(exclude_unset=True)
         clear = [k for k, v in given.items() if k in SECRET_FIELDS and v == ""]
         clear += [k for k, v in given.items() if k not in SECRET_FIELDS and v is None
@@ -666,7 +838,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
     @app.post("/api/datasources/test", response_model=DiagnosisOut, **api)
     def test_unsaved(body: DataSourceTest) -> dict:
         settings = _settings(body, exclude={"id"})
-        check_endpoints(settings)
+        check_endpoints(settings, policy())
         given = body.model_dump(exclude_unset=True)
         if body.id:
             stored = workspace.connection_config(body.id)
@@ -677,6 +849,7 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
             connection = Connection(ConnectionConfig(**settings))
         except ConfigurationError as error:  # an incomplete form is a failed test, not an error
             return Diagnosis(False, error.message).to_dict()
+        connection.network_guard = guard_network
         return connection.test().to_dict()
 
     @app.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut, **api)
@@ -729,20 +902,12 @@ def create_app(workspace: Workspace, token_sha256: str, *, demo: bool = False) -
 
     @app.post("/api/run", response_model=ResultOut, **api)
     def run(body: RunIn) -> Response:
-        from . import templates
-
-        params = body.params
         guard(body.datasource)
         try:
-            if isinstance(params, str):
-                params, _ = templates.parse(params).render(body.values)
-            elif body.values:
-                raise InputError("'values' fill {{ }} placeholders in a parameter text; the "
-                                 "parameters here are an object.")
             options = body.model_dump(exclude={"values", "datasource", "operation", "params",
                                                "transform", "confirm"})
-            result = workspace.run(body.datasource, body.operation, params, origin="api",
-                                   transform=body.transform,
+            result = workspace.run(body.datasource, body.operation, body.params,
+                                   values=body.values, origin="api", transform=body.transform,
                                    confirm=None if body.confirm else confirm_destructive,
                                    **options)
         except InputError as error:
@@ -922,12 +1087,17 @@ def query_template(table: str, partition: dict) -> str:
 
 
 def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 8000, *,
-          demo: bool = False, echo=print) -> None:
-    """Run the server until interrupted. Prints the address (with the token when it is new)."""
+          demo: bool = False, echo=print, allowed_hosts: Iterable[str] = (),
+          forwarded_allow_ips: str | None = None) -> None:
+    """Run the server until interrupted. Prints the address (with the token when it is new).
+    `allowed_hosts`: Host headers answered besides the defaults (allowed_hosts_for);
+    `forwarded_allow_ips`: the proxies whose X-Forwarded-For is believed (None: none, the client
+    address is the peer's, so a client cannot pick its own address for the sign-in limiter)."""
     import uvicorn
 
     digest, fresh = server_token(workspace, allow_new=is_loopback(host))
-    app = create_app(workspace, digest, demo=demo)
+    app = create_app(workspace, digest, demo=demo,
+                     allowed_hosts=allowed_hosts_for(host, port, allowed_hosts))
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
     if fresh:
@@ -937,4 +1107,9 @@ def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 8000, *,
     else:
         echo(f"dynaquery: open {url} and sign in with the server's token"
              f"{' (DYNAQUERY_TOKEN)' if os.environ.get(TOKEN_ENV) else ''}.")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+        if not os.environ.get(TOKEN_ENV):
+            echo("dynaquery: lost it? Stop the server, run `dynaquery serve --new-token` "
+                 "(it prints a new one) and start it again.")
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
+                proxy_headers=bool(forwarded_allow_ips),
+                forwarded_allow_ips=forwarded_allow_ips or None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import queue
@@ -50,6 +51,13 @@ DEFAULT_WORKERS = 8
 # (and so the memory) the same size whatever the table's, at the cost of a few more requests.
 DEFAULT_PAGE_SIZE = 1000
 KEEP_ERRORS = 1000  # line errors kept in an ImportResult (all are counted)
+# DynamoDB refuses an item with a map or list inside 31 others (an attribute's levels: 32).
+MAX_NESTING = 32
+TOO_DEEP = f"nested too deeply: DynamoDB allows {MAX_NESTING} levels of nesting"
+BOM = "\ufeff"
+# Files are read with errors="surrogateescape": a byte that is not UTF-8 becomes one of these,
+# so the line it is on can be reported, and the others read.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -721,32 +729,85 @@ def _parse_json(text: str) -> Any:
     return json.loads(text, parse_float=exact_number)
 
 
-def _read_jsonl(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
-    """(line number, value, None) or (line number, None, what is wrong) for each line."""
+Row = tuple[int, Any, "str | None", bool]
+
+
+def _not_utf8(match: re.Match, where: str = "") -> str:
+    return (f"not UTF-8 text: the byte 0x{ord(match.group()) - 0xDC00:02X}"
+            + (f" ({where})" if where else ""))
+
+
+def _may_be_too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether the JSON text could hold a value nested too deeply: each level takes a bracket."""
+    end = len(text) if end is None else end
+    return text.count("{", start, end) + text.count("[", start, end) > MAX_NESTING
+
+
+def _without_bom(stream: IO[str]) -> Iterator[str]:
+    """The stream's lines, without a byte order mark at the start."""
+    first = stream.readline()
+    return itertools.chain([first[1:] if first.startswith(BOM) else first], stream)
+
+
+def _read_jsonl(stream: IO[str]) -> Iterator[Row]:
+    """(line number, value, None, may be too deep) or (line number, None, what is wrong, False)
+    for each line."""
     loads = json.JSONDecoder(parse_float=exact_number).decode
-    for number, line in enumerate(stream, 1):
+    for number, line in enumerate(_without_bom(stream), 1):
         if not line.strip():
             continue
+        if not line.isascii() and (bad := _NOT_UTF8.search(line)):
+            yield number, None, _not_utf8(bad, f"column {bad.start() + 1}"), False
+            continue
         try:
-            yield number, loads(line), None
+            yield (number, loads(line), None,
+                   line.count("{") + line.count("[") > MAX_NESTING)  # as _may_be_too_deep
+        except RecursionError:
+            yield number, None, TOO_DEEP, False
         except ValueError as error:
             yield number, None, f"invalid JSON: {getattr(error, 'msg', error)}" + (
-                f" (column {error.colno})" if hasattr(error, "colno") else "")
+                f" (column {error.colno})" if hasattr(error, "colno") else ""), False
 
 
-def _read_json_array(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}"]', re.S)
+
+
+def _read_json_array(stream: IO[str]) -> Iterator[Row]:
     """The elements of a JSON array, read a piece at a time (memory: the largest element)."""
     decoder = json.JSONDecoder(parse_float=exact_number)
-    buffer, position, line, eof = "", 0, 1, False
+    buffer, position, line, eof, first = "", 0, 1, False, True
     def fill() -> bool:
-        nonlocal buffer, position, eof
+        nonlocal buffer, position, eof, first
         chunk = stream.read(1 << 20)
         if not chunk:
             eof = True
             return False
+        if first:
+            chunk, first = chunk[1:] if chunk.startswith(BOM) else chunk, False
         buffer = buffer[position:] + chunk
         position = 0
         return True
+
+    def skip_value() -> int | None:
+        """The end of the array or object at `position`, found by its brackets (for one too deep
+        for the parser); None if the text ends first."""
+        depth, at = 0, position
+        while True:
+            token = _JSON_TOKEN.search(buffer, at)
+            if token is None or token.group() == '"':  # a string that goes on in the next chunk
+                start = position
+                if eof or not fill():
+                    return None
+                at -= start
+                continue
+            at = token.end()
+            char = token.group()
+            if char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    return at
 
     def skip_blanks() -> None:
         nonlocal position, line
@@ -760,13 +821,13 @@ def _read_json_array(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
 
     skip_blanks()
     if position >= len(buffer) or buffer[position] != "[":
-        yield line, None, "a JSON file must hold an array of items ([{...}, {...}])"
+        yield line, None, "a JSON file must hold an array of items ([{...}, {...}])", False
         return
     position += 1
     while True:
         skip_blanks()
         if position >= len(buffer):
-            yield line, None, "the array is never closed (a ']' is missing)"
+            yield line, None, "the array is never closed (a ']' is missing)", False
             return
         char = buffer[position]
         if char == "]":
@@ -774,50 +835,87 @@ def _read_json_array(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
         if char == ",":
             position += 1
             continue
+        problem = None
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, position)
+            except RecursionError:
+                end = skip_value()
+                if end is None:
+                    yield line, None, TOO_DEEP, False
+                    return
+                value, problem = None, TOO_DEEP
             except ValueError as error:
                 if not eof and fill():
                     continue
-                yield line, None, f"invalid JSON: {getattr(error, 'msg', error)}"
+                at = getattr(error, "pos", None)
+                bad = _NOT_UTF8.match(buffer, at) if at is not None else None
+                yield line, None, (_not_utf8(bad) if bad else
+                                   f"invalid JSON: {getattr(error, 'msg', error)}"), False
                 return
             if end == len(buffer) and not eof and fill():
                 continue  # a number may go on in the next chunk
             break
         element_line = line
+        if problem is None and not buffer.isascii() and (
+                bad := _NOT_UTF8.search(buffer, position, end)):
+            element_line += buffer.count("\n", position, bad.start())  # the byte's line
+            problem = _not_utf8(bad)
         line += buffer.count("\n", position, end)
+        deep = problem is None and _may_be_too_deep(buffer, position, end)
         position = end
-        yield element_line, value, None
+        yield element_line, value if problem is None else None, problem, deep
 
 
-def _read_csv(stream: IO[str], key_types: dict[str, str]) -> Iterator[tuple[int, Any, str | None]]:
+def _read_csv(stream: IO[str], key_types: dict[str, str]) -> Iterator[Row]:
     """Rows as items. CSV has no types: a cell that reads as a JSON number, true, false, null, an
     object or a list is taken as one, anything else is a string, an empty cell no attribute;
     key attributes take their key type."""
-    reader = csv.reader(stream)
-    header = next(reader, None)
+    reader = csv.reader(_without_bom(stream))
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise InputError(f"line 1: the CSV header cannot be read: {error}") from None
     if header is None:
         return
-    for row in reader:
+    if (bad := _NOT_UTF8.search("".join(header))):
+        raise InputError(f"line 1: the CSV header is {_not_utf8(bad)}.")
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as error:  # the rest of the line is skipped: go on with the next
+            yield reader.line_num, None, f"invalid CSV: {error}", False
+            continue
+        if row is None:
+            return
         number = reader.line_num
         if not row:
             continue
         if len(row) > len(header):
-            yield number, None, f"{len(row)} cells for {len(header)} columns"
+            yield number, None, f"{len(row)} cells for {len(header)} columns", False
+            continue
+        text = "".join(row)
+        if not text.isascii() and _NOT_UTF8.search(text):
+            column, bad = next((name, found) for name, cell in zip(header, row)
+                               if (found := _NOT_UTF8.search(cell)))
+            yield number, None, _not_utf8(bad, f"column {column!r}"), False
             continue
         item = {}
-        for name, text in zip(header, row):
-            if text == "":
-                continue
-            kind = key_types.get(name)
-            if kind == "S":
-                item[name] = text
-            elif kind == "B":
-                item[name] = {"B": text}
-            else:
-                item[name] = _cell_value(text)
-        yield number, item, None
+        try:
+            for name, cell in zip(header, row):
+                if cell == "":
+                    continue
+                kind = key_types.get(name)
+                if kind == "S":
+                    item[name] = cell
+                elif kind == "B":
+                    item[name] = {"B": cell}
+                else:
+                    item[name] = _cell_value(cell)
+        except RecursionError:
+            yield number, None, TOO_DEEP, False
+            continue
+        yield number, item, None, _may_be_too_deep(text)
 
 
 def _cell_value(text: str) -> Any:
@@ -833,12 +931,12 @@ def _cell_value(text: str) -> Any:
 def _open_text(source: str | os.PathLike | IO) -> tuple[IO[str], bool]:
     if isinstance(source, (str, os.PathLike)):
         try:
-            return open(source, encoding="utf-8", newline=""), True
+            return open(source, encoding="utf-8", errors="surrogateescape", newline=""), True
         except OSError as error:
             raise InputError(f"Cannot read {str(source)!r}: {error.strerror or error}") from None
     if isinstance(source, io.TextIOBase):
         return source, False
-    return io.TextIOWrapper(source, encoding="utf-8", newline=""), False
+    return io.TextIOWrapper(source, encoding="utf-8", errors="surrogateescape", newline=""), False
 
 
 def _key_schema(connection: Connection, table: str) -> tuple[list[str], dict[str, str]]:
@@ -848,11 +946,34 @@ def _key_schema(connection: Connection, table: str) -> tuple[list[str], dict[str
     return keys, {k: types.get(k, "S") for k in keys}
 
 
-def _item_to_typed(value: Any, keys: list[str], key_types: dict[str, str]) -> tuple[dict | None, str | None]:
+def _too_deep(item: dict) -> str | None:
+    """What is wrong with a typed item whose maps and lists go deeper than DynamoDB allows."""
+    for name, av in item.items():
+        todo = [(av, 0)]
+        while todo:  # no recursion: the depth is what is in doubt
+            av, depth = todo.pop()
+            tag, inner = next(iter(av.items()))
+            if tag == "M":
+                inner = inner.values()
+            elif tag != "L":
+                continue
+            if depth + 1 >= MAX_NESTING:
+                return f"the attribute {name!r} is {TOO_DEEP}"
+            todo.extend((child, depth + 1) for child in inner)
+    return None
+
+
+def _item_to_typed(value: Any, keys: list[str], key_types: dict[str, str],
+                   deep: bool = False) -> tuple[dict | None, str | None]:
     if not isinstance(value, dict):
         return None, "an item must be a JSON object"
     problems: list[Problem] = []
-    typed = values.item_to_typed(value, "", problems)
+    try:
+        typed = values.item_to_typed(value, "", problems)
+    except RecursionError:
+        return None, TOO_DEEP
+    if deep and not problems and (problem := _too_deep(typed)):
+        return None, problem
     if problems:
         return None, "; ".join(str(p) for p in problems[:5]) + (
             f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
@@ -1013,13 +1134,14 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
         else:
             rows = _read_csv(stream, key_types)
         chunks: list[list] = [[] for _ in range(workers)]
-        for line, value, problem in rows:
+        line = 0
+        for line, value, problem, deep in rows:
             if stop.is_set():
                 break
             result.lines += 1
             item = None
             if problem is None:
-                item, problem = _item_to_typed(value, keys, key_types)
+                item, problem = _item_to_typed(value, keys, key_types, deep)
             if problem is not None:
                 fail(line, problem)
                 continue
@@ -1032,8 +1154,11 @@ def import_table(connection: Connection, table: str, source: str | os.PathLike |
         for n, chunk in enumerate(chunks):  # with strict, the lines before the bad one
             if chunk and not fatal:
                 give(n, chunk)
-    except UnicodeDecodeError as error:
-        fatal.append(InputError(f"The file is not UTF-8 text: {error}"))
+    except UnicodeDecodeError as error:  # a text stream of the caller's, decoded strictly
+        fatal.append(InputError(f"The text after line {line} is not UTF-8: {error}"))
+        stop.set()
+    except InputError as error:  # a CSV header that cannot be read
+        fatal.append(error)
         stop.set()
     finally:
         for inbox in inboxes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from functools import lru_cache
 from typing import Any
 
 from botocore.validate import ParamValidator
@@ -58,6 +59,14 @@ class _ModelValidator(ParamValidator):
             errors.report(name, "more than one input", members=list(shape.members))
 
     def _validate_string(self, param, shape, errors, name):
+        if (isinstance(param, str) and shape.name in _TABLE_NAME_SHAPES
+                and not looks_like_placeholder(param)
+                and not (shape.name == _NAME_OR_ARN and param.startswith("arn:"))):
+            problem = table_name_problem(param)
+            if problem:
+                errors.report(name, "table name", param=param, problem=problem,
+                              arn_allowed=shape.name == _NAME_OR_ARN)
+            return
         super()._validate_string(param, shape, errors, name)
         if not isinstance(param, str):
             return
@@ -79,11 +88,48 @@ class _ModelValidator(ParamValidator):
                 errors.report(name, "pattern mismatch", param=param, pattern=pattern)
 
 
+# Table names. The model's TableName shape states DynamoDB's rule for a name; parameters that take
+# a name or an ARN (TableName, RequestItems' keys, ...) have the TableArn shape, which states only
+# 1-1024 characters: a value there that is no ARN is a name, and follows the TableName rule.
+_TABLE_NAME = "TableName"
+_NAME_OR_ARN = "TableArn"
+_TABLE_NAME_SHAPES = (_TABLE_NAME, _NAME_OR_ARN)
+
+
+@lru_cache(maxsize=1)
+def _table_name_rule() -> tuple[int, int, str]:
+    from .catalog import catalog
+
+    metadata = catalog().service_model.shape_for(_TABLE_NAME).metadata
+    return metadata.get("min", 1), metadata.get("max", 255), metadata.get("pattern", ".*")
+
+
+def table_name_problem(name: str) -> str | None:
+    """What is wrong with a plain table name, or None when DynamoDB's rule allows it."""
+    low, high, pattern = _table_name_rule()
+    rule = f"a table name is {low} to {high} characters of {pattern}"
+    if not name:
+        return f"must not be empty ({rule})"
+    if len(name) < low:
+        return f"too short: {len(name)} character{'s' if len(name) != 1 else ''}; {rule}"
+    if len(name) > high:
+        return f"too long: {len(name)} characters; {rule}"
+    try:
+        outside = [c for c in dict.fromkeys(name) if not re.fullmatch(pattern, c)]
+    except re.error:
+        return None
+    if outside:
+        shown = ", ".join(repr(c) for c in outside[:5])
+        return f"{shown} {'is' if len(outside) == 1 else 'are'} not allowed; {rule}"
+    return None
+
+
 # The model documents some structures as "Represents one of the following" (ReplicaUpdate,
 # GlobalSecondaryIndexUpdate, ...) without marking them as unions: the service takes one member.
 _ONE_OF = re.compile(r"\s*(<p>)?\s*Represents one of the following")
 
 _VALIDATOR = _ModelValidator()
+_MAP_KEY = re.compile(r"(.*) \(key: (.*)\)", re.DOTALL)
 
 
 def _expected(valid_types: list[str]) -> str:
@@ -98,6 +144,9 @@ def _expected(valid_types: list[str]) -> str:
 
 def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
     path = name[1:] if name.startswith(".") else name
+    map_key = _MAP_KEY.fullmatch(path)  # botocore names a map's key "RequestItems (key: users)"
+    if map_key:
+        path = join_path(*map_key.groups())
     if reason == "missing required field":
         return Problem(join_path(path, details["required_name"]), "required, but missing")
     if reason == "unknown field":
@@ -131,6 +180,13 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
                              f"at most {details['max_allowed']}")
     if reason == "placeholder":
         return Problem(path, f"{details['param']!r} is a placeholder: replace it with a real value")
+    if reason == "table name":
+        message = details["problem"]
+        if details["arn_allowed"]:
+            message += " (or give the table's ARN, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+        name = details["param"]
+        shown = repr(name) if len(name) <= 60 else repr(name[:40]) + "..."
+        return Problem(path, f"{shown} is not a valid table name: {message}" if name else message)
     if reason == "pattern mismatch":
         value = details["param"]
         return Problem(path, f"{value!r} does not match the pattern {details['pattern']}")

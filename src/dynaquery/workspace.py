@@ -16,7 +16,9 @@ it ended, how many items; never item data, parameter values or secrets.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import re
 import threading
 import time
 import uuid
@@ -137,6 +139,7 @@ class Workspace:
         self._connections: dict[tuple, Connection] = {}
         self._connections_lock = threading.Lock()
         self._box = None
+        self.network_guard = None  # given to every Connection built (see Connection.network_guard)
 
     @classmethod
     def open(cls, url: str | None = None, home: str | Path | None = None) -> "Workspace":
@@ -164,21 +167,9 @@ class Workspace:
     @property
     def box(self):
         if self._box is None:
-            from .encryption import load_box
+            from .encryption import open_box
 
-            box = load_box(self.key_file)
-            with store.transaction(self.engine, write=True) as db:
-                known = db.execute(sa.select(store.settings.c.value).where(
-                    store.settings.c.key == "key_fingerprint")).scalar()
-                if known is None:
-                    db.execute(store.settings.insert().values(key="key_fingerprint",
-                                                              value=box.fingerprint))
-            if known is not None and known != box.fingerprint:
-                raise ConfigurationError(
-                    f"The secrets key from {box.source} is not the key this workspace's secrets "
-                    f"were saved with. Set DYNAQUERY_SECRET_KEY to the original key (or restore "
-                    f"the key file {self.key_file}).")
-            self._box = box
+            self._box = open_box(self.engine, self.key_file)
         return self._box
 
     def _seal(self, ds_id: str, secrets: dict[str, str]) -> str:
@@ -194,6 +185,7 @@ class Workspace:
     def add_datasource(self, name: str, *, read_only: bool = False, description: str | None = None,
                        config: ConnectionConfig | None = None, **settings: Any) -> DataSource:
         """Save a new data source. Settings are ConnectionConfig's fields (secrets included)."""
+        _check_text({"description": description})
         config = config or ConnectionConfig(**_known_settings(settings))
         config.read_only = read_only
         config.check()
@@ -223,6 +215,7 @@ class Workspace:
         """Change some settings of a data source. A secret not given keeps its stored value;
         `clear` names settings (secrets too) to reset."""
         settings = _known_settings(settings)
+        _check_text({"description": description})
         _ = self.box  # checks the key in a transaction of its own: before this one starts
         with store.transaction(self.engine, write=True) as db:
             row = dict(self._get(db, store.datasources, name_or_id))
@@ -287,6 +280,7 @@ class Workspace:
             connection = self._connections.get(key)
             if connection is None:
                 connection = Connection(config)
+                connection.network_guard = self.network_guard
                 _ = connection.client  # built under the lock: a botocore session is not thread-safe
                 if len(self._connections) >= MAX_CONNECTIONS:
                     self._connections.clear()
@@ -312,6 +306,8 @@ class Workspace:
         """Save a query. It must parse and validate (placeholders without a default are allowed
         wherever a value goes); the parameter text is kept verbatim."""
         _check_name(name, "query")
+        _check_text({"description": description, "params": params, "transform": transform,
+                     "defaults": defaults})
         op_name = check_query(operation, params or "", transform, defaults).operation
         now = _now()
         with store.transaction(self.engine, write=True) as db:
@@ -348,6 +344,8 @@ class Workspace:
                      defaults: dict[str, Any] | None = None) -> SavedQuery:
         """Change a saved query. `transform=""` / `description=""` clear them; the result must
         still parse and validate."""
+        _check_text({"description": description, "params": params, "transform": transform,
+                     "defaults": defaults})
         with store.transaction(self.engine, write=True) as db:
             row = dict(self._get(db, store.queries, name_or_id))
             if name is not None and name != row["name"]:
@@ -401,37 +399,53 @@ class Workspace:
         `confirm(request)` is called before a destructive call is sent (see `_run`)."""
         saved = self.query(name_or_id)
         started = time.time()
+        given = {**saved.defaults, **(values or {})}  # what the history must not keep
         try:
             saved, request = self.render_query(saved.id, values)
             expression = _compose(saved.transform, transform)
         except DynaqueryError as error:
+            try:
+                params = templates.parse(saved.params).render(values, saved.defaults)[0]
+            except DynaqueryError:
+                params = saved.params
             self._record(started, saved.operation, saved.datasource_id, saved.datasource,
-                         error=error, query=saved, origin=origin)
+                         error=error, query=saved, origin=origin, params=params, values=given)
             raise
         return self._run(saved.datasource_id, request, expression, options, started,
-                         query=saved, origin=origin, confirm=confirm)
+                         query=saved, origin=origin, confirm=confirm, values=given)
 
     def run(self, datasource: str, operation: Any, params: Any = None, *,
-            overrides: dict[str, Any] | None = None, origin: str = "library",
-            confirm: Callable[[Request], None] | None = None, **options: Any):
+            values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+            origin: str = "library", confirm: Callable[[Request], None] | None = None,
+            **options: Any):
         """Run an unsaved query against a saved data source. Recorded in the history.
+        A parameter text may hold `{{ placeholders }}`, filled from `values`.
         `confirm(request)` is called before a destructive call is sent (see `_run`)."""
+        from . import templates
         from .request import Request, prepare
 
         started = time.time()
         ds = self.datasource(datasource)
+        _check_text({"operation": operation if isinstance(operation, str) else None})
         try:
+            if isinstance(params, str) and not isinstance(operation, Request):
+                template = templates.parse(params)
+                if template.names or values:
+                    params, _ = template.render(values or {})
+            elif values:
+                raise InputError("'values' fill {{ }} placeholders in a parameter text; the "
+                                 "parameters here are an object.")
             request = operation if isinstance(operation, Request) else prepare(operation, params)
         except DynaqueryError as error:
             self._record(started, str(getattr(operation, "name", operation)), ds.id, ds.name,
-                         error=error, origin=origin)
+                         error=error, origin=origin, params=params, values=values)
             raise
         transform = options.pop("transform", None)
         return self._run(ds.id, request, transform, options, started, overrides=overrides,
-                         origin=origin, confirm=confirm)
+                         origin=origin, confirm=confirm, values=values)
 
     def _run(self, ds_id: str, request, transform, options, started, *, query=None,
-             overrides=None, origin: str, confirm=None):
+             overrides=None, origin: str, confirm=None, values: dict | None = None):
         config = None
         ds = self.datasource(ds_id)
         name = query.datasource if query else ds.name
@@ -450,7 +464,7 @@ class Workspace:
             if config is not None:
                 error.message = config.redact(error.message)
             self._record(started, request.name, ds_id, name, error=error, query=query,
-                         origin=origin)
+                         origin=origin, params=request.params, values=values)
             raise error from None
         self._record(started, request.name, ds_id, name, result=result, query=query,
                      origin=origin)
@@ -460,7 +474,10 @@ class Workspace:
 
     def _record(self, started: float, operation: str, ds_id: str | None, ds_name: str | None, *,
                 result=None, error: DynaqueryError | None = None, query: SavedQuery | None = None,
-                origin: str = "library") -> None:
+                origin: str = "library", params: Any = None,
+                values: dict[str, Any] | None = None) -> None:
+        """Record a run. An error is kept as `history_message` makes it of the request's
+        `params` and placeholder `values`: never with a value in it."""
         if result is not None:
             outcome = "ok" if result.complete else "incomplete"
             count = result.meta.get("count")
@@ -473,7 +490,8 @@ class Workspace:
                "duration_ms": duration, "query_id": query.id if query else None,
                "query_name": query.name if query else None, "datasource_id": ds_id,
                "datasource_name": ds_name, "operation": operation, "outcome": outcome,
-               "item_count": count, "error": error.message if error else None, "origin": origin}
+               "item_count": count, "origin": origin,
+               "error": history_message(error, operation, params, values) if error else None}
         with store.transaction(self.engine, write=True) as db:
             db.execute(store.runs.insert().values(**row))
 
@@ -622,6 +640,8 @@ class Workspace:
 
     @staticmethod
     def _find(db: sa.Connection, table: sa.Table, name_or_id: str):
+        if not isinstance(name_or_id, str) or not name_or_id.isascii() and not _storable(name_or_id):
+            return None  # no saved name holds a lone surrogate
         row = db.execute(sa.select(table).where(table.c.name == name_or_id)).first()
         if row is None:
             row = db.execute(sa.select(table).where(table.c.id == name_or_id)).first()
@@ -695,9 +715,164 @@ def _compose(saved: str | None, extra: str | None) -> str | None:
     return saved or extra
 
 
+def _check_text(fields: dict[str, Any]) -> None:
+    """Text the database can store: a lone surrogate (JSON's "\\ud800", or a command-line
+    argument's bytes that were not UTF-8) is no character, and is refused naming its field."""
+    from .inputs import lone_surrogate
+
+    found = lone_surrogate(fields)
+    if found:
+        raise InputError(f"Invalid text in {found}.")
+
+
+def _storable(text: str) -> bool:
+    from .inputs import lone_surrogate
+
+    return lone_surrogate(text) is None
+
+
+# -- what the history keeps of an error ------------------------------------------------------
+
+VALUE = "<value>"
+# A quoted literal: 'x' or "x", not the apostrophe of "wasn't".
+_QUOTED = re.compile(r"""(?<!\w)('[^'\n]*'|"[^"\n]*")(?!\w)""")
+_PARTIQL_STRING = re.compile(r"'((?:[^']|'')*)'")
+_PARTIQL_NAME = re.compile(r'"(?:[^"]|"")*"')
+_PARTIQL_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def history_message(error: DynaqueryError, operation: str, params: Any = None,
+                    values: dict[str, Any] | None = None) -> str:
+    """The error as the history keeps it: its message (with DynamoDB's error code) without any
+    value of the request. Every value the request holds (item data, keys, PartiQL literals and
+    parameters, placeholder values) is replaced by <value> wherever it occurs, and so is any
+    other quoted literal that is not a name of the request (a table, an attribute, a parameter)."""
+    try:
+        return _history_message(error, operation, params, values)
+    except Exception:  # noqa: BLE001 - recording must not fail the run; keep nothing then
+        return f"{operation} failed: {getattr(error, 'code', None) or type(error).__name__}"
+
+
+def _history_message(error: DynaqueryError, operation: str, params: Any,
+                     values: dict[str, Any] | None) -> str:
+    data: set[str] = set()
+    names: set[str] = {operation}
+    try:
+        from .catalog import catalog
+
+        shape = catalog().get(operation).input_shape
+    except DynaqueryError:
+        shape = None
+    if isinstance(params, str):
+        from .parsing import parse_params
+
+        try:
+            params = parse_params(params)
+        except DynaqueryError:
+            params = None
+    if params is not None:
+        _gather(params, shape, data, names)
+    if shape is not None:
+        names.update(_member_names(operation))
+    _leaves(values or {}, data, names)
+    return _scrub(error.message, data, names)
+
+
+def _scrub(text: str, data: set[str], names: set[str]) -> str:
+    found = sorted((v for v in data if v.strip()), key=len, reverse=True)
+    if found:  # the longest first: a value inside another goes with it
+        word = re.compile(r"\w")
+        pattern = "|".join((r"(?<!\w)" if word.match(v[0]) else "") + re.escape(v)
+                           + (r"(?!\w)" if word.match(v[-1]) else "") for v in found)
+        text = re.sub(pattern, "\0", text)
+
+    def quoted(match: re.Match) -> str:
+        inner = match.group()[1:-1]
+        if inner in names and inner not in data or not any(c.isalnum() for c in inner):
+            return match.group()
+        return match.group()[0] + "\0" + match.group()[-1]
+
+    return _QUOTED.sub(quoted, text).replace("\0", VALUE)
+
+
+def _gather(value: Any, shape: Any, data: set[str], names: set[str]) -> None:
+    """The values (data) and names of a request's parameters, told apart by the service model:
+    whatever stands where an AttributeValue goes, or where the model has no member, is data."""
+    if shape is None or shape.name == "AttributeValue":
+        _leaves(value, data, names)
+    elif shape.type_name == "structure" and isinstance(value, dict):
+        for key, member in value.items():
+            names.add(key)
+            _gather(member, shape.members.get(key), data, names)
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, member in value.items():
+            names.add(key)
+            _gather(member, shape.value, data, names)
+    elif shape.type_name == "list" and isinstance(value, list):
+        for member in value:
+            _gather(member, shape.member, data, names)
+    elif shape.type_name == "string" and isinstance(value, str):
+        if shape.name == "PartiQLStatement":
+            _statement_literals(value, data, names)
+        else:
+            names.add(value)  # a table, index or attribute name, an expression, a token
+    elif not (shape.type_name in ("integer", "long", "boolean") and isinstance(value, int)):
+        _leaves(value, data, names)  # a Limit or a flag is no value; anything else may be
+
+
+def _leaves(value: Any, data: set[str], names: set[str]) -> None:
+    if isinstance(value, dict):
+        names.update(k for k in value if isinstance(k, str))
+        for member in value.values():
+            _leaves(member, data, names)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for member in value:
+            _leaves(member, data, names)
+    elif isinstance(value, str):
+        data.add(value)
+    elif isinstance(value, (bytes, bytearray)):
+        import base64
+
+        data.add(base64.b64encode(value).decode())
+    elif value is not None and not isinstance(value, bool):
+        data.add(str(value))
+
+
+def _statement_literals(statement: str, data: set[str], names: set[str]) -> None:
+    """A PartiQL statement's string and number literals (its quoted names are names)."""
+    for literal in _PARTIQL_STRING.findall(statement):
+        data.update((literal, literal.replace("''", "'")))
+    rest = _PARTIQL_NAME.sub(" ", _PARTIQL_STRING.sub(" ", statement))
+    data.update(_PARTIQL_NUMBER.findall(rest))
+    names.update(name[1:-1].replace('""', '"') for name in _PARTIQL_NAME.findall(statement))
+
+
+@functools.lru_cache(maxsize=None)
+def _member_names(operation: str) -> frozenset[str]:
+    """Every parameter name an operation's model knows (what a message may suggest)."""
+    from .catalog import catalog
+
+    found: set[str] = set()
+    todo, seen = [catalog().get(operation).input_shape], set()
+    while todo:
+        shape = todo.pop()
+        if shape is None or shape.name in seen or shape.name == "AttributeValue":
+            continue
+        seen.add(shape.name)
+        if shape.type_name == "structure":
+            found.update(shape.members)
+            todo.extend(shape.members.values())
+        elif shape.type_name == "list":
+            todo.append(shape.member)
+        elif shape.type_name == "map":
+            todo.append(shape.value)
+    return frozenset(found)
+
+
 def _check_name(name: str, what: str) -> None:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise InputError(f"A {what} name must be 1 to 200 characters.")
+    _check_text({f"the {what} name": name})
     if name != name.strip() or any(c in name for c in "\n\r\t"):
         raise InputError(f"The {what} name {name!r} has leading/trailing spaces or a line break.")
 
@@ -824,6 +999,7 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
         raise InputError("'datasources' and 'queries' must be lists.")
     for i, entry in enumerate(sources):
         where = f"datasources[{i}]"
+        _check_text({where: entry})
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise InputError(f"{where}: needs a 'name'.")
         _check_name(entry["name"], "data source")
@@ -840,6 +1016,7 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
                              "secrets; add them after importing with `datasource edit`.")
         try:
             _known_settings(settings)
+            ConnectionConfig(**settings).check_values()  # a URL or max_attempts that cannot work
         except InputError as error:
             raise InputError(f"{where}.settings: {error.message}") from None
         entry["settings"] = settings
@@ -847,6 +1024,7 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
     names = set()
     for i, entry in enumerate(queries):
         where = f"queries[{i}]"
+        _check_text({where: entry})
         if not isinstance(entry, dict):
             raise InputError(f"{where} must be an object.")
         for key in ("name", "datasource", "operation"):

@@ -56,11 +56,12 @@ export function takeTokenFromFragment() {
   return true;
 }
 
-export async function api(method, path, body, { token } = {}) {
+// signal: an AbortSignal; a request aborted with it fails as ApiError "Cancelled".
+export async function api(method, path, body, { token, signal } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token ?? current;
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const init = { method, headers };
+  const init = { method, headers, signal };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = stringify(body);
@@ -69,12 +70,19 @@ export async function api(method, path, body, { token } = {}) {
   try {
     response = await fetch(path, init);
   } catch (error) {
+    if (signal && signal.aborted) throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
     throw new ApiError(0, {
       error: "NetworkError",
       message: `The server did not answer (${error.message}). Is \`dynaquery serve\` still running?`,
     });
   }
-  const text = await response.text();
+  let text;
+  try {
+    text = await response.text();
+  } catch (error) {
+    if (signal && signal.aborted) throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
+    throw error;
+  }
   let data = null;
   if (text) {
     try {
@@ -97,7 +105,7 @@ export async function api(method, path, body, { token } = {}) {
 }
 
 export const get = (path) => api("GET", path);
-export const post = (path, body) => api("POST", path, body ?? {});
+export const post = (path, body, options) => api("POST", path, body ?? {}, options);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 export const q = encodeURIComponent;

@@ -87,6 +87,15 @@ async function guard(action, where = null) {
 // ---------------------------------------------------------------------------------------------
 // sign-in
 
+// For people at the sign-in form, not for API clients: what happened and what to do.
+const WRONG_TOKEN =
+  "That token is not right. Open the address `dynaquery serve` printed when it started (it ends " +
+  "with #token=…), or copy the token from it; if the server was started with DYNAQUERY_TOKEN, use " +
+  "that value. Lost it? Restart with `dynaquery serve --new-token` to get a new one.";
+const STALE_TOKEN =
+  "The token this page kept is not accepted any more (the server's token has changed). Open the " +
+  "address `dynaquery serve` printed, or paste its token here to sign in again.";
+
 function showSignIn(reason = "") {
   $("#app").hidden = true;
   $("#signin").hidden = false;
@@ -111,7 +120,7 @@ async function signIn(event) {
     await enter(session);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      showInline(box, new Error(`That token was refused. ${error.message}`));
+      showInline(box, new Error(WRONG_TOKEN));
     } else {
       showInline(box, error);
     }
@@ -152,7 +161,7 @@ async function resume() {
 async function start() {
   setUp();
   takeTokenFromFragment();
-  onUnauthorized(() => showSignIn("Your session is not valid (any more): sign in with the server's token."));
+  onUnauthorized(() => showSignIn(STALE_TOKEN));
   // a link with #token=... opened in this tab later on
   window.addEventListener("hashchange", () => {
     if (takeTokenFromFragment()) resume();
@@ -263,6 +272,7 @@ function showAuthFields() {
 }
 
 function openDatasourceForm(ds = null) {
+  cancelTest();
   state.editing = ds;
   const form = $("#ds-form");
   form.reset();
@@ -321,24 +331,52 @@ function formSettings({ update = false } = {}) {
   return settings;
 }
 
+// A connection test in flight: its AbortController (the Test button cancels it meanwhile).
+let testing = null;
+
+function testButton(running) {
+  const button = $("#ds-test");
+  button.textContent = running ? "Cancel test" : "Test connection";
+  button.classList.toggle("cancel", running);
+}
+
+// Stop waiting for the test at once; the form is usable again.
+function cancelTest() {
+  if (!testing) return;
+  const controller = testing;
+  testing = null;
+  controller.abort();
+  testButton(false);
+  const box = $("#ds-diagnosis");
+  box.className = "diagnosis cancelled";
+  box.innerHTML = '<strong>Cancelled.</strong> <span data-testid="ds-diagnosis-message">The test was stopped: nothing is known about this connection yet.</span>';
+}
+
 async function testConnection() {
+  if (testing) {
+    cancelTest();
+    return;
+  }
   const box = $("#ds-diagnosis");
   hideInline($("#ds-error"));
+  let body;
+  try {
+    body = formSettings();
+  } catch (error) {
+    showInline($("#ds-error"), error);
+    return;
+  }
+  if (state.editing) body.id = state.editing.id;
   box.hidden = false;
   box.className = "diagnosis pending";
   box.textContent = "Testing the connection…";
-  $("#ds-test").disabled = true;
+  const controller = (testing = new AbortController());
+  testButton(true);
+  let diagnosis;
   try {
-    const body = formSettings();
-    if (state.editing) body.id = state.editing.id;
-    const diagnosis = await post("/api/datasources/test", body);
-    box.className = `diagnosis ${diagnosis.ok ? "ok" : "fail"}`;
-    const details = [diagnosis.auth, diagnosis.region, diagnosis.endpoint].filter(Boolean).join(" · ");
-    const took = diagnosis.duration_ms !== undefined ? ` · ${formatDuration(diagnosis.duration_ms)}` : "";
-    box.innerHTML =
-      `<strong>${diagnosis.ok ? "✓" : "✗"}</strong> <span data-testid="ds-diagnosis-message">${escapeHtml(diagnosis.message)}</span>` +
-      (details ? `<span class="item-detail">${escapeHtml(details + took)}</span>` : "");
+    diagnosis = await post("/api/datasources/test", body, { signal: controller.signal });
   } catch (error) {
+    if (testing !== controller) return; // cancelled: cancelTest said so
     if (error instanceof ApiError && error.status === 400) {
       // settings that cannot work (a key without its secret, no role ARN...): a failed test too
       box.className = "diagnosis fail";
@@ -347,9 +385,20 @@ async function testConnection() {
     }
     box.hidden = true;
     if (!(error instanceof ApiError && error.status === 401)) showInline($("#ds-error"), error);
+    return;
   } finally {
-    $("#ds-test").disabled = false;
+    if (testing === controller) {
+      testing = null;
+      testButton(false);
+    }
   }
+  if (controller.signal.aborted) return;
+  box.className = `diagnosis ${diagnosis.ok ? "ok" : "fail"}`;
+  const details = [diagnosis.auth, diagnosis.region, diagnosis.endpoint].filter(Boolean).join(" · ");
+  const took = diagnosis.duration_ms !== undefined ? ` · ${formatDuration(diagnosis.duration_ms)}` : "";
+  box.innerHTML =
+    `<strong>${diagnosis.ok ? "✓" : "✗"}</strong> <span data-testid="ds-diagnosis-message">${escapeHtml(diagnosis.message)}</span>` +
+    (details ? `<span class="item-detail">${escapeHtml(details + took)}</span>` : "");
 }
 
 async function saveDatasource(event) {
@@ -740,7 +789,9 @@ function renderQueries() {
     li.innerHTML = `<button type="button" class="item-main" aria-current="${Boolean(state.query && state.query.id === saved.id)}">
         <span class="item-name">${escapeHtml(saved.name)}</span>
         <span class="item-detail">${escapeHtml(saved.operation)} · ${escapeHtml(saved.datasource)}</span></button>`;
-    li.querySelector("button").addEventListener("click", () => openQuery(saved));
+    li.querySelector("button").addEventListener("click", () => {
+      if (mayLeaveQuery()) openQuery(saved);
+    });
     list.appendChild(li);
   }
   $("#queries-empty").hidden = state.queries.length > 0;
@@ -778,12 +829,34 @@ function fillQueryForm(query, params) {
 }
 
 function newQuery({ datasource_id = null, operation = null, params = "", name = "" } = {}) {
+  clearResult();
   fillQueryForm({ id: null, name, datasource_id: datasource_id || state.currentDs, operation, transform: "", description: "", defaults: {} }, params);
 }
 
 function openQuery(saved) {
+  if (!state.query || state.query.id !== saved.id) clearResult();
   fillQueryForm({ ...saved, defaults: saved.defaults || {} }, saved.params);
   showView("query");
+}
+
+// The result belongs to the query it came from: another query starts without one (and a run
+// still in flight is not waited for).
+function clearResult() {
+  cancelRun({ quiet: true });
+  state.result = null;
+  $("#results").hidden = true;
+}
+
+function unsavedChanges() {
+  return Boolean(state.query && state.dirty);
+}
+
+// Before the form is replaced (a new query, another one): true when there is nothing to lose,
+// or the user agrees to lose it.
+function mayLeaveQuery() {
+  if (!unsavedChanges()) return true;
+  const what = state.query.id ? `The query “${state.query.name}” has unsaved changes.` : "This new query is not saved.";
+  return window.confirm(`${what}\n\nLeave it and lose the changes? (Cancel keeps editing.)`);
 }
 
 function markDirty() {
@@ -946,12 +1019,30 @@ function runRequest() {
   return { path: "/api/run", body, ...context };
 }
 
-function setRunning(running) {
-  state.running = running;
-  $("#q-run").disabled = running;
-  $("#q-run").textContent = running ? "Running…" : "Run";
-  $("#load-more").disabled = running;
-  $("#results").setAttribute("aria-busy", String(running));
+// The run in flight: its AbortController (Cancel run, a new query or another one stop it).
+let running = null;
+
+function setRunning(on) {
+  state.running = on;
+  $("#q-run").disabled = on;
+  $("#q-run").textContent = on ? "Running…" : "Run";
+  $("#q-cancel").hidden = !on;
+  $("#load-more").disabled = on;
+  $("#results").setAttribute("aria-busy", String(on));
+}
+
+// Stop waiting for the run at once. The server may still finish a request DynamoDB already has.
+function cancelRun({ quiet = false } = {}) {
+  if (!running) return;
+  const controller = running;
+  running = null;
+  controller.abort();
+  setRunning(false);
+  if (!quiet) {
+    showInline($("#query-error"), new Error(
+      "Cancelled. The page stopped waiting; a request that had already reached DynamoDB may still " +
+      "complete (the History shows how it ended)."));
+  }
 }
 
 async function run({ more = false } = {}) {
@@ -969,27 +1060,34 @@ async function run({ more = false } = {}) {
     showInline(box, error);
     return;
   }
+  const controller = (running = new AbortController());
+  const options = { signal: controller.signal };
   setRunning(true);
   let answer;
   try {
     try {
-      answer = await post(request.path, request.body);
+      answer = await post(request.path, request.body, options);
     } catch (error) {
       // 428: the operation deletes data or changes a table (the server decides which): ask first.
-      if (!(error instanceof ApiError && error.status === 428)) throw error;
+      if (!(error instanceof ApiError && error.status === 428) || running !== controller) throw error;
       if (!window.confirm(`${error.body.question || error.message}\n\nIt deletes data or changes a table.`)) {
         showInline(box, new Error("Not run."));
         return;
       }
-      answer = await post(request.path, { ...request.body, confirm: true });
+      answer = await post(request.path, { ...request.body, confirm: true }, options);
     }
   } catch (error) {
+    if (running !== controller) return; // cancelled: cancelRun said so
     queryError(error);
     if (state.view === "history") guard(loadHistory);
     return;
   } finally {
-    setRunning(false);
+    if (running === controller) {
+      running = null;
+      setRunning(false);
+    }
   }
+  if (controller.signal.aborted) return;
   if (more) appendResult(answer);
   else showResult(answer, request);
   if (state.view === "history") guard(loadHistory);
@@ -1013,7 +1111,7 @@ function showResult(answer, request) {
     sort: null,
   };
   delete state.result.request.body.starting_token;
-  if (!rows && state.resultView === "table") state.resultView = "json";
+  if (!rows && !(answer.meta && answer.meta.summary) && state.resultView === "table") state.resultView = "json";
   if (rows && state.resultView === "json") state.resultView = "table";
   renderResult();
   orderByKeys(state.result);
@@ -1056,9 +1154,12 @@ function renderResult() {
   if (scanned !== undefined) parts.push(`scanned ${scanned}`);
   if (retries) parts.push(`${retries} retr${retries === 1 ? "y" : "ies"}`);
   if (pages > 1) parts.push(`${pages} pages`);
-  if (!result.complete) parts.push("incomplete");
+  if (!result.complete) parts.push(`incomplete: ${meta.unprocessed ?? "some"} unprocessed`);
   $("#result-summary").innerHTML = `<strong>${escapeHtml(result.label || "")}</strong> ${escapeHtml(parts.join(" · "))}`;
   $("#result-summary").classList.toggle("warn", !result.complete);
+  // what a write did (its data alone is {} unless ReturnValues asked for the item)
+  $("#result-what").textContent = meta.summary ? `${meta.summary}.` : "";
+  $("#result-what").hidden = !meta.summary;
 
   const table = $("#result-table");
   if (result.rows) {
@@ -1072,7 +1173,9 @@ function renderResult() {
     count.textContent = `${result.rows.length} row${result.rows.length === 1 ? "" : "s"}, ${result.columns.length} column${result.columns.length === 1 ? "" : "s"}`;
     table.prepend(count);
   } else {
-    table.innerHTML = '<p class="empty">This result is not a list of items: see the JSON view.</p>';
+    table.innerHTML = meta.summary
+      ? '<p class="empty">No item came back: DynamoDB returns the item of a write only when ReturnValues asks for it.</p>'
+      : '<p class="empty">This result is not a list of items: see the JSON view.</p>';
   }
   $("#result-json").innerHTML = highlight(stringify(result.data, 2));
   $("#result-raw").innerHTML = highlight(stringify(pages === 1 ? result.raws[0] : result.raws, 2));
@@ -1086,6 +1189,7 @@ function renderResult() {
 
 function renderMeta(meta, pages) {
   const labels = {
+    summary: "What happened",
     operation: "Operation",
     duration_ms: "Duration",
     count: "Count",
@@ -1095,7 +1199,7 @@ function renderMeta(meta, pages) {
     pages: "Pages read",
     next_token: "Next token",
     transform: "Transformation",
-    unprocessed: "Unprocessed",
+    unprocessed: "Unprocessed requests",
   };
   const rows = [];
   const seen = new Set();
@@ -1110,7 +1214,17 @@ function renderMeta(meta, pages) {
   };
   for (const key of Object.keys(labels)) add(key, meta[key]);
   for (const key of Object.keys(meta)) if (!seen.has(key)) add(key, meta[key]);
-  rows.push(`<div class="meta-row"><dt>Complete</dt><dd><code>${state.result.complete}</code></dd></div>`);
+  // `complete` (the API's) is about batches only: more pages are meta.next_token
+  const row = (id, label, text) =>
+    rows.push(`<div class="meta-row" data-testid="meta-${id}"><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(text)}</dd></div>`);
+  const op = state.operations.find((o) => o.name === meta.operation);
+  if (meta.next_token) row("more-pages", "More pages", "yes (Load more)");
+  else if (op && op.paginated) row("more-pages", "More pages", "no");
+  if (meta.batch_requests !== undefined || meta.unprocessed !== undefined) {
+    row("batch", "Batch", state.result.complete
+      ? "every request processed"
+      : `${meta.unprocessed} request${meta.unprocessed === 1 ? "" : "s"} left unprocessed after retrying (listed in the data: UnprocessedItems / UnprocessedKeys)`);
+  }
   const note = pages > 1 ? `<p class="hint">The meta of the last of the ${pages} pages loaded with "Load more".</p>` : "";
   $("#result-meta").innerHTML = `${note}<dl class="meta">${rows.join("")}</dl>`;
 }
@@ -1253,6 +1367,7 @@ function renderTableDetail(detail, datasource) {
     </div>
     <p class="hint" data-testid="t-export-status" role="status" aria-live="polite"></p>`;
   const open = (operation, params) => {
+    if (!mayLeaveQuery()) return;
     newQuery({ datasource_id: datasource, operation, params });
     showView("query");
     $("#q-params").focus();
@@ -1348,6 +1463,12 @@ function setUp() {
   $("#regions").innerHTML = REGIONS.map(([code, name]) => `<option value="${code}">${escapeHtml(name)}</option>`).join("");
   $("#message-close").addEventListener("click", hideMessage);
   $("#signin-form").addEventListener("submit", signIn);
+  // closing or reloading the tab with unsaved changes: the browser asks first
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsavedChanges()) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
   $("#signout").addEventListener("click", signOut);
 
   for (const tab of $$(".views [role=tab]")) tab.addEventListener("click", () => showView(tab.dataset.view));
@@ -1361,6 +1482,7 @@ function setUp() {
   $("#ds-form").addEventListener("submit", saveDatasource);
   $("#ds-test").addEventListener("click", testConnection);
   $("#ds-cancel").addEventListener("click", () => $("#ds-dialog").close());
+  $("#ds-dialog").addEventListener("close", cancelTest);
   $("#ds-delete").addEventListener("click", askDeleteDatasource);
   $("#ds-delete-yes").addEventListener("click", () => deleteDatasource(false));
   $("#ds-delete-with").addEventListener("click", () => deleteDatasource(true));
@@ -1388,8 +1510,11 @@ function setUp() {
   });
   $("#q-save").addEventListener("click", saveQuery);
   $("#q-delete").addEventListener("click", deleteQuery);
-  $("#q-new").addEventListener("click", () => newQuery());
+  $("#q-new").addEventListener("click", () => {
+    if (mayLeaveQuery()) newQuery();
+  });
   $("#q-new-side").addEventListener("click", () => {
+    if (!mayLeaveQuery()) return;
     newQuery();
     showView("query");
     $("#q-name").focus();
@@ -1416,6 +1541,7 @@ function setUp() {
 
   // results
   $("#load-more").addEventListener("click", () => run({ more: true }));
+  $("#q-cancel").addEventListener("click", () => cancelRun());
   $("#export-csv").addEventListener("click", exportCSV);
   $("#export-json").addEventListener("click", exportJSON);
 

@@ -82,14 +82,24 @@ export class JsonEditor {
       }
     }
     this.gutter.innerHTML = gutter;
-    let marks = "";
+    // positions set through the CSSOM, not style attributes (a style CSP would refuse those)
+    const mark = (className, line, column = null) => {
+      const div = document.createElement("div");
+      div.className = className;
+      div.style.setProperty("--line-index", String(line - 1));
+      if (column !== null) div.style.setProperty("--column", String(column));
+      return div;
+    };
+    const marks = [];
     for (const [line, errors] of byLine) {
-      marks += `<div class="mark-line" style="--line-index:${line - 1}" data-line="${line}"></div>`;
+      const lineMark = mark("mark-line", line);
+      lineMark.dataset.line = String(line);
+      marks.push(lineMark);
       for (const error of errors) {
-        if (error.column) marks += `<div class="mark-column" style="--line-index:${line - 1};--column:${error.column}"></div>`;
+        if (error.column) marks.push(mark("mark-column", line, Number(error.column)));
       }
     }
-    this.marks.innerHTML = marks;
+    this.marks.replaceChildren(...marks);
     this.sync();
   }
 
