@@ -41,8 +41,9 @@ def new_key() -> str:
 
 def run_task(*args: str) -> tuple[dict, int]:
     """A task of bench.tasks in a process of its own: its result, and its peak memory (KB)."""
-    process = subprocess.Popen([PYTHON, "-m", "bench.tasks", *args], cwd=ROOT,
-                               stdout=subprocess.PIPE, env=task_env())
+    process = subprocess.Popen(
+        [PYTHON, "-m", "bench.tasks", *args], cwd=ROOT, stdout=subprocess.PIPE, env=task_env()
+    )
     out = process.stdout.read()
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -53,8 +54,12 @@ def run_task(*args: str) -> tuple[dict, int]:
 
 def task_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYNAQUERY_"))}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               AWS_EC2_METADATA_DISABLED="true", PYTHONPATH=str(ROOT))
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
@@ -69,8 +74,12 @@ class Bench:
     def connection(self, key: str):
         from dynaquery import Connection
 
-        return Connection(endpoint_url=self.endpoint, region="us-east-1", access_key_id=key,
-                          secret_access_key="bench")
+        return Connection(
+            endpoint_url=self.endpoint,
+            region="us-east-1",
+            access_key_id=key,
+            secret_access_key="bench",
+        )
 
     def row(self, name: str, measured: str, goal: str, ok: bool) -> None:
         self.rows.append((name, measured, goal, ok))
@@ -148,13 +157,19 @@ class Bench:
         m = {k: median(v) for k, v in results.items()}
         engine = "C" if values.ACCELERATED else "pure Python"
         ratio = m["bp"] / m["op"]
-        self.row("1a typed->plain vs TypeDeserializer",
-                 f"{ratio:.1f}x faster ({m['op']:.2f} vs {m['bp']:.2f} us/item, {engine})",
-                 ">= 10x", ratio >= 10)
+        self.row(
+            "1a typed->plain vs TypeDeserializer",
+            f"{ratio:.1f}x faster ({m['op']:.2f} vs {m['bp']:.2f} us/item, {engine})",
+            ">= 10x",
+            ratio >= 10,
+        )
         ratio = m["bt"] / m["ot"]
-        self.row("1b plain->typed vs TypeSerializer",
-                 f"{ratio:.1f}x faster ({m['ot']:.2f} vs {m['bt']:.2f} us/item, {engine})",
-                 ">= 5x", ratio >= 5)
+        self.row(
+            "1b plain->typed vs TypeSerializer",
+            f"{ratio:.1f}x faster ({m['ot']:.2f} vs {m['bt']:.2f} us/item, {engine})",
+            ">= 5x",
+            ratio >= 5,
+        )
 
     # -- 2 ------------------------------------------------------------------------------------
 
@@ -171,9 +186,12 @@ class Bench:
                 log(f"export run {run + 1}, {who}: {rates[who][-1]:,.0f} items/s")
                 out.unlink()
         ours, theirs = median(rates["dynaquery"]), median(rates["boto3"])
-        self.row(f"2a export {self.items:,} items to JSON lines",
-                 f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f})",
-                 ">= 2x", ours / theirs >= 2)
+        self.row(
+            f"2a export {self.items:,} items to JSON lines",
+            f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f})",
+            ">= 2x",
+            ours / theirs >= 2,
+        )
         self.connection(key).run("DeleteTable", {"TableName": "bench"})
 
     def memory(self) -> None:
@@ -189,8 +207,12 @@ class Bench:
                 peaks[name].append(rss)
                 out.unlink()
         s, l_ = median(peaks["small"]) / 1024, median(peaks["large"]) / 1024
-        self.row(f"2b export peak memory, {large:,} / {small:,} items",
-                 f"{l_ / s:.2f}x ({l_:.0f} vs {s:.0f} MB)", "<= 1.2x", l_ / s <= 1.2)
+        self.row(
+            f"2b export peak memory, {large:,} / {small:,} items",
+            f"{l_ / s:.2f}x ({l_:.0f} vs {s:.0f} MB)",
+            "<= 1.2x",
+            l_ / s <= 1.2,
+        )
         for name in ("small", "large"):
             self.connection(key).run("DeleteTable", {"TableName": name})
 
@@ -207,18 +229,22 @@ class Bench:
                 conn = self.connection(key)
                 conn.run("CreateTable", table_definition("loaded"))
                 result, _rss = run_task(f"import-{who}", self.endpoint, key, "loaded", plain)
-                count = conn.run("Scan", {"TableName": "loaded", "Select": "COUNT"},
-                                 all_pages=True).data["Count"]
+                count = conn.run(
+                    "Scan", {"TableName": "loaded", "Select": "COUNT"}, all_pages=True
+                ).data["Count"]
                 assert result["items"] == count == self.items, (result, count)
                 rates[who].append(result["items"] / result["seconds"])
                 log(f"import run {run + 1}, {who}: {rates[who][-1]:,.0f} items/s")
                 conn.run("DeleteTable", {"TableName": "loaded"})
         ours, theirs = median(rates["dynaquery"]), median(rates["boto3"])
         ceiling = median(rates["ceiling"])
-        self.row(f"3  import {self.items:,} items (JSON lines)",
-                 f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f}; the server "
-                 f"takes at most {ceiling:,.0f}, {ceiling / theirs:.1f}x)",
-                 ">= 2x", ours / theirs >= 2)
+        self.row(
+            f"3  import {self.items:,} items (JSON lines)",
+            f"{ours / theirs:.1f}x the items/s ({ours:,.0f} vs {theirs:,.0f}; the server "
+            f"takes at most {ceiling:,.0f}, {ceiling / theirs:.1f}x)",
+            ">= 2x",
+            ours / theirs >= 2,
+        )
 
     # -- 4 ------------------------------------------------------------------------------------
 
@@ -230,10 +256,21 @@ class Bench:
         key = new_key()
         conn = self.connection(key)
         conn.run("CreateTable", table_definition("items"))
-        conn.run("BatchWriteItem", {"RequestItems": {"items": [
-            {"PutRequest": {"Item": typed_item(i)}} for i in range(100)]}})
-        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
-                              aws_access_key_id=key, aws_secret_access_key="bench")
+        conn.run(
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    "items": [{"PutRequest": {"Item": typed_item(i)}} for i in range(100)]
+                }
+            },
+        )
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key="bench",
+        )
         times: dict[str, list[float]] = {"boto3": [], "dynaquery": []}
 
         def boto3_call(i: int):
@@ -241,37 +278,46 @@ class Bench:
             return client.get_item(TableName="items", Key={"pk": item["pk"], "sk": item["sk"]})
 
         def dynaquery_call(i: int):
-            return conn.run("GetItem", {"TableName": "items",
-                                        "Key": {"pk": f"user#{i % 997:04d}", "sk": i}})
+            return conn.run(
+                "GetItem", {"TableName": "items", "Key": {"pk": f"user#{i % 997:04d}", "sk": i}}
+            )
 
         assert dynaquery_call(7).data["Item"]["sk"] == 7 and "Item" in boto3_call(7)
         calls = {"boto3": boto3_call, "dynaquery": dynaquery_call}
         for _ in range(50):  # warm both up
             boto3_call(1), dynaquery_call(1)
         for block in range(self.runs * 20):
-            for who in (("boto3", "dynaquery") if block % 2 else ("dynaquery", "boto3")):
+            for who in ("boto3", "dynaquery") if block % 2 else ("dynaquery", "boto3"):
                 for i in range(50):
                     started = time.perf_counter()
                     calls[who](i)
                     times[who].append(time.perf_counter() - started)
         ours, theirs = median(times["dynaquery"]) * 1000, median(times["boto3"]) * 1000
-        self.row("4  GetItem p50, library / boto3 client",
-                 f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} ms)", "<= 1.1x",
-                 ours / theirs <= 1.1)
+        self.row(
+            "4  GetItem p50, library / boto3 client",
+            f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} ms)",
+            "<= 1.1x",
+            ours / theirs <= 1.1,
+        )
         conn.run("DeleteTable", {"TableName": "items"})
 
     # -- 5 ------------------------------------------------------------------------------------
 
     def coldstart(self) -> None:
         # An installed package has its bytecode compiled (pip does it); so do we here.
-        subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "src" / "dynaquery")],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [PYTHON, "-m", "compileall", "-q", str(ROOT / "src" / "dynaquery")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         bindir = Path(PYTHON).parent
         flags = ["--endpoint-url", self.endpoint, "--region", "us-east-1"]
         # For reference, the least any botocore program does: create a client, call ListTables.
-        floor = ("import botocore.session; botocore.session.get_session().create_client("
-                 f"'dynamodb', region_name='us-east-1', endpoint_url='{self.endpoint}')"
-                 ".list_tables()")
+        floor = (
+            "import botocore.session; botocore.session.get_session().create_client("
+            f"'dynamodb', region_name='us-east-1', endpoint_url='{self.endpoint}')"
+            ".list_tables()"
+        )
         commands = {
             "dynaquery": [str(bindir / "dynaquery"), "run", "ListTables", *flags],
             "aws": [str(bindir / "aws"), "dynamodb", "list-tables", *flags],
@@ -290,10 +336,13 @@ class Bench:
                     times[who].append(elapsed)
         ours, theirs = median(times["dynaquery"]), median(times["aws"])
         floor = median(times["botocore"])
-        self.row("5  cold start: run ListTables / aws dynamodb list-tables",
-                 f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} s; a bare botocore "
-                 f"script: {floor:.3f} s, {floor / theirs:.2f}x)", "<= 0.5x",
-                 ours / theirs <= 0.5)
+        self.row(
+            "5  cold start: run ListTables / aws dynamodb list-tables",
+            f"{ours / theirs:.2f}x ({ours:.3f} vs {theirs:.3f} s; a bare botocore "
+            f"script: {floor:.3f} s, {floor / theirs:.2f}x)",
+            "<= 0.5x",
+            ours / theirs <= 0.5,
+        )
 
 
 def print_table(rows: list[tuple[str, str, str, bool]]) -> None:
@@ -308,10 +357,17 @@ def print_table(rows: list[tuple[str, str, str, bool]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=100_000,
-                        help="items of the export and import tables (memory: /5 and x2)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=100_000,
+        help="items of the export and import tables (memory: /5 and x2)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs of each, for the medians")
     parser.add_argument("--only", nargs="+", choices=BENCHES, help="run only these")
     parser.add_argument("--endpoint", help="a DynamoDB Local already running (else one is started)")
@@ -346,9 +402,11 @@ def main() -> None:
         if server is not None:
             server.stop()
     print()
-    print(f"dynaquery benchmarks: {args.items:,} items, medians of {args.runs} runs, "
-          f"{time.perf_counter() - started:.0f}s in all; Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs, codec: {'C' if values.ACCELERATED else 'pure Python'}")
+    print(
+        f"dynaquery benchmarks: {args.items:,} items, medians of {args.runs} runs, "
+        f"{time.perf_counter() - started:.0f}s in all; Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, codec: {'C' if values.ACCELERATED else 'pure Python'}"
+    )
     print()
     print_table(bench.rows)
     if not all(ok for *_, ok in bench.rows):

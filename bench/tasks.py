@@ -18,15 +18,21 @@ from decimal import Decimal
 def boto3_client(endpoint: str, key: str):
     import boto3
 
-    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint,
-                        aws_access_key_id=key, aws_secret_access_key="bench")
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key="bench",
+    )
 
 
 def connection(endpoint: str, key: str):
     from dynaquery import Connection
 
-    return Connection(endpoint_url=endpoint, region="us-east-1", access_key_id=key,
-                      secret_access_key="bench")
+    return Connection(
+        endpoint_url=endpoint, region="us-east-1", access_key_id=key, secret_access_key="bench"
+    )
 
 
 def _plain_default(value):
@@ -85,8 +91,9 @@ def import_boto3(endpoint: str, key: str, table: str, path: str) -> int:
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             item = json.loads(line, parse_float=Decimal)
-            batch.append({"PutRequest": {"Item": {k: serializer.serialize(v)
-                                                  for k, v in item.items()}}})
+            batch.append(
+                {"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}}
+            )
             count += 1
             if len(batch) == 25:
                 flush()
@@ -111,12 +118,12 @@ def import_ceiling(endpoint: str, key: str, table: str, path: str, workers: str 
     from concurrent.futures import ThreadPoolExecutor
 
     from dynaquery import values
-    from dynaquery.transfer import call_batch_write, enable_raw_writes
+    from dynaquery._speed.botocore_hooks import call_batch_write, enable_raw_writes
 
     conn = connection(endpoint, key)
     with open(path, encoding="utf-8") as lines:
         items = [values.item_to_typed(json.loads(line, parse_float=Decimal)) for line in lines]
-    batches = [items[i:i + 25] for i in range(0, len(items), 25)]
+    batches = [items[i : i + 25] for i in range(0, len(items), 25)]
     enable_raw_writes(conn)
     _ = conn.client
     global _started
@@ -133,9 +140,13 @@ def import_ceiling(endpoint: str, key: str, table: str, path: str, workers: str 
     return len(items)
 
 
-TASKS = {"export-boto3": export_boto3, "export-dynaquery": export_dynaquery,
-         "import-boto3": import_boto3, "import-dynaquery": import_dynaquery,
-         "import-ceiling": import_ceiling}
+TASKS = {
+    "export-boto3": export_boto3,
+    "export-dynaquery": export_dynaquery,
+    "import-boto3": import_boto3,
+    "import-dynaquery": import_dynaquery,
+    "import-ceiling": import_ceiling,
+}
 _started = None
 
 

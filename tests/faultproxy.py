@@ -35,35 +35,57 @@ import threading
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 KINDS = ("throttle", "throttling", "500", "reset", "slow", "cutoff")
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailers", "transfer-encoding", "upgrade", "proxy-connection", "content-length"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+    "content-length",
+}
 
 # (status, error type, __type, message): what DynamoDB answers.
 ERRORS = {
-    "throttle": (400, "ProvisionedThroughputExceededException",
-                 "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                 "The level of configured provisioned throughput for the table was exceeded. "
-                 "Consider increasing your provisioning level with the UpdateTable API."),
-    "throttling": (400, "ThrottlingException", "com.amazon.coral.availability#ThrottlingException",
-                   "Rate of requests exceeds the allowed throughput."),
-    "500": (500, "InternalServerError", "com.amazonaws.dynamodb.v20120810#InternalServerError",
-            "Internal server error"),
+    "throttle": (
+        400,
+        "ProvisionedThroughputExceededException",
+        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded. "
+        "Consider increasing your provisioning level with the UpdateTable API.",
+    ),
+    "throttling": (
+        400,
+        "ThrottlingException",
+        "com.amazon.coral.availability#ThrottlingException",
+        "Rate of requests exceeds the allowed throughput.",
+    ),
+    "500": (
+        500,
+        "InternalServerError",
+        "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        "Internal server error",
+    ),
 }
 
 
 @dataclass
 class Settings:
-    kinds: tuple[str, ...] = ()           # faults to choose from (uniformly); () injects nothing
-    rate: float = 0.0                      # probability of a fault for an eligible request
+    kinds: tuple[str, ...] = ()  # faults to choose from (uniformly); () injects nothing
+    rate: float = 0.0  # probability of a fault for an eligible request
     operations: frozenset[str] | None = None  # X-Amz-Target operations eligible (None: all)
-    skip: int = 0                          # let this many eligible requests through first
-    first: int | None = None               # then only this many are eligible (None: all)
-    slow_seconds: float = 5.0              # the delay of "slow"
+    skip: int = 0  # let this many eligible requests through first
+    first: int | None = None  # then only this many are eligible (None: all)
+    slow_seconds: float = 5.0  # the delay of "slow"
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -71,10 +93,19 @@ class Settings:
 class FaultProxy:
     """The proxy: a threading HTTP server on 127.0.0.1, a context manager."""
 
-    def __init__(self, upstream: str, kinds: str | Iterable[str] = (), rate: float = 0.0, *,
-                 operations: Iterable[str] | None = None, skip: int = 0,
-                 first: int | None = None, slow_seconds: float = 5.0, seed: int = 0,
-                 upstream_timeout: float = 60.0):
+    def __init__(
+        self,
+        upstream: str,
+        kinds: str | Iterable[str] = (),
+        rate: float = 0.0,
+        *,
+        operations: Iterable[str] | None = None,
+        skip: int = 0,
+        first: int | None = None,
+        slow_seconds: float = 5.0,
+        seed: int = 0,
+        upstream_timeout: float = 60.0,
+    ):
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the upstream must be an http:// URL, not {upstream!r}")
@@ -90,8 +121,15 @@ class FaultProxy:
         self._statuses: Counter = Counter()  # of the forwarded answers
         self._closing = threading.Event()
         self._sockets: set[socket.socket] = set()
-        self.configure(kinds=kinds, rate=rate, operations=operations, skip=skip, first=first,
-                       slow_seconds=slow_seconds, seed=seed)
+        self.configure(
+            kinds=kinds,
+            rate=rate,
+            operations=operations,
+            skip=skip,
+            first=first,
+            slow_seconds=slow_seconds,
+            seed=seed,
+        )
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.proxy = self
         self._thread: threading.Thread | None = None
@@ -100,9 +138,17 @@ class FaultProxy:
 
     _UNSET: Any = object()
 
-    def configure(self, kinds: Any = _UNSET, rate: Any = _UNSET, *, operations: Any = _UNSET,
-                  skip: Any = _UNSET, first: Any = _UNSET, slow_seconds: Any = _UNSET,
-                  seed: Any = _UNSET) -> None:
+    def configure(
+        self,
+        kinds: Any = _UNSET,
+        rate: Any = _UNSET,
+        *,
+        operations: Any = _UNSET,
+        skip: Any = _UNSET,
+        first: Any = _UNSET,
+        slow_seconds: Any = _UNSET,
+        seed: Any = _UNSET,
+    ) -> None:
         """Change the settings (those given); the skip/first window and the seed start over."""
         with self._lock:
             changes: dict[str, Any] = {}
@@ -118,8 +164,12 @@ class FaultProxy:
                 changes["rate"] = rate
             if operations is not self._UNSET:
                 changes["operations"] = None if operations is None else frozenset(operations)
-            for name, value in (("skip", skip), ("first", first), ("slow_seconds", slow_seconds),
-                                ("seed", seed)):
+            for name, value in (
+                ("skip", skip),
+                ("first", first),
+                ("slow_seconds", slow_seconds),
+                ("seed", seed),
+            ):
                 if value is not self._UNSET:
                     changes[name] = value
             settings = replace(self._settings, **changes)
@@ -129,11 +179,15 @@ class FaultProxy:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"requests": sum(self._requests.values()), "by_operation": dict(self._requests),
-                    "forwarded": self._forwarded, "statuses": dict(self._statuses),
-                    "faults": dict(self._faults),
-                    "faults_by_operation": dict(self._fault_ops),
-                    "injected": sum(self._faults.values())}
+            return {
+                "requests": sum(self._requests.values()),
+                "by_operation": dict(self._requests),
+                "forwarded": self._forwarded,
+                "statuses": dict(self._statuses),
+                "faults": dict(self._faults),
+                "faults_by_operation": dict(self._fault_ops),
+                "injected": sum(self._faults.values()),
+            }
 
     def requests(self, operation: str | None = None) -> int:
         with self._lock:
@@ -181,10 +235,13 @@ class FaultProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FaultProxy":
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True,
-                                        name="faultproxy")
+    def start(self) -> FaultProxy:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+            name="faultproxy",
+        )
         self._thread.start()
         return self
 
@@ -202,7 +259,7 @@ class FaultProxy:
         if self._thread:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -262,8 +319,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_error(*ERRORS[kind])
             return
         if kind == "reset":
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
@@ -283,7 +339,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "cutoff":
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(answer[:len(answer) // 2])
+            self.wfile.write(answer[: len(answer) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
@@ -296,11 +352,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         proxy = self.server.proxy
         for attempt in (1, 2):
             if self.upstream is None:
-                self.upstream = http.client.HTTPConnection(*proxy.upstream,
-                                                           timeout=proxy.upstream_timeout)
+                self.upstream = http.client.HTTPConnection(
+                    *proxy.upstream, timeout=proxy.upstream_timeout
+                )
             try:
-                self.upstream.putrequest(self.command, self.path, skip_host=True,
-                                         skip_accept_encoding=True)
+                self.upstream.putrequest(
+                    self.command, self.path, skip_host=True, skip_accept_encoding=True
+                )
                 for name, value in self.headers.items():
                     if name.lower() not in HOP_BY_HOP:
                         self.upstream.putheader(name, value)
@@ -317,8 +375,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if attempt == 2:
                     raise
                 continue
-            headers = [(k, v) for k, v in response.getheaders()
-                       if k.lower() not in HOP_BY_HOP and k.lower() not in ("date", "server")]
+            headers = [
+                (k, v)
+                for k, v in response.getheaders()
+                if k.lower() not in HOP_BY_HOP and k.lower() not in ("date", "server")
+            ]
             if response.will_close:
                 self.upstream.close()
                 self.upstream = None
@@ -330,8 +391,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.0")
         self.send_header("x-amzn-RequestId", uuid.uuid4().hex.upper())
-        self.send_header("x-amzn-ErrorType", f"{error_type}:http://internal.amazon.com/coral/"
-                                             "com.amazonaws.dynamodb.v20120810/")
+        self.send_header(
+            "x-amzn-ErrorType",
+            f"{error_type}:http://internal.amazon.com/coral/com.amazonaws.dynamodb.v20120810/",
+        )
         self.send_header("x-amz-crc32", str(zlib.crc32(body)))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -28,13 +28,27 @@ TOKEN = "load-" + uuid.uuid4().hex
 
 QUERIES = [
     # name, operation, params, values: a mix of reads, a write, and a genuine DynamoDB error
-    ("team", "Query", '{"TableName": "users", "KeyConditionExpression": "team_id = :t", '
-                      '"ExpressionAttributeValues": {":t": "{{ team }}"}}', {"team": "team_1"}),
-    ("one", "GetItem", '{"TableName": "users", "Key": {"team_id": "team_2", '
-                       '"employee_id": "{{ id }}"}}', {"id": "emp_3"}),
+    (
+        "team",
+        "Query",
+        '{"TableName": "users", "KeyConditionExpression": "team_id = :t", '
+        '"ExpressionAttributeValues": {":t": "{{ team }}"}}',
+        {"team": "team_1"},
+    ),
+    (
+        "one",
+        "GetItem",
+        '{"TableName": "users", "Key": {"team_id": "team_2", "employee_id": "{{ id }}"}}',
+        {"id": "emp_3"},
+    ),
     ("scan", "Scan", '{"TableName": "locations", "Limit": 25}', None),
-    ("put", "PutItem", '{"TableName": "users", "Item": {"team_id": "load", '
-                       '"employee_id": "{{ id }}", "name": "x"}}', {"id": "e1"}),
+    (
+        "put",
+        "PutItem",
+        '{"TableName": "users", "Item": {"team_id": "load", '
+        '"employee_id": "{{ id }}", "name": "x"}}',
+        {"id": "e1"},
+    ),
     ("missing", "GetItem", '{"TableName": "no_such_table", "Key": {"id": "1"}}', None),
 ]
 
@@ -76,15 +90,31 @@ def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
     from dynaquery.local import free_port
 
     access_key = "load" + uuid.uuid4().hex[:10]
-    seed(Connection(endpoint_url=endpoint_url, region="us-east-1", access_key_id=access_key,
-                    secret_access_key="load-secret"))
+    seed(
+        Connection(
+            endpoint_url=endpoint_url,
+            region="us-east-1",
+            access_key_id=access_key,
+            secret_access_key="load-secret",
+        )
+    )
     home = tempfile.mkdtemp(prefix="dynaquery-load-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYNAQUERY_"))}
-    env.update(DYNAQUERY_HOME=home, DYNAQUERY_TOKEN=TOKEN, AWS_EC2_METADATA_DISABLED="true",
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env.update(
+        DYNAQUERY_HOME=home,
+        DYNAQUERY_TOKEN=TOKEN,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dynaquery", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -96,14 +126,25 @@ def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
                     raise RuntimeError("dynaquery serve did not start") from None
                 time.sleep(0.2)
         setup = Api(port)
-        status, ds = setup.call("POST", "/api/datasources", {
-            "name": "load", "endpoint_url": endpoint_url, "region": "us-east-1",
-            "access_key_id": access_key, "secret_access_key": "load-secret"})
+        status, ds = setup.call(
+            "POST",
+            "/api/datasources",
+            {
+                "name": "load",
+                "endpoint_url": endpoint_url,
+                "region": "us-east-1",
+                "access_key_id": access_key,
+                "secret_access_key": "load-secret",
+            },
+        )
         assert status == 201, ds
         ids = []
         for name, operation, params, values in QUERIES:
-            status, saved = setup.call("POST", "/api/queries", {
-                "name": name, "datasource": ds["id"], "operation": operation, "params": params})
+            status, saved = setup.call(
+                "POST",
+                "/api/queries",
+                {"name": name, "datasource": ds["id"], "operation": operation, "params": params},
+            )
             assert status == 201, saved
             ids.append((saved["id"], values))
         for query_id, values in ids:  # warm up: imports, the catalog, connections
@@ -124,11 +165,18 @@ def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
                 i += 1
                 started = time.perf_counter()
                 try:
-                    status, body = api.call("POST", f"/api/queries/{query_id}/run",
-                                            {"values": values} if values else {})
-                    kind = ("ok" if status == 200 else
-                            "dynamodb_error" if status == 502 and isinstance(body, dict)
-                            and body.get("error") == "ServiceError" else "failure")
+                    status, body = api.call(
+                        "POST", f"/api/queries/{query_id}/run", {"values": values} if values else {}
+                    )
+                    kind = (
+                        "ok"
+                        if status == 200
+                        else "dynamodb_error"
+                        if status == 502
+                        and isinstance(body, dict)
+                        and body.get("error") == "ServiceError"
+                        else "failure"
+                    )
                     detail = f"{status} {json.dumps(body)[:300]}"
                 except Exception as error:  # a dropped connection, a timeout
                     api = Api(port)
@@ -153,12 +201,16 @@ def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
         latencies.sort()
         total = sum(outcomes.values())
         return {
-            "seconds": round(duration, 1), "clients": clients, "requests": total, **outcomes,
+            "seconds": round(duration, 1),
+            "clients": clients,
+            "requests": total,
+            **outcomes,
             "failures_seen": failures,
             "requests_per_s": round(total / duration, 1),
             "latency_ms": {f"p{p}": round(percentile(latencies, p) * 1000, 1) for p in (50, 95, 99)}
             | {"max": round(latencies[-1] * 1000, 1) if latencies else 0},
-            "server_rss_kb": rss, "rss_growth_kb": rss["end"] - rss["start"],
+            "server_rss_kb": rss,
+            "rss_growth_kb": rss["end"] - rss["start"],
             "rss_growth_second_half_kb": rss["end"] - rss["middle"],
             "server_alive": server.poll() is None,
         }
@@ -174,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--endpoint-url", help="a DynamoDB Local already running (else one is started)")
+    parser.add_argument(
+        "--endpoint-url", help="a DynamoDB Local already running (else one is started)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     engine = None
@@ -194,15 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         lat = report["latency_ms"]
         rss = report["server_rss_kb"]
-        print(f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
-              f"{report['requests_per_s']} requests/s")
-        print(f"  ok {report['ok']}, genuine DynamoDB errors {report['dynamodb_error']}, "
-              f"other failures {report['failure']}")
-        print(f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
-              f"max {lat['max']} ms")
-        print(f"  server RSS: start {rss['start'] / 1024:.1f} MiB, middle {rss['middle'] / 1024:.1f} "
-              f"MiB, end {rss['end'] / 1024:.1f} MiB (growth {report['rss_growth_kb'] / 1024:+.1f} "
-              f"MiB, second half {report['rss_growth_second_half_kb'] / 1024:+.1f} MiB)")
+        print(
+            f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
+            f"{report['requests_per_s']} requests/s"
+        )
+        print(
+            f"  ok {report['ok']}, genuine DynamoDB errors {report['dynamodb_error']}, "
+            f"other failures {report['failure']}"
+        )
+        print(
+            f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
+            f"max {lat['max']} ms"
+        )
+        print(
+            f"  server RSS: start {rss['start'] / 1024:.1f} MiB, middle {rss['middle'] / 1024:.1f} "
+            f"MiB, end {rss['end'] / 1024:.1f} MiB (growth {report['rss_growth_kb'] / 1024:+.1f} "
+            f"MiB, second half {report['rss_growth_second_half_kb'] / 1024:+.1f} MiB)"
+        )
         for failure in report["failures_seen"]:
             print(f"  failure: {failure}")
     return 0 if report["failure"] == 0 and report["server_alive"] else 1

@@ -1,23 +1,27 @@
-"""Helpers shared by the tests: running the real `dynaquery` command, and the spec's examples."""
+"""Helpers shared by the tests: running the `dynaquery` command, and the spec's examples."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import subprocess
 import sys
+import time
+import traceback
+import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import urllib.request
-
 ROOT = Path(__file__).resolve().parent.parent
 # The specification's documents, when they sit beside the repository; only compared with the copy.
 SPEC_DIR = Path(os.environ.get("DYNAQUERY_SPEC_DIR", ROOT.parent / "shared" / "spec"))
-# The examples the tests run: every heading and JSON block of those documents, kept in the repository.
+# The examples the tests run: every heading and JSON block of those documents, kept in the
+# repository.
 SPEC_DATA = ROOT / "tests" / "data" / "spec"
 REFRESH_SPEC = ".venv/bin/python tests/support.py --refresh-spec"
 
@@ -35,18 +39,73 @@ class Completed:
 def clean_env(**extra: str) -> dict:
     """An environment with no AWS settings of the machine leaking in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DYNAQUERY_"))}
-    env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true"})
+    env.update(
+        {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     env.update(extra)
     return env
 
 
-def dynaquery(*args: str, stdin: str | None = None, env: dict | None = None,
-              timeout: float = 120) -> Completed:
-    """Run the installed `dynaquery` command for real, in a subprocess."""
+def dynaquery(
+    *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 120
+) -> Completed:
+    """Run the `dynaquery` command in this process with click's CliRunner: the same arguments,
+    stdin, environment (`env` is the whole of it, as for a process), stdout, stderr and exit
+    code as `dynaquery_process` (help text aside: CliRunner wraps it at 80 columns), without
+    starting Python for each call. A run longer than `timeout` seconds fails once it ends (a
+    process would have been stopped)."""
+    from click.testing import CliRunner
+
+    from dynaquery.cli import cli  # the group, not main(): main turns the collector off
+
+    whole = env if env is not None else clean_env()
+    unset: dict[str, str | None] = {name: None for name in os.environ if name not in whole}
+    started = time.monotonic()
+    with _process_state_kept():
+        result = CliRunner().invoke(
+            cli, list(args), input=stdin, env={**unset, **whole}, prog_name="dynaquery"
+        )
+    if time.monotonic() - started > timeout:
+        raise subprocess.TimeoutExpired(["dynaquery", *args], timeout)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))  # as Python would print
+    return Completed(result.exit_code, result.stdout, stderr)
+
+
+@contextmanager
+def _process_state_kept():
+    """Undo what a command may change in the process beyond what CliRunner restores: variables
+    it sets itself, and the collector it freezes for a long command (collect_garbage)."""
+    environ, collecting = dict(os.environ), gc.isenabled()
+    try:
+        yield
+    finally:
+        for name in os.environ.keys() - environ.keys():
+            del os.environ[name]
+        os.environ.update(environ)
+        gc.unfreeze()
+        if not collecting:
+            gc.disable()
+
+
+def dynaquery_process(
+    *args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 120
+) -> Completed:
+    """Run the installed `dynaquery` command for real, in a subprocess: for what only a process
+    shows (its entry point, exit status, signals, output at the file descriptor level)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "dynaquery", *args], input=stdin, capture_output=True, text=True,
-        env=env if env is not None else clean_env(), timeout=timeout)
+        [sys.executable, "-m", "dynaquery", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(),
+        timeout=timeout,
+    )
     return Completed(completed.returncode, completed.stdout, completed.stderr)
 
 
@@ -69,8 +128,12 @@ def start_moto_with_iam(free_calls: int):
         else:
             os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = previous
     iam = botocore.session.get_session().create_client(
-        "iam", region_name="us-east-1", endpoint_url=server.endpoint_url,
-        aws_access_key_id="setup", aws_secret_access_key="setup")
+        "iam",
+        region_name="us-east-1",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="setup",
+        aws_secret_access_key="setup",
+    )
     return server, iam
 
 
@@ -78,9 +141,16 @@ def iam_user(iam, name: str, actions: list[str]) -> tuple[str, str]:
     """A user allowed `actions` (three setup calls); its access key id and secret."""
     iam.create_user(UserName=name)
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+            }
+        ),
+    )
     return key["AccessKeyId"], key["SecretAccessKey"]
 
 
@@ -88,10 +158,14 @@ def pk_sk_table(name: str) -> dict:
     """CreateTable's parameters for an on-demand table keyed by pk (a string) and sk (a number)."""
     return {
         "TableName": name,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "N"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
         "BillingMode": "PAY_PER_REQUEST",
     }
 
@@ -102,18 +176,31 @@ class Endpoint:
     def __init__(self, endpoint_url: str, region: str = "us-east-1", access_key: str | None = None):
         self.endpoint_url = endpoint_url
         self.region = region
-        # DynamoDB Local keeps one database per access key and region: a fresh key, a fresh database.
+        # DynamoDB Local keeps one database per access key and region: a fresh key, a fresh
+        # database.
         self.access_key = access_key or "test" + uuid.uuid4().hex[:12]
         self.secret_key = "secret-" + uuid.uuid4().hex
 
     @property
     def flags(self) -> list[str]:
-        return ["--endpoint-url", self.endpoint_url, "--region", self.region,
-                "--access-key-id", self.access_key, "--secret-access-key", self.secret_key]
+        return [
+            "--endpoint-url",
+            self.endpoint_url,
+            "--region",
+            self.region,
+            "--access-key-id",
+            self.access_key,
+            "--secret-access-key",
+            self.secret_key,
+        ]
 
     def settings(self) -> dict:
-        return {"endpoint_url": self.endpoint_url, "region": self.region,
-                "access_key_id": self.access_key, "secret_access_key": self.secret_key}
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "access_key_id": self.access_key,
+            "secret_access_key": self.secret_key,
+        }
 
     def connection(self):
         from dynaquery import Connection
@@ -122,8 +209,8 @@ class Endpoint:
 
     def run(self, operation: str, params: str | None = None, *more: str) -> Completed:
         # --yes: the examples that delete data or change a table run without asking.
-        args = ["run", operation] + ([params] if params is not None else []) + list(more) + ["--yes"]
-        return dynaquery(*args, *self.flags)
+        given = [params] if params is not None else []
+        return dynaquery("run", operation, *given, *more, "--yes", *self.flags)
 
 
 def reset_moto(endpoint_url: str) -> None:
@@ -134,8 +221,8 @@ def reset_moto(endpoint_url: str) -> None:
 @dataclass(frozen=True)
 class Example:
     document: str  # the file's first three characters: 000, 001
-    heading: str   # the operation's heading in the document
-    index: int     # the n-th JSON block under that heading
+    heading: str  # the operation's heading in the document
+    index: int  # the n-th JSON block under that heading
     text: str
 
     @property
@@ -180,16 +267,23 @@ def spec_extract(text: str) -> str:
     """A document's headings and JSON blocks, in order and verbatim: what the tests read of it."""
     parts = []
     for match in _SPEC_PARTS.finditer(text):
-        parts.append(f"### {match.group(1)}\n" if match.group(1) else f"```json\n{match.group(2)}```\n")
+        parts.append(
+            f"### {match.group(1)}\n" if match.group(1) else f"```json\n{match.group(2)}```\n"
+        )
     return "".join(parts)
 
 
 def spec_copy_differences(source: Path = SPEC_DIR, copy: Path = SPEC_DATA) -> list[str]:
     """How the repository's copy differs from the documents in `source`: [] when it matches."""
     wanted = {p.name: spec_extract(p.read_text(encoding="utf-8")) for p in _spec_files(source)}
-    have = {p.name: _strip_banner(p.read_text(encoding="utf-8")) for p in sorted(Path(copy).glob("*.txt"))}
+    have = {
+        p.name: _strip_banner(p.read_text(encoding="utf-8"))
+        for p in sorted(Path(copy).glob("*.txt"))
+    }
     differences = [f"{name}: missing from {copy}" for name in sorted(wanted.keys() - have.keys())]
-    differences += [f"{name}: in {copy} but not in {source}" for name in sorted(have.keys() - wanted.keys())]
+    differences += [
+        f"{name}: in {copy} but not in {source}" for name in sorted(have.keys() - wanted.keys())
+    ]
     for name in sorted(wanted.keys() & have.keys()):
         if wanted[name] != have[name]:
             old, new = set(have[name].split("\n### ")), set(wanted[name].split("\n### "))
@@ -198,8 +292,10 @@ def spec_copy_differences(source: Path = SPEC_DIR, copy: Path = SPEC_DATA) -> li
     return differences
 
 
-_BANNER = ("<!-- The headings and JSON blocks of the specification's {name}, verbatim.\n"
-           "     Refresh with: {refresh} -->\n")
+_BANNER = (
+    "<!-- The headings and JSON blocks of the specification's {name}, verbatim.\n"
+    "     Refresh with: {refresh} -->\n"
+)
 
 
 def _strip_banner(text: str) -> str:
@@ -214,15 +310,20 @@ def refresh_spec_copy(source: Path = SPEC_DIR, copy: Path = SPEC_DATA) -> list[P
     written = []
     for path in _spec_files(source):
         target = copy / path.name
-        target.write_text(_BANNER.format(name=path.name, refresh=REFRESH_SPEC)
-                          + spec_extract(path.read_text(encoding="utf-8")), encoding="utf-8")
+        target.write_text(
+            _BANNER.format(name=path.name, refresh=REFRESH_SPEC)
+            + spec_extract(path.read_text(encoding="utf-8")),
+            encoding="utf-8",
+        )
         written.append(target)
     return written
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["--refresh-spec"] or len(sys.argv) > 3:
-        sys.exit("usage: tests/support.py --refresh-spec [SPEC_DIR]  (default: $DYNAQUERY_SPEC_DIR "
-                 "or ../shared/spec)")
+        sys.exit(
+            "usage: tests/support.py --refresh-spec [SPEC_DIR]  (default: $DYNAQUERY_SPEC_DIR "
+            "or ../shared/spec)"
+        )
     for written in refresh_spec_copy(Path(sys.argv[2]) if len(sys.argv) == 3 else SPEC_DIR):
         print(f"wrote {written.relative_to(ROOT)}")

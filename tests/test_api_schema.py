@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from dynaquery import Workspace
 from dynaquery.demo import seed
 from dynaquery.server import _digest, create_app
+
 from support import Endpoint
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
-                                        "ignore:Using `httpx`")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore:Using `httpx`")
 
 TOKEN = "schema-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -45,10 +45,14 @@ def served(dynamodb_local, tmp_path_factory):
         seed(endpoint.connection())
         workspace = Workspace.open(home=tmp_path_factory.mktemp("schema-home"))
         workspace.add_datasource("local", **endpoint.settings(), connect_timeout=2, max_attempts=1)
-        workspace.save_query("team", "local", "Query",
-                             '{"TableName": "users", "KeyConditionExpression": "team_id = :t",'
-                             ' "ExpressionAttributeValues": {":t": "{{ team }}"}}',
-                             defaults={"team": "team_1"})
+        workspace.save_query(
+            "team",
+            "local",
+            "Query",
+            '{"TableName": "users", "KeyConditionExpression": "team_id = :t",'
+            ' "ExpressionAttributeValues": {":t": "{{ team }}"}}',
+            defaults={"team": "team_1"},
+        )
         app = create_app(workspace, _digest(TOKEN))
         yield app
         workspace.close()
@@ -78,10 +82,12 @@ def not_a_server_error_of_ours(ctx, response, case):
     return None
 
 
-CHECKS = [not_a_server_error_of_ours,
-          schemathesis.checks.response_schema_conformance,
-          schemathesis.checks.status_code_conformance,
-          schemathesis.checks.content_type_conformance]
+CHECKS = [
+    not_a_server_error_of_ours,
+    schemathesis.checks.response_schema_conformance,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+]
 
 
 def test_every_operation_answers_as_its_schema_says(api_schema):
@@ -99,8 +105,9 @@ def _exercise(operation) -> int:
     count = [0]
 
     @given(operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def check(case):
         count[0] += 1
         case.call_and_validate(headers=AUTH, checks=CHECKS)
@@ -111,12 +118,23 @@ def _exercise(operation) -> int:
 
 # Runs that succeed: their answers are checked against the schema too.
 SUCCESSES = [
-    ("/api/run", "POST", {"datasource": "local", "operation": "Query",
-                          "params": '{"TableName": "users", "KeyConditionExpression": "team_id = :t",'
-                                    ' "ExpressionAttributeValues": {":t": "{{ t }}"}}',
-                          "values": {"t": "team_1"}, "all_pages": True}),
-    ("/api/run", "POST", {"datasource": "local", "operation": "Scan",
-                          "params": {"TableName": "users", "Limit": 2}}),
+    (
+        "/api/run",
+        "POST",
+        {
+            "datasource": "local",
+            "operation": "Query",
+            "params": '{"TableName": "users", "KeyConditionExpression": "team_id = :t",'
+            ' "ExpressionAttributeValues": {":t": "{{ t }}"}}',
+            "values": {"t": "team_1"},
+            "all_pages": True,
+        },
+    ),
+    (
+        "/api/run",
+        "POST",
+        {"datasource": "local", "operation": "Scan", "params": {"TableName": "users", "Limit": 2}},
+    ),
     ("/api/run", "POST", {"datasource": "local", "operation": "ListTables"}),
     ("/api/check", "POST", {"operation": "GetItem", "params": '{"TableName": "users"}'}),
     ("/api/queries/team/run", "POST", {"values": {"team": "team_2"}}),
@@ -145,9 +163,11 @@ def test_successful_answers_match_the_schema(served, api_schema, path, method, b
 
 
 def _template(path: str) -> str:
-    return {"/api/queries/team/run": "/api/queries/{query_id}/run",
-            "/api/datasources/local/test": "/api/datasources/{ds_id}/test",
-            "/api/tables/users": "/api/tables/{name}"}.get(path, path)
+    return {
+        "/api/queries/team/run": "/api/queries/{query_id}/run",
+        "/api/datasources/local/test": "/api/datasources/{ds_id}/test",
+        "/api/tables/users": "/api/tables/{name}",
+    }.get(path, path)
 
 
 def _path_parameters(path: str, template: str) -> dict:

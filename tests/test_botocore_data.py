@@ -7,7 +7,7 @@ import os
 
 from botocore.loaders import create_loader as botocore_loader
 
-from dynaquery.botocore_data import CachedJSONFileLoader, create_loader
+from dynaquery._speed.botocore_data import CachedJSONFileLoader, create_loader
 
 
 def test_every_file_a_dynamodb_client_needs_is_the_same_from_the_cache(tmp_path):
@@ -15,9 +15,11 @@ def test_every_file_a_dynamodb_client_needs_is_the_same_from_the_cache(tmp_path)
     for _ in range(2):  # the first pass parses and stores, the second reads the cache
         ours = create_loader(tmp_path)
         assert ours.load_service_model("dynamodb", "service-2") == plain.load_service_model(
-            "dynamodb", "service-2")
+            "dynamodb", "service-2"
+        )
         assert ours.load_service_model("dynamodb", "paginators-1") == plain.load_service_model(
-            "dynamodb", "paginators-1")
+            "dynamodb", "paginators-1"
+        )
         for name in ("endpoints", "partitions", "_retry", "sdk-default-configuration"):
             assert ours.load_data(name) == plain.load_data(name), name
     stored = list((tmp_path / "botocore-data").iterdir())

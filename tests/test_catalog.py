@@ -22,9 +22,16 @@ def test_names_in_any_spelling(spelling):
     assert get_operation(spelling).name == "GetItem"
 
 
-@pytest.mark.parametrize("alias,name", [("list_tables", "ListTables"), ("get_item", "GetItem"),
-                                        ("query_table", "Query"), ("scan_table", "Scan"),
-                                        ("delete_item", "DeleteItem")])
+@pytest.mark.parametrize(
+    "alias,name",
+    [
+        ("list_tables", "ListTables"),
+        ("get_item", "GetItem"),
+        ("query_table", "Query"),
+        ("scan_table", "Scan"),
+        ("delete_item", "DeleteItem"),
+    ],
+)
 def test_first_documents_names_are_aliases(alias, name):
     assert get_operation(alias).name == name
 
@@ -98,11 +105,14 @@ def test_wrong_types_name_what_was_expected():
 
 
 def test_nested_paths():
-    found = problems_of("CreateTable", """{
+    found = problems_of(
+        "CreateTable",
+        """{
         "TableName": "t",
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASHH"}],
         "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S", "Extra": 1}],
-        "BillingMode": "PAY_PER_REQUEST"}""")
+        "BillingMode": "PAY_PER_REQUEST"}""",
+    )
     assert "did you mean 'HASH'" in found["KeySchema[0].KeyType"]
     assert "unknown parameter" in found["AttributeDefinitions[0].Extra"]
 
@@ -110,23 +120,34 @@ def test_nested_paths():
 def test_placeholders_and_lengths():
     found = problems_of("Scan", '{"TableName": "<table_name>"}')
     assert found["TableName"] == "'<table_name>' is a placeholder: replace it with a real value"
-    found = problems_of("RestoreTableFromBackup",
-                        '{"BackupArn": "arn:aws:dynamodb:us-east-2:123456789012:table/users",'
-                        ' "TargetTableName": ""}')
+    found = problems_of(
+        "RestoreTableFromBackup",
+        '{"BackupArn": "arn:aws:dynamodb:us-east-2:123456789012:table/users",'
+        ' "TargetTableName": ""}',
+    )
     assert found["TargetTableName"].startswith("must not be empty")
 
 
 def test_expression_placeholders_are_checked():
-    found = problems_of("Query", """{"TableName": "users", "KeyConditionExpression": "id = :v",
-        "ExpressionAttributeValues": {":w": "x"}, "ExpressionAttributeNames": {"#n": "name"}}""")
-    assert "uses :v, which ExpressionAttributeValues does not define" in found["KeyConditionExpression"]
+    found = problems_of(
+        "Query",
+        """{"TableName": "users", "KeyConditionExpression": "id = :v",
+        "ExpressionAttributeValues": {":w": "x"}, "ExpressionAttributeNames": {"#n": "name"}}""",
+    )
+    assert (
+        "uses :v, which ExpressionAttributeValues does not define"
+        in found["KeyConditionExpression"]
+    )
     assert found["ExpressionAttributeValues.:w"].startswith("not used")
     assert found["ExpressionAttributeNames.#n"].startswith("not used")
 
 
 def test_expression_checks_reach_into_transactions():
-    found = problems_of("TransactWriteItems", """{"TransactItems": [{"Update": {
-        "TableName": "t", "Key": {"id": 1}, "UpdateExpression": "SET #a = :b"}}]}""")
+    found = problems_of(
+        "TransactWriteItems",
+        """{"TransactItems": [{"Update": {
+        "TableName": "t", "Key": {"id": 1}, "UpdateExpression": "SET #a = :b"}}]}""",
+    )
     assert "TransactItems[0].Update.UpdateExpression" in found
 
 
@@ -153,14 +174,39 @@ def test_prepared_request_is_typed():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _names = st.sampled_from(catalog().names)
-_keys = st.sampled_from(["TableName", "Key", "Item", "RequestItems", "TransactItems", "Limit",
-                         "ExpressionAttributeValues", "KeyConditionExpression", "S", "N", "M",
-                         "L", "B", "SS", "NS", "NULL", "BOOL", "Keys", "PutRequest", "x"])
+_keys = st.sampled_from(
+    [
+        "TableName",
+        "Key",
+        "Item",
+        "RequestItems",
+        "TransactItems",
+        "Limit",
+        "ExpressionAttributeValues",
+        "KeyConditionExpression",
+        "S",
+        "N",
+        "M",
+        "L",
+        "B",
+        "SS",
+        "NS",
+        "NULL",
+        "BOOL",
+        "Keys",
+        "PutRequest",
+        "x",
+    ]
+)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
     | st.decimals(allow_nan=False, allow_infinity=False),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(_keys, children, max_size=4),
-    max_leaves=15)
+    max_leaves=15,
+)
 
 
 @settings(max_examples=1000, deadline=None)

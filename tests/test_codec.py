@@ -1,6 +1,6 @@
-"""The fast codec is exact: on generated values, the C module, the pure Python fast paths and the
-careful code agree, and typed -> plain -> typed gives back what went in (numbers digit for digit,
-sets, binary, empty strings, nested maps and lists)."""
+"""The fast codec is exact: on generated values, the C module and the Python code agree, and
+typed -> plain -> typed gives back what went in (numbers digit for digit, sets, binary, empty
+strings, nested maps and lists)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ needs_c = pytest.mark.skipif(not values.ACCELERATED, reason="the C module is not
 digits = st.text("0123456789", min_size=1, max_size=38).map(lambda d: d.lstrip("0") or "0")
 decimal_numbers = st.builds(
     lambda sign, d, exp: Decimal(f"{sign}{d}E{exp}"),
-    st.sampled_from(["", "-"]), digits, st.integers(-130 + 38, 125 - 38))
-int_numbers = st.integers(-(10 ** 38) + 1, 10 ** 38 - 1)
+    st.sampled_from(["", "-"]),
+    digits,
+    st.integers(-130 + 38, 125 - 38),
+)
+int_numbers = st.integers(-(10**38) + 1, 10**38 - 1)
 number_texts = st.one_of(
     int_numbers.map(str),
     decimal_numbers.map(str),
-    st.builds(lambda a, b: f"{a}.{b}", st.integers(-10 ** 12, 10 ** 12), digits),
+    st.builds(lambda a, b: f"{a}.{b}", st.integers(-(10**12), 10**12), digits),
 )
 names = st.text(max_size=8)
 strings = st.text(max_size=12)  # the empty string included
@@ -67,23 +70,41 @@ def typed_items(binary_as_text: bool = False):
 
 
 plain_scalars = st.one_of(
-    st.none(), st.booleans(), strings, int_numbers, decimal_numbers,
-    st.floats(allow_nan=False, allow_infinity=False), blobs,
-    st.frozensets(strings, max_size=3), st.frozensets(int_numbers, max_size=3),
+    st.none(),
+    st.booleans(),
+    strings,
+    int_numbers,
+    decimal_numbers,
+    st.floats(allow_nan=False, allow_infinity=False),
+    blobs,
+    st.frozensets(strings, max_size=3),
+    st.frozensets(int_numbers, max_size=3),
     st.frozensets(blobs, max_size=3),
 )
 plain_values = st.recursive(
     plain_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(names.filter(lambda k: k not in values.TYPE_TAGS), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(names.filter(lambda k: k not in values.TYPE_TAGS), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 # Anything at all, typed or plain, right or wrong: the paths must agree on the problems too.
 anything = st.recursive(
-    plain_scalars | st.just(float("nan")) | st.just(Decimal("Infinity")) | st.just(object)
-    | st.text(" 0123456789.eE+-_xa", max_size=6) | st.frozensets(st.integers() | strings, max_size=3),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3)
-    | st.builds(lambda tag, v: {tag: v}, st.sampled_from(TAGS), inner | st.lists(inner, max_size=2)),
+    plain_scalars
+    | st.just(float("nan"))
+    | st.just(Decimal("Infinity"))
+    | st.just(object)
+    | st.text(" 0123456789.eE+-_xa", max_size=6)
+    | st.frozensets(st.integers() | strings, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(names, inner, max_size=3)
+        | st.builds(
+            lambda tag, v: {tag: v}, st.sampled_from(TAGS), inner | st.lists(inner, max_size=2)
+        )
+    ),
     max_leaves=12,
 )
 
@@ -115,11 +136,21 @@ def same(a, b) -> bool:
 def same_number_values(a, b) -> bool:
     """Typed values equal, numbers compared by value (-0 is 0, 1.50 is 1.5)."""
     # (A map's only attribute may be named "N" or "NS": then it holds a value, not digits.)
-    if (isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["N"]
-            and isinstance(a["N"], str) and isinstance(b["N"], str)):
+    if (
+        isinstance(a, dict)
+        and isinstance(b, dict)
+        and list(a) == list(b) == ["N"]
+        and isinstance(a["N"], str)
+        and isinstance(b["N"], str)
+    ):
         return Decimal(a["N"]) == Decimal(b["N"])
-    if (isinstance(a, dict) and isinstance(b, dict) and list(a) == list(b) == ["NS"]
-            and isinstance(a["NS"], list) and isinstance(b["NS"], list)):
+    if (
+        isinstance(a, dict)
+        and isinstance(b, dict)
+        and list(a) == list(b) == ["NS"]
+        and isinstance(a["NS"], list)
+        and isinstance(b["NS"], list)
+    ):
         return [Decimal(x) for x in a["NS"]] == [Decimal(x) for x in b["NS"]]
     if type(a) is not type(b):
         return False
@@ -132,7 +163,7 @@ def same_number_values(a, b) -> bool:
 
 def careful(value):
     problems: list[Problem] = []
-    return values._careful_typed(value, "Item", problems), problems
+    return values._py_to_typed(value, "Item", problems), problems
 
 
 def with_fast(fast, value):
@@ -152,7 +183,6 @@ def with_fast(fast, value):
 @given(typed_values())
 def test_to_plain_agrees_with_the_reference(av):
     expected = reference_plain(av)
-    assert same(values._py_fast_plain(av), expected)
     assert same(values.to_plain(av), expected)
 
 
@@ -199,17 +229,14 @@ def test_to_typed_agrees_with_the_careful_path(value):
     expected, problems = careful(value)
     assert not problems
     assert same(values._to_typed(value, "Item", []), expected)
-    assert same(with_fast(values._py_fast_typed, value)[0], expected)
 
 
 @given(anything)
 @settings(max_examples=300)
 def test_problems_are_the_same_on_every_path(value):
     expected = careful(value)
-    fast_python = with_fast(values._py_fast_typed, value)
-    assert same(fast_python[0], expected[0]) and fast_python[1] == expected[1]
     if values.ACCELERATED:
-        fast_c = with_fast(values._c_fast_typed, value)
+        fast_c = with_fast(values._codec.fast_typed, value)
         assert same(fast_c[0], expected[0]) and fast_c[1] == expected[1]
 
 
@@ -223,7 +250,7 @@ def test_typed_json_round_trips(av):
     """A typed value written as JSON (binary in base64) and read back is the same value."""
     text = json.dumps(av)
     back = values.to_typed(json.loads(text, parse_float=Decimal))
-    expected = values._careful_typed(json.loads(text), "", [])
+    expected = values._py_to_typed(json.loads(text), "", [])
     assert same(back, expected)
     assert same(values.to_plain(back), values.to_plain(av))
 
@@ -231,8 +258,10 @@ def test_typed_json_round_trips(av):
 # Plain values that have a plain form: no sets, no binary, no map whose only key is a tag.
 round_trippable = st.recursive(
     st.none() | st.booleans() | strings | int_numbers | decimal_numbers,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(names.filter(lambda k: k not in values.TYPE_TAGS), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(names.filter(lambda k: k not in values.TYPE_TAGS), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -250,15 +279,22 @@ def test_plain_json_round_trips_exactly(value):
 # the edges, spelled out
 
 
-@pytest.mark.parametrize("text, plain", [
-    ("12345678901234567890123456789012345678", 12345678901234567890123456789012345678),
-    ("-12345678901234567890123456789012345678", -12345678901234567890123456789012345678),
-    ("999999999999999999", 999999999999999999),
-    ("-99999999999999999", -99999999999999999),
-    ("0", 0), ("-0", 0), ("007", 7),
-    ("0.1", Decimal("0.1")), ("61.130570", Decimal("61.130570")),
-    ("1E+125", Decimal("1E+125")), ("1E-130", Decimal("1E-130")),
-])
+@pytest.mark.parametrize(
+    "text, plain",
+    [
+        ("12345678901234567890123456789012345678", 12345678901234567890123456789012345678),
+        ("-12345678901234567890123456789012345678", -12345678901234567890123456789012345678),
+        ("999999999999999999", 999999999999999999),
+        ("-99999999999999999", -99999999999999999),
+        ("0", 0),
+        ("-0", 0),
+        ("007", 7),
+        ("0.1", Decimal("0.1")),
+        ("61.130570", Decimal("61.130570")),
+        ("1E+125", Decimal("1E+125")),
+        ("1E-130", Decimal("1E-130")),
+    ],
+)
 def test_number_edges(text, plain):
     assert same(values.to_plain({"N": text}), plain)
     assert same(values._py_to_plain({"N": text}), plain)
@@ -302,8 +338,9 @@ def test_the_c_module_is_used():
 def test_lossy_items_are_counted_alike(items):
     c_count: list[int] = []
     python_count: list[int] = []
-    assert values.items_jsonl(items, "\n", c_count) == values._py_items_jsonl(items, "\n",
-                                                                              python_count)
+    assert values.items_jsonl(items, "\n", c_count) == values._py_items_jsonl(
+        items, "\n", python_count
+    )
     assert c_count == python_count
     # and the count is right: an item is counted when its plain JSON does not read back as it
     expected = 0
@@ -323,12 +360,21 @@ def test_typed_json_is_what_json_writes(items):
     if items:
         text = expected.decode()
         assert json.loads("[" + text.replace(">,<", ",")[1:-1] + "]") == json.loads(
-            json.dumps(items, default=lambda b: base64.b64encode(b).decode()))
+            json.dumps(items, default=lambda b: base64.b64encode(b).decode())
+        )
 
 
 def test_typed_json_of_odd_values_is_python_s():
-    odd = [{"a": {"N": Decimal("1.5")}, "b": {"SS": ("x",)}, "c": {"X": 1}, "d": {"BS": [bytearray(b"1")]}}]
-    assert values.typed_json_items(odd, b"", b"", b"") == values._py_typed_json_items(odd, b"", b"", b"")
+    odd = [
+        {
+            "a": {"N": Decimal("1.5")},
+            "b": {"SS": ("x",)},
+            "c": {"X": 1},
+            "d": {"BS": [bytearray(b"1")]},
+        }
+    ]
+    expected = values._py_typed_json_items(odd, b"", b"", b"")
+    assert values.typed_json_items(odd, b"", b"", b"") == expected
 
 
 @needs_c
@@ -354,7 +400,11 @@ for name, call in calls:
     except RecursionError:
         print(name, "RecursionError")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:4] == [f"{name} RecursionError" for name in (
-        "item_to_typed", "item_to_plain", "item_json", "typed_json")]
+    assert done.stdout.split("\n")[:4] == [
+        f"{name} RecursionError"
+        for name in ("item_to_typed", "item_to_plain", "item_json", "typed_json")
+    ]

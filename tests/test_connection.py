@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from dynaquery import Connection, ConfigurationError, ConnectionConfig, InputError
+from dynaquery import ConfigurationError, Connection, ConnectionConfig, InputError
 from dynaquery.local import free_port
 from dynaquery.workspace import EXPORT_VERSION
 
@@ -28,14 +28,31 @@ SETUP_CALLS = 9  # the free calls: moto's readiness probe and the eight setup ca
 @pytest.fixture(scope="module")
 def iam_moto():
     server, iam = start_moto_with_iam(SETUP_CALLS)
-    keys = {"reader": iam_user(iam, "reader", ["dynamodb:DescribeTable"]),
-            "assumer": iam_user(iam, "assumer", ["sts:AssumeRole"])}
-    iam.create_role(RoleName="dynamo", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
-    iam.put_role_policy(RoleName="dynamo", PolicyName="p", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": "*"}]}))
+    keys = {
+        "reader": iam_user(iam, "reader", ["dynamodb:DescribeTable"]),
+        "assumer": iam_user(iam, "assumer", ["sts:AssumeRole"]),
+    }
+    iam.create_role(
+        RoleName="dynamo",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="dynamo",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": "*"}],
+            }
+        ),
+    )
     try:
         yield server, keys
     finally:
@@ -43,8 +60,17 @@ def iam_moto():
 
 
 def flags(server, key_id, secret, *more):
-    return ["--endpoint-url", server.endpoint_url, "--region", "us-east-1",
-            "--access-key-id", key_id, "--secret-access-key", secret, *more]
+    return [
+        "--endpoint-url",
+        server.endpoint_url,
+        "--region",
+        "us-east-1",
+        "--access-key-id",
+        key_id,
+        "--secret-access-key",
+        secret,
+        *more,
+    ]
 
 
 def check_failure(result, *says, secret=None):
@@ -58,8 +84,12 @@ def check_failure(result, *says, secret=None):
 
 
 def test_ok(dynamodb_local):
-    diagnosis = Connection(endpoint_url=dynamodb_local.endpoint_url, region="us-east-1",
-                           access_key_id="a", secret_access_key="s3cr3t-value").test()
+    diagnosis = Connection(
+        endpoint_url=dynamodb_local.endpoint_url,
+        region="us-east-1",
+        access_key_id="a",
+        secret_access_key="s3cr3t-value",
+    ).test()
     assert diagnosis.ok and diagnosis.details["auth"] == "iam_credentials"
     assert "s3cr3t-value" not in json.dumps(diagnosis.to_dict())
 
@@ -68,8 +98,12 @@ def test_unknown_access_key(iam_moto):
     server, _ = iam_moto
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     result = dynaquery("test", *flags(server, "AKIAUNKNOWN000000000", secret))
-    check_failure(result, "InvalidClientTokenId", "The access key id or the secret access key is wrong",
-                  secret=secret)
+    check_failure(
+        result,
+        "InvalidClientTokenId",
+        "The access key id or the secret access key is wrong",
+        secret=secret,
+    )
 
 
 def test_wrong_secret(iam_moto):
@@ -85,16 +119,26 @@ def test_access_denied_names_the_action(iam_moto):
     server, keys = iam_moto
     key_id, secret = keys["reader"]
     result = dynaquery("test", *flags(server, key_id, secret))
-    check_failure(result, "AccessDenied", "their IAM policy does not allow dynamodb:ListTables",
-                  secret=secret)
+    check_failure(
+        result, "AccessDenied", "their IAM policy does not allow dynamodb:ListTables", secret=secret
+    )
 
 
 def test_role_is_assumed_and_used(iam_moto):
     server, keys = iam_moto
     key_id, secret = keys["assumer"]
     role = "arn:aws:iam::123456789012:role/dynamo"
-    args = flags(server, key_id, secret, "--role-arn", role, "--external-id", "ext-1",
-                 "--sts-endpoint-url", server.endpoint_url)
+    args = flags(
+        server,
+        key_id,
+        secret,
+        "--role-arn",
+        role,
+        "--external-id",
+        "ext-1",
+        "--sts-endpoint-url",
+        server.endpoint_url,
+    )
     ok = dynaquery("test", "--json", *args)
     assert ok.code == 0, ok.stderr
     assert json.loads(ok.stdout)["auth"] == "role_arn"
@@ -106,46 +150,100 @@ def test_role_is_assumed_and_used(iam_moto):
 def test_role_that_cannot_be_assumed(iam_moto):
     server, keys = iam_moto
     key_id, secret = keys["reader"]  # may not call sts:AssumeRole
-    result = dynaquery("test", *flags(server, key_id, secret, "--role-arn",
-                                      "arn:aws:iam::123456789012:role/dynamo",
-                                      "--sts-endpoint-url", server.endpoint_url))
-    check_failure(result, "Cannot assume role arn:aws:iam::123456789012:role/dynamo",
-                  "not authorized to perform: sts:AssumeRole", secret=secret)
+    result = dynaquery(
+        "test",
+        *flags(
+            server,
+            key_id,
+            secret,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/dynamo",
+            "--sts-endpoint-url",
+            server.endpoint_url,
+        ),
+    )
+    check_failure(
+        result,
+        "Cannot assume role arn:aws:iam::123456789012:role/dynamo",
+        "not authorized to perform: sts:AssumeRole",
+        secret=secret,
+    )
 
 
 def test_role_from_the_default_chain(iam_moto):
     server, keys = iam_moto
     key_id, secret = keys["assumer"]
     env = clean_env(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret)
-    result = dynaquery("test", "--endpoint-url", server.endpoint_url, "--region", "us-east-1",
-                       "--role-arn", "arn:aws:iam::123456789012:role/dynamo",
-                       "--sts-endpoint-url", server.endpoint_url, env=env)
+    result = dynaquery(
+        "test",
+        "--endpoint-url",
+        server.endpoint_url,
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/dynamo",
+        "--sts-endpoint-url",
+        server.endpoint_url,
+        env=env,
+    )
     assert result.code == 0, result.stderr
 
 
 def test_no_credentials_anywhere(dynamodb_local):
-    result = dynaquery("test", "--endpoint-url", dynamodb_local.endpoint_url, "--region", "us-east-1")
+    result = dynaquery(
+        "test", "--endpoint-url", dynamodb_local.endpoint_url, "--region", "us-east-1"
+    )
     check_failure(result, "No AWS credentials found")
 
 
 def test_instance_profile_uses_the_default_chain(dynamodb_local):
     env = clean_env(AWS_ACCESS_KEY_ID="fromenv", AWS_SECRET_ACCESS_KEY="env-secret-123")
-    result = dynaquery("test", "--auth", "instance_profile", "--endpoint-url",
-                       dynamodb_local.endpoint_url, "--region", "us-east-1", env=env)
+    result = dynaquery(
+        "test",
+        "--auth",
+        "instance_profile",
+        "--endpoint-url",
+        dynamodb_local.endpoint_url,
+        "--region",
+        "us-east-1",
+        env=env,
+    )
     assert result.code == 0, result.stderr
     assert "instance_profile" in result.stdout and "env-secret-123" not in result.stdout
 
 
 def test_unknown_region():
-    result = dynaquery("test", "--region", "mars-north-1", "--access-key-id", "a",
-                       "--secret-access-key", "b", "--max-attempts", "1", "--connect-timeout", "3")
+    result = dynaquery(
+        "test",
+        "--region",
+        "mars-north-1",
+        "--access-key-id",
+        "a",
+        "--secret-access-key",
+        "b",
+        "--max-attempts",
+        "1",
+        "--connect-timeout",
+        "3",
+    )
     check_failure(result, "Unknown region 'mars-north-1'")
 
 
 def test_unreachable_endpoint():
     port = free_port()
-    result = dynaquery("test", "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "us-east-1",
-                       "--access-key-id", "a", "--secret-access-key", "b", "--max-attempts", "1")
+    result = dynaquery(
+        "test",
+        "--endpoint-url",
+        f"http://127.0.0.1:{port}",
+        "--region",
+        "us-east-1",
+        "--access-key-id",
+        "a",
+        "--secret-access-key",
+        "b",
+        "--max-attempts",
+        "1",
+    )
     check_failure(result, f"Could not connect to http://127.0.0.1:{port}", "unreachable")
 
 
@@ -177,9 +275,22 @@ def silent_server():
 
 
 def test_slow_endpoint_times_out(silent_server):
-    result = dynaquery("test", "--endpoint-url", silent_server, "--region", "us-east-1",
-                       "--access-key-id", "a", "--secret-access-key", "b", "--max-attempts", "1",
-                       "--read-timeout", "1", timeout=30)
+    result = dynaquery(
+        "test",
+        "--endpoint-url",
+        silent_server,
+        "--region",
+        "us-east-1",
+        "--access-key-id",
+        "a",
+        "--secret-access-key",
+        "b",
+        "--max-attempts",
+        "1",
+        "--read-timeout",
+        "1",
+        timeout=30,
+    )
     check_failure(result, f"no answer from {silent_server} within 1s (read timeout)")
 
 
@@ -193,8 +304,12 @@ def test_incomplete_settings_are_configuration_errors():
 
 
 def test_secrets_stay_out_of_repr_and_dicts():
-    conn = Connection(access_key_id="AKIA1", secret_access_key="top-secret", session_token="tok-123",
-                      region="us-east-1")
+    conn = Connection(
+        access_key_id="AKIA1",
+        secret_access_key="top-secret",
+        session_token="tok-123",
+        region="us-east-1",
+    )
     text = repr(conn) + json.dumps(conn.config.to_dict())
     assert "top-secret" not in text and "tok-123" not in text
     assert conn.config.to_dict()["secret_access_key"] == "********"
@@ -220,9 +335,18 @@ def web_server():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = 405 if self.path.startswith("/405") else 404 if self.path.startswith("/404") else 200
-            body = {405: b"<html><body>Method Not Allowed</body></html>", 404: b"Not Found",
-                    200: b"<html><body>Welcome</body></html>"}[status]
+            status = (
+                405
+                if self.path.startswith("/405")
+                else 404
+                if self.path.startswith("/404")
+                else 200
+            )
+            body = {
+                405: b"<html><body>Method Not Allowed</body></html>",
+                404: b"Not Found",
+                200: b"<html><body>Welcome</body></html>",
+            }[status]
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -242,9 +366,14 @@ def web_server():
 KEYS = {"region": "us-east-1", "access_key_id": "a", "secret_access_key": "b"}
 
 
-@pytest.mark.parametrize("path, answer", [("/405", "HTTP 405 Method Not Allowed"),
-                                          ("/404", "HTTP 404 Not Found"),
-                                          ("/", "HTTP 200 and a body that is not DynamoDB's JSON")])
+@pytest.mark.parametrize(
+    "path, answer",
+    [
+        ("/405", "HTTP 405 Method Not Allowed"),
+        ("/404", "HTTP 404 Not Found"),
+        ("/", "HTTP 200 and a body that is not DynamoDB's JSON"),
+    ],
+)
 def test_a_web_server_is_no_dynamodb_endpoint(web_server, path, answer):
     from dynaquery import ConnectionFailed
 
@@ -268,27 +397,40 @@ def test_a_connection_test_has_its_own_short_bounds(silent_server, tmp_path, mon
     from dynaquery import Workspace
     from dynaquery.server import _digest, create_app
 
-    settings = {"endpoint_url": silent_server, "read_timeout": 60, "max_attempts": 10,
-                "retry_mode": "legacy", **KEYS}
+    settings = {
+        "endpoint_url": silent_server,
+        "read_timeout": 60,
+        "max_attempts": 10,
+        "retry_mode": "legacy",
+        **KEYS,
+    }
     started = time.monotonic()
     diagnosis = Connection(**settings).test()
     assert time.monotonic() - started < 15
     assert not diagnosis.ok and diagnosis.details["step"] == "dynamodb"
-    assert (f"no answer from {silent_server} within 3s (read timeout, the connection test's "
-            "bound; runs wait 60s)") in diagnosis.message
+    assert (
+        f"no answer from {silent_server} within 3s (read timeout, the connection test's "
+        "bound; runs wait 60s)"
+    ) in diagnosis.message
 
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     with Workspace.open(home=tmp_path) as workspace:
         saved = workspace.add_datasource("silent", **settings)
-        api = TestClient(create_app(workspace, _digest("t" * 20)),
-                         headers={"Authorization": "Bearer " + "t" * 20})
-        for path, body in ((f"/api/datasources/{saved.id}/test", None),
-                           ("/api/datasources/test", settings)):
+        api = TestClient(
+            create_app(workspace, _digest("t" * 20)),
+            headers={"Authorization": "Bearer " + "t" * 20},
+        )
+        for path, body in (
+            (f"/api/datasources/{saved.id}/test", None),
+            ("/api/datasources/test", settings),
+        ):
             started = time.monotonic()
             answer = api.post(path, json=body)
             assert time.monotonic() - started < 15
             assert answer.status_code == 200 and not answer.json()["ok"], answer.text
-            assert "within 3s (read timeout, the connection test's bound" in answer.json()["message"]
+            assert (
+                "within 3s (read timeout, the connection test's bound" in answer.json()["message"]
+            )
         # the saved bounds are still the run's
         assert workspace.connection_config("silent").read_timeout == 60
 
@@ -300,8 +442,9 @@ def test_a_connection_test_answers_by_its_deadline_whatever_a_step_does(silent_s
     diagnosis = Connection(endpoint_url=silent_server, **KEYS).test(deadline=0.5)
     assert time.monotonic() - started < 2.5
     assert not diagnosis.ok
-    assert diagnosis.message.startswith(f"No answer within 0.5 s: DynamoDB at {silent_server} did "
-                                        "not finish")
+    assert diagnosis.message.startswith(
+        f"No answer within 0.5 s: DynamoDB at {silent_server} did not finish"
+    )
 
 
 ROLE = "arn:aws:iam::123456789012:role/reader"
@@ -309,10 +452,12 @@ ROLE = "arn:aws:iam::123456789012:role/reader"
 
 def _sts_cases(web_server):
     closed = f"http://127.0.0.1:{free_port()}"
-    return [(closed, f"Could not connect to {closed}: the endpoint is unreachable"),
-            (web_server + "/", "its answer is not an STS answer: is it an STS endpoint?"),
-            (web_server + "/404", "its answer is not an STS answer: is it an STS endpoint?"),
-            (web_server + "/405", "it answered HTTP 405 Method Not Allowed with no STS error")]
+    return [
+        (closed, f"Could not connect to {closed}: the endpoint is unreachable"),
+        (web_server + "/", "its answer is not an STS answer: is it an STS endpoint?"),
+        (web_server + "/404", "its answer is not an STS answer: is it an STS endpoint?"),
+        (web_server + "/405", "it answered HTTP 405 Method Not Allowed with no STS error"),
+    ]
 
 
 def test_a_failing_sts_endpoint_is_named_as_the_step_that_failed(dynamodb_local, web_server):
@@ -320,19 +465,24 @@ def test_a_failing_sts_endpoint_is_named_as_the_step_that_failed(dynamodb_local,
 
     ddb = dynamodb_local.endpoint_url
     for sts, says in _sts_cases(web_server):
-        connection = Connection(endpoint_url=ddb, role_arn=ROLE, sts_endpoint_url=sts,
-                                max_attempts=1, **KEYS)
+        connection = Connection(
+            endpoint_url=ddb, role_arn=ROLE, sts_endpoint_url=sts, max_attempts=1, **KEYS
+        )
         diagnosis = connection.test()
         assert not diagnosis.ok
         assert diagnosis.details["step"] == "sts_assume_role"
         assert diagnosis.details["step_endpoint"] == sts
-        assert diagnosis.message.startswith(f"Cannot assume role {ROLE} (STS AssumeRole at {sts}): ")
+        assert diagnosis.message.startswith(
+            f"Cannot assume role {ROLE} (STS AssumeRole at {sts}): "
+        )
         assert says in diagnosis.message, diagnosis.message
         assert ddb not in diagnosis.message and "ResponseParserError" not in diagnosis.message
         # a run says the same: the role, not DynamoDB, failed
         with pytest.raises(ConnectionFailed) as error:
             connection.run("ListTables")
-        assert error.value.message.startswith(f"Cannot assume role {ROLE} (STS AssumeRole at {sts})")
+        assert error.value.message.startswith(
+            f"Cannot assume role {ROLE} (STS AssumeRole at {sts})"
+        )
         assert says in error.value.message and ddb not in error.value.message
 
 
@@ -345,12 +495,17 @@ def test_max_attempts_is_one_to_ten_everywhere(tmp_path, monkeypatch):
     from dynaquery.server import _digest, create_app
 
     for bad in (0, 11, 409, -1, True, "3", 2.5):
-        with pytest.raises(ConfigurationError, match=r"max_attempts \(--max-attempts\) must be a "
-                                                     r"whole number from 1 to 10"):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"max_attempts \(--max-attempts\) must be a "
+            r"whole number from 1 to 10",
+        ):
             Connection(max_attempts=bad, **KEYS)
     for good in (1, 10):
-        assert Connection(max_attempts=good, **KEYS).client.meta.config.retries[
-            "total_max_attempts"] == good
+        assert (
+            Connection(max_attempts=good, **KEYS).client.meta.config.retries["total_max_attempts"]
+            == good
+        )
 
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
@@ -358,8 +513,10 @@ def test_max_attempts_is_one_to_ten_everywhere(tmp_path, monkeypatch):
     assert done.exit_code == 2 and "--max-attempts" in done.stderr and "1<=x<=10" in done.stderr
 
     with Workspace.open(home=tmp_path) as workspace:
-        api = TestClient(create_app(workspace, _digest("t" * 20)),
-                         headers={"Authorization": "Bearer " + "t" * 20})
+        api = TestClient(
+            create_app(workspace, _digest("t" * 20)),
+            headers={"Authorization": "Bearer " + "t" * 20},
+        )
         for body in ({"name": "x", "max_attempts": 11}, {"name": "x", "max_attempts": 0}):
             answer = api.post("/api/datasources", json=body)
             assert answer.status_code == 400 and "max_attempts" in answer.json()["message"]
@@ -368,8 +525,13 @@ def test_max_attempts_is_one_to_ten_everywhere(tmp_path, monkeypatch):
         with pytest.raises(ConfigurationError, match="max_attempts"):
             workspace.add_datasource("x", max_attempts=11, **KEYS)
         with pytest.raises(InputError, match=r"datasources\[0\]\.settings: max_attempts"):
-            workspace.import_({"dynaquery_workspace": EXPORT_VERSION, "queries": [],
-                               "datasources": [{"name": "x", "settings": {"max_attempts": 50}}]})
+            workspace.import_(
+                {
+                    "dynaquery_workspace": EXPORT_VERSION,
+                    "queries": [],
+                    "datasources": [{"name": "x", "settings": {"max_attempts": 50}}],
+                }
+            )
 
 
 @pytest.mark.parametrize("mode", ["legacy", "standard", "adaptive"])
@@ -383,10 +545,14 @@ def test_the_retry_backoff_is_capped(monkeypatch, mode):
     found = []
     for attempt in range(1, 20):  # the delay botocore sleeps before each retry
         answers = client.meta.events.emit(
-            "needs-retry.dynamodb.ListTables", response=None, endpoint=None,
+            "needs-retry.dynamodb.ListTables",
+            response=None,
+            endpoint=None,
             operation=client.meta.service_model.operation_model("ListTables"),
-            attempts=attempt, request_dict={"context": {}},
-            caught_exception=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+            attempts=attempt,
+            request_dict={"context": {}},
+            caught_exception=EndpointConnectionError(endpoint_url="http://127.0.0.1:9"),
+        )
         found.append(next((a for _, a in answers if a is not None), None))
     assert all(d is not None for d in found)  # 20 attempts: 19 retries
     assert max(found) <= 20  # the cap of botocore's standard mode, for every mode
@@ -395,8 +561,16 @@ def test_the_retry_backoff_is_capped(monkeypatch, mode):
         assert found[13] == 20  # 409.6 s uncapped
 
 
-BAD_URLS = ["http://127.0.0.1 :1/", "http://[::1", "http://127.0.0.1:99999", "http://host:port",
-            "http://", "http://a b.example", "http://under_score:1", "http://x\r\n:1"]
+BAD_URLS = [
+    "http://127.0.0.1 :1/",
+    "http://[::1",
+    "http://127.0.0.1:99999",
+    "http://host:port",
+    "http://",
+    "http://a b.example",
+    "http://under_score:1",
+    "http://x\r\n:1",
+]
 
 
 def test_an_endpoint_url_that_is_no_url_is_refused_with_the_settings(tmp_path, monkeypatch):
@@ -409,8 +583,10 @@ def test_an_endpoint_url_that_is_no_url_is_refused_with_the_settings(tmp_path, m
     from dynaquery.server import _digest, create_app
 
     for url in BAD_URLS:
-        for setting, label in (("endpoint_url", "endpoint URL (--endpoint-url)"),
-                               ("sts_endpoint_url", "STS endpoint URL (--sts-endpoint-url)")):
+        for setting, label in (
+            ("endpoint_url", "endpoint URL (--endpoint-url)"),
+            ("sts_endpoint_url", "STS endpoint URL (--sts-endpoint-url)"),
+        ):
             with pytest.raises(ConfigurationError, match=re.escape(f"The {label} ")) as error:
                 Connection(**{setting: url}, **KEYS)
             assert "\n" not in error.value.message and "\r" not in error.value.message
@@ -419,34 +595,51 @@ def test_an_endpoint_url_that_is_no_url_is_refused_with_the_settings(tmp_path, m
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
     runner = CliRunner()
-    for args in (["datasource", "add", "x", "--endpoint-url", BAD_URLS[0], "--region", "us-east-1"],
-                 ["run", "ListTables", "--endpoint-url", BAD_URLS[0], "--region", "us-east-1"],
-                 ["test", "--sts-endpoint-url", BAD_URLS[0], "--role-arn", ROLE]):
+    for args in (
+        ["datasource", "add", "x", "--endpoint-url", BAD_URLS[0], "--region", "us-east-1"],
+        ["run", "ListTables", "--endpoint-url", BAD_URLS[0], "--region", "us-east-1"],
+        ["test", "--sts-endpoint-url", BAD_URLS[0], "--role-arn", ROLE],
+    ):
         done = runner.invoke(cli, args)
         assert done.exit_code == 2, (args, done.output)
         assert "is not a valid URL" in done.stderr and "unexpected" not in done.stderr
 
     with Workspace.open(home=tmp_path) as workspace:
-        api = TestClient(create_app(workspace, _digest("t" * 20)),
-                         headers={"Authorization": "Bearer " + "t" * 20})
-        answer = api.post("/api/datasources", json={"name": "x", "endpoint_url": BAD_URLS[0], **KEYS})
+        api = TestClient(
+            create_app(workspace, _digest("t" * 20)),
+            headers={"Authorization": "Bearer " + "t" * 20},
+        )
+        answer = api.post(
+            "/api/datasources", json={"name": "x", "endpoint_url": BAD_URLS[0], **KEYS}
+        )
         assert answer.status_code == 400, answer.text
         assert "is not a valid URL" in answer.json()["message"]
         saved = api.post("/api/datasources", json={"name": "ok", **KEYS}).json()
         answer = api.put(f"/api/datasources/{saved['id']}", json={"endpoint_url": BAD_URLS[0]})
         assert answer.status_code == 400 and "is not a valid URL" in answer.json()["message"]
         with pytest.raises(InputError, match=r"datasources\[0\]\.settings: The endpoint URL"):
-            workspace.import_({"dynaquery_workspace": EXPORT_VERSION, "queries": [], "datasources": [
-                {"name": "y", "settings": {"endpoint_url": BAD_URLS[0]}}]})
+            workspace.import_(
+                {
+                    "dynaquery_workspace": EXPORT_VERSION,
+                    "queries": [],
+                    "datasources": [{"name": "y", "settings": {"endpoint_url": BAD_URLS[0]}}],
+                }
+            )
 
         # Saved before the check existed: every use is a clear input error, not a 500.
         with workspace.engine.begin() as db:
-            db.execute(sa.update(store.datasources).values(settings=json.dumps(
-                {"region": "us-east-1", "access_key_id": "a", "endpoint_url": BAD_URLS[0]})))
+            db.execute(
+                sa.update(store.datasources).values(
+                    settings=json.dumps(
+                        {"region": "us-east-1", "access_key_id": "a", "endpoint_url": BAD_URLS[0]}
+                    )
+                )
+            )
         for method, path, body in (
-                ("POST", f"/api/datasources/{saved['id']}/test", None),
-                ("POST", "/api/run", {"datasource": saved["id"], "operation": "ListTables"}),
-                ("GET", f"/api/tables?datasource={saved['id']}", None)):
+            ("POST", f"/api/datasources/{saved['id']}/test", None),
+            ("POST", "/api/run", {"datasource": saved["id"], "operation": "ListTables"}),
+            ("GET", f"/api/tables?datasource={saved['id']}", None),
+        ):
             answer = api.request(method, path, json=body)
             assert answer.status_code == 400, (path, answer.text)
             assert "is not a valid URL" in answer.json()["message"]

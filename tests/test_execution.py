@@ -20,8 +20,10 @@ def conn(dynamodb_local) -> Connection:
 
 
 def put_items(conn: Connection, count: int, payload: str = "") -> None:
-    writes = [{"PutRequest": {"Item": {"pk": f"p{i % 7}", "sk": i, "body": payload or f"item {i}"}}}
-              for i in range(count)]
+    writes = [
+        {"PutRequest": {"Item": {"pk": f"p{i % 7}", "sk": i, "body": payload or f"item {i}"}}}
+        for i in range(count)
+    ]
     result = conn.run("BatchWriteItem", {"RequestItems": {"events": writes}})
     assert result.complete
 
@@ -41,11 +43,13 @@ def test_batch_write_larger_than_the_limit_is_split(conn):
 def test_batch_get_larger_than_the_limit_is_split(conn):
     put_items(conn, 150)
     keys = [{"pk": f"p{i % 7}", "sk": i} for i in range(150)]
-    result = conn.run("BatchGetItem", {"RequestItems": {"events": {"Keys": keys,
-                                                                   "ConsistentRead": True}}})
+    result = conn.run(
+        "BatchGetItem", {"RequestItems": {"events": {"Keys": keys, "ConsistentRead": True}}}
+    )
     assert result.complete
     assert sorted(keys_of(result.data["Responses"]["events"])) == sorted(
-        (k["pk"], k["sk"]) for k in keys)
+        (k["pk"], k["sk"]) for k in keys
+    )
     assert result.meta["batch_requests"] == 2 and result.meta["count"] == 150
 
 
@@ -53,15 +57,18 @@ def test_batch_get_over_16_mb_retries_the_unprocessed_keys(conn):
     """DynamoDB Local, like DynamoDB, answers at most 16 MB and returns the rest as UnprocessedKeys."""
     put_items(conn, 60, payload="x" * 390_000)
     keys = [{"pk": f"p{i % 7}", "sk": i} for i in range(60)]
-    result = conn.run("BatchGetItem", {"RequestItems": {"events": {
-        "Keys": keys, "ProjectionExpression": "pk, sk"}}})
+    result = conn.run(
+        "BatchGetItem",
+        {"RequestItems": {"events": {"Keys": keys, "ProjectionExpression": "pk, sk"}}},
+    )
     assert result.complete
     assert len(result.data["Responses"]["events"]) == 60
     # Without the projection the answer would be 23 MB:
     result = conn.run("BatchGetItem", {"RequestItems": {"events": {"Keys": keys}}})
     assert result.complete
     assert sorted(keys_of(result.data["Responses"]["events"])) == sorted(
-        (k["pk"], k["sk"]) for k in keys)
+        (k["pk"], k["sk"]) for k in keys
+    )
     assert result.meta["batch_retries"] >= 1
     assert result.meta["batch_requests"] > 1
 
@@ -82,8 +89,11 @@ def test_one_page_by_default_with_a_token_to_go_on(conn):
 
 def test_all_pages_are_joined_and_counted(conn):
     put_items(conn, 250)
-    result = conn.run("Scan", '{"TableName": "events", "Limit": 100, "ReturnConsumedCapacity": "TOTAL"}',
-                      all_pages=True)
+    result = conn.run(
+        "Scan",
+        '{"TableName": "events", "Limit": 100, "ReturnConsumedCapacity": "TOTAL"}',
+        all_pages=True,
+    )
     assert len(result.data["Items"]) == 250
     assert result.data["Count"] == 250 and result.data["ScannedCount"] == 250
     assert result.meta["pages"] == 3 and "next_token" not in result.meta
@@ -106,9 +116,16 @@ def test_max_items_then_resume_gives_the_rest_exactly(conn):
 
 def test_query_pages_follow_the_key_condition(conn):
     put_items(conn, 100)
-    result = conn.run("Query", {"TableName": "events", "KeyConditionExpression": "pk = :p",
-                                "ExpressionAttributeValues": {":p": "p3"}, "Limit": 5},
-                      all_pages=True)
+    result = conn.run(
+        "Query",
+        {
+            "TableName": "events",
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": "p3"},
+            "Limit": 5,
+        },
+        all_pages=True,
+    )
     expected = sorted(i for i in range(100) if i % 7 == 3)
     assert [item["sk"] for item in result.data["Items"]] == expected
     assert result.meta["pages"] >= 3
@@ -140,19 +157,29 @@ def test_service_errors_carry_code_message_and_operation(conn):
 
 def test_transform_is_applied_to_data(conn):
     put_items(conn, 10)
-    result = conn.run("Scan", '{"TableName": "events"}',
-                      transform="sort_by(Items, &sk)[?sk > `6`].{k: sk, b: body}")
-    assert result.data == [{"k": 7, "b": "item 7"}, {"k": 8, "b": "item 8"}, {"k": 9, "b": "item 9"}]
+    result = conn.run(
+        "Scan",
+        '{"TableName": "events"}',
+        transform="sort_by(Items, &sk)[?sk > `6`].{k: sk, b: body}",
+    )
+    assert result.data == [
+        {"k": 7, "b": "item 7"},
+        {"k": 8, "b": "item 8"},
+        {"k": 9, "b": "item 9"},
+    ]
     total = conn.run("Scan", '{"TableName": "events"}', transform="sum(Items[].sk)")
     assert total.data == 45
 
 
 def test_exact_numbers_round_trip(conn):
     big = "12345678901234567890123456789012345678"
-    conn.run("PutItem", f'{{"TableName": "events", "Item": {{"pk": "n", "sk": 1, "big": {big}, '
-                        f'"tenth": 0.1, "neg": -0.000001, "list": [1.50, 2]}}}}')
+    conn.run(
+        "PutItem",
+        f'{{"TableName": "events", "Item": {{"pk": "n", "sk": 1, "big": {big}, '
+        f'"tenth": 0.1, "neg": -0.000001, "list": [1.50, 2]}}}}',
+    )
     item = conn.run("GetItem", '{"TableName": "events", "Key": {"pk": "n", "sk": 1}}').data["Item"]
-    from dynaquery import to_json
+    from dynaquery.results import to_json
 
     text = to_json(item, pretty=False)
     assert f'"big":{big}' in text
@@ -182,13 +209,19 @@ def test_unprocessed_items_are_retried_then_reported(monkeypatch):
     fake = AlwaysThrottled()
     slept = []
     writes = [{"PutRequest": {"Item": {"id": i}}} for i in range(30)]
-    result = run(fake, "BatchWriteItem", {"RequestItems": {"tbl": writes}}, batch_timeout=0.5,
-                 sleep=slept.append)
+    result = run(
+        fake,
+        "BatchWriteItem",
+        {"RequestItems": {"tbl": writes}},
+        batch_timeout=0.5,
+        sleep=slept.append,
+    )
     assert not result.complete
     # Each chunk's last request keeps coming back: both stay, typed and plain, nothing lost.
     assert result.meta["unprocessed"] == 2
-    assert result.data["UnprocessedItems"] == {"tbl": [{"PutRequest": {"Item": {"id": 24}}},
-                                                     {"PutRequest": {"Item": {"id": 29}}}]}
+    assert result.data["UnprocessedItems"] == {
+        "tbl": [{"PutRequest": {"Item": {"id": 24}}}, {"PutRequest": {"Item": {"id": 29}}}]
+    }
     assert result.unprocessed["tbl"][0] == {"PutRequest": {"Item": {"id": {"N": "24"}}}}
     assert slept and all(0 <= s <= 5 for s in slept)
     assert len(fake.calls[0]["RequestItems"]["tbl"]) == 25
@@ -199,14 +232,16 @@ def test_unprocessed_retry_shrinks_until_done():
         def call(self, operation, params):
             self.calls.append(params)
             requests = params["RequestItems"]["tbl"]
-            left = requests[len(requests) // 2:] if len(requests) > 1 else []
+            left = requests[len(requests) // 2 :] if len(requests) > 1 else []
             return {"UnprocessedItems": {"tbl": left} if left else {}}
 
     fake = Halving()
     writes = [{"PutRequest": {"Item": {"id": i}}} for i in range(8)]
     result = run(fake, "BatchWriteItem", {"RequestItems": {"tbl": writes}}, sleep=lambda s: None)
     assert result.complete and result.meta["batch_retries"] == 3
-    sent = [r["PutRequest"]["Item"]["id"]["N"] for c in fake.calls for r in c["RequestItems"]["tbl"]]
+    sent = [
+        r["PutRequest"]["Item"]["id"]["N"] for c in fake.calls for r in c["RequestItems"]["tbl"]
+    ]
     assert sorted(set(sent)) == sorted(str(i) for i in range(8))
 
 

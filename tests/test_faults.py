@@ -13,7 +13,7 @@ from dynaquery import Connection, ConnectionFailed, DynaqueryError, ServiceError
 from dynaquery.transfer import export_table, import_table
 
 from faultproxy import FaultProxy
-from support import Endpoint, dynaquery, pk_sk_table
+from support import Endpoint, dynaquery_process, pk_sk_table
 
 TABLE = pk_sk_table("faults")
 
@@ -43,7 +43,9 @@ def item(i: int) -> dict:
 
 def put_items(endpoint: Endpoint, count: int) -> None:
     writes = [{"PutRequest": {"Item": item(i)}} for i in range(count)]
-    assert endpoint.connection().run("BatchWriteItem", {"RequestItems": {"faults": writes}}).complete
+    assert (
+        endpoint.connection().run("BatchWriteItem", {"RequestItems": {"faults": writes}}).complete
+    )
 
 
 def keys(items) -> list[tuple]:
@@ -59,8 +61,9 @@ def table_keys(endpoint: Endpoint) -> tuple[int, list[tuple]]:
     gives, and every key."""
     direct = endpoint.connection()
     count = direct.run("Scan", {"TableName": "faults", "Select": "COUNT"}, all_pages=True)
-    found = direct.run("Scan", {"TableName": "faults", "ProjectionExpression": "pk, sk"},
-                       all_pages=True)
+    found = direct.run(
+        "Scan", {"TableName": "faults", "ProjectionExpression": "pk, sk"}, all_pages=True
+    )
     return count.data["Count"], keys(found.data["Items"])
 
 
@@ -69,13 +72,14 @@ def table_keys(endpoint: Endpoint) -> tuple[int, list[tuple]]:
 
 
 N_BIG = 10_000  # the import, with 8 threads
-N_RUN = 2_500   # one BatchWriteItem run, sent 25 at a time, one call after the other
+N_RUN = 2_500  # one BatchWriteItem run, sent 25 at a time, one call after the other
 
 
 def test_batch_write_with_30_percent_throttled(endpoint, proxy):
     """botocore does not retry (max_attempts=1): every throttle reaches dynaquery's own backoff."""
-    proxy.configure(kinds=("throttle", "throttling"), rate=0.3, operations={"BatchWriteItem"},
-                    seed=1)
+    proxy.configure(
+        kinds=("throttle", "throttling"), rate=0.3, operations={"BatchWriteItem"}, seed=1
+    )
     conn = through(endpoint, proxy, retry_mode="standard", max_attempts=1)
     writes = [{"PutRequest": {"Item": item(i)}} for i in range(N_RUN)]
     result = conn.run("BatchWriteItem", {"RequestItems": {"faults": writes}}, batch_timeout=120)
@@ -98,8 +102,9 @@ def test_import_of_10000_items_with_30_percent_throttled(endpoint, proxy, tmp_pa
     own backoff; 8 threads at once."""
     source = tmp_path / "items.jsonl"
     source.write_text("".join(json.dumps(item(i)) + "\n" for i in range(N_BIG)))
-    proxy.configure(kinds=("throttle", "throttling"), rate=0.3, operations={"BatchWriteItem"},
-                    seed=2)
+    proxy.configure(
+        kinds=("throttle", "throttling"), rate=0.3, operations={"BatchWriteItem"}, seed=2
+    )
     conn = through(endpoint, proxy, retry_mode="standard", max_attempts=2)
     result = import_table(conn, "faults", source, workers=8, batch_timeout=120)
     stats = proxy.stats()
@@ -127,8 +132,10 @@ def test_scan_cut_off_midway_resumes_with_exactly_the_rest(endpoint, proxy, kind
     pages: list[list] = []
     conn.client.meta.events.register(
         "after-call.dynamodb.Scan",
-        lambda parsed, http_response, **_: http_response.status_code == 200
-        and pages.append(parsed.get("Items", [])))
+        lambda parsed, http_response, **_: (
+            http_response.status_code == 200 and pages.append(parsed.get("Items", []))
+        ),
+    )
     # Three pages get through, then every Scan fails (twice: botocore's retry is spent too).
     proxy.configure(kinds=kind, rate=1.0, operations={"Scan"}, skip=3)
     scan = {"TableName": "faults", "Limit": 50}
@@ -181,8 +188,9 @@ def test_a_slow_endpoint_hits_the_read_timeout(endpoint, proxy):
 
     def call():
         try:
-            outcome.append(conn.run("GetItem", {"TableName": "faults",
-                                                "Key": {"pk": "p0", "sk": 0}}))
+            outcome.append(
+                conn.run("GetItem", {"TableName": "faults", "Key": {"pk": "p0", "sk": 0}})
+            )
         except BaseException as error:  # handed to the test
             outcome.append(error)
 
@@ -190,7 +198,7 @@ def test_a_slow_endpoint_hits_the_read_timeout(endpoint, proxy):
     worker.start()
     worker.join(timeout=60)
     assert not worker.is_alive(), "the call hung"
-    error, = outcome
+    (error,) = outcome
     assert isinstance(error, ConnectionFailed)
     assert "read timeout" in error.message and "within 1s" in error.message
     assert "GetItem" in error.message
@@ -199,8 +207,11 @@ def test_a_slow_endpoint_hits_the_read_timeout(endpoint, proxy):
 def test_the_command_on_a_slow_endpoint_says_timeout_and_exits_1(endpoint, proxy):
     proxy.configure(kinds="slow", rate=1.0, operations={"GetItem"}, slow_seconds=10)
     flags = [f if f != endpoint.endpoint_url else proxy.endpoint_url for f in endpoint.flags]
-    done = dynaquery("run", "GetItem", '{"TableName": "faults", "Key": {"pk": "a", "sk": 1}}',
-                     *flags, "--read-timeout", "1", "--max-attempts", "1", timeout=60)
+    get = '{"TableName": "faults", "Key": {"pk": "a", "sk": 1}}'
+    # a real process: the exit status and stderr of the installed command
+    done = dynaquery_process(
+        "run", "GetItem", get, *flags, "--read-timeout", "1", "--max-attempts", "1", timeout=60
+    )
     assert done.code == 1 and done.stdout == ""
     assert "read timeout" in done.stderr and "Traceback" not in done.stderr
 

@@ -19,8 +19,11 @@ from dynaquery import local
 
 def _client(endpoint_url: str):
     return botocore.session.get_session().create_client(
-        "dynamodb", region_name="us-east-1", endpoint_url=endpoint_url,
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
         config=Config(retries={"total_max_attempts": 1}),
     )
 
@@ -33,7 +36,9 @@ def _create_table(client) -> str:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
     return name
 
 
@@ -54,7 +59,9 @@ def test_moto_answers_create_backup(moto_server):
     assert details["BackupName"] == "nightly"
     assert details["BackupStatus"] == "AVAILABLE"
     assert details["BackupArn"].startswith("arn:aws:dynamodb:us-east-1:")
-    assert [b["BackupArn"] for b in client.list_backups(TableName=table)["BackupSummaries"]] == [details["BackupArn"]]
+    assert [b["BackupArn"] for b in client.list_backups(TableName=table)["BackupSummaries"]] == [
+        details["BackupArn"]
+    ]
 
 
 def test_dynamodb_local_rejects_create_backup(dynamodb_local):
@@ -77,7 +84,9 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("start", [local.start_dynamodb_local, local.start_moto], ids=["dynamodb-local", "moto"])
+@pytest.mark.parametrize(
+    "start", [local.start_dynamodb_local, local.start_moto], ids=["dynamodb-local", "moto"]
+)
 def test_stop_frees_the_port(start):
     with start() as server:
         assert _client(server.endpoint_url).list_tables()["TableNames"] == []
@@ -114,7 +123,10 @@ def test_safe_extract_refuses_escaping_paths(tmp_path: Path, name: str):
         tar.addfile(info, io.BytesIO(b"evil"))
     buffer.seek(0)
     dest = tmp_path / "dest"
-    with tarfile.open(fileobj=buffer, mode="r:gz") as tar, pytest.raises(local.LocalEngineUnavailable):
+    with (
+        tarfile.open(fileobj=buffer, mode="r:gz") as tar,
+        pytest.raises(local.LocalEngineUnavailable),
+    ):
         local._safe_extract(tar, dest)
     assert not (tmp_path / "evil").exists()
 
@@ -154,7 +166,9 @@ def _serve_demo(monkeypatch, while_serving):
     from dynaquery.cli import cli
 
     seen = {}
-    monkeypatch.setattr(server, "serve", lambda workspace, *a, **k: seen.update(while_serving(workspace)))
+    monkeypatch.setattr(
+        server, "serve", lambda workspace, *a, **k: seen.update(while_serving(workspace))
+    )
     result = CliRunner().invoke(cli, ["serve", "--demo"])
     assert result.exit_code == 0, result.output
     return seen, result.output
@@ -168,10 +182,17 @@ def test_serve_demo_keeps_its_data_and_its_address(demo_home, monkeypatch):
     from dynaquery import demo
 
     def first(ws):
-        ws.run("demo", "UpdateItem", {
-            "TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"},
-            "UpdateExpression": "SET #n = :n", "ExpressionAttributeNames": {"#n": "name"},
-            "ExpressionAttributeValues": {":n": "Amal"}})
+        ws.run(
+            "demo",
+            "UpdateItem",
+            {
+                "TableName": "users",
+                "Key": {"team_id": "team_1", "employee_id": "emp_1"},
+                "UpdateExpression": "SET #n = :n",
+                "ExpressionAttributeNames": {"#n": "name"},
+                "ExpressionAttributeValues": {":n": "Amal"},
+            },
+        )
         ws.run("demo", "CreateTable", _table_params("mine"))
         ws.run("demo", "PutItem", {"TableName": "mine", "Item": {"pk": "kept"}})
         # A second start while this one runs finds it and uses it: no second engine.
@@ -189,13 +210,23 @@ def test_serve_demo_keeps_its_data_and_its_address(demo_home, monkeypatch):
 
     def second(ws):
         # A data source saved with other keys on the demo's endpoint: the same database.
-        ws.add_datasource("other", endpoint_url=_demo_url(ws), region="eu-west-1",
-                          access_key_id="someoneElse2", secret_access_key="x")
-        return {"url": _demo_url(ws),
-                "item": ws.run("demo", "GetItem", {"TableName": "mine", "Key": {"pk": "kept"}}).data,
-                "emp_1": ws.run("demo", "GetItem", {"TableName": "users", "Key": {
-                    "team_id": "team_1", "employee_id": "emp_1"}}).data["Item"]["name"],
-                "other": ws.run("other", "ListTables").data["TableNames"]}
+        ws.add_datasource(
+            "other",
+            endpoint_url=_demo_url(ws),
+            region="eu-west-1",
+            access_key_id="someoneElse2",
+            secret_access_key="x",
+        )
+        return {
+            "url": _demo_url(ws),
+            "item": ws.run("demo", "GetItem", {"TableName": "mine", "Key": {"pk": "kept"}}).data,
+            "emp_1": ws.run(
+                "demo",
+                "GetItem",
+                {"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}},
+            ).data["Item"]["name"],
+            "other": ws.run("other", "ListTables").data["TableNames"],
+        }
 
     after, _ = _serve_demo(monkeypatch, second)
     assert after["url"] == url
@@ -205,8 +236,12 @@ def test_serve_demo_keeps_its_data_and_its_address(demo_home, monkeypatch):
 
 
 def _table_params(name: str) -> dict:
-    return {"TableName": name, "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
+    return {
+        "TableName": name,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
 
 
 def _remember_port(home: Path, port: int) -> None:
@@ -232,8 +267,10 @@ def test_serve_demo_says_when_its_port_is_taken_by_another_program(demo_home, mo
         _remember_port(demo_home, port)
         result = _serve_demo_refused(monkeypatch)
     assert result.exit_code == 1
-    assert (f"The demo engine's port {port} (remembered in {demo_home / 'demo' / 'engine.json'}) "
-            f"is taken by another program.") in result.output
+    assert (
+        f"The demo engine's port {port} (remembered in {demo_home / 'demo' / 'engine.json'}) "
+        f"is taken by another program."
+    ) in result.output
     assert "delete" in result.output and "Traceback" not in result.output
 
 
@@ -266,14 +303,17 @@ def test_demo_examples_end_well_with_the_wrong_update_item_refused(dynamodb_loca
     """`scripts/demo`: each example runs for real; the documentation's wrong UpdateItem really
     fails, with its error shown, and is labelled as the expected refusal: the demo succeeds."""
     from dynaquery.demo import run_examples, seed
+
     from support import Endpoint
 
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     seed(endpoint.connection())
     assert run_examples(endpoint.flags) == 0
     out, err = capfd.readouterr()
-    assert "# The documentation's UpdateItem, which is wrong ('name' is a reserved word): refused, " \
-           "with the fix (expected to fail)\n$ dynaquery run UpdateItem" in out
+    assert (
+        "# The documentation's UpdateItem, which is wrong ('name' is a reserved word): refused, "
+        "with the fix (expected to fail)\n$ dynaquery run UpdateItem" in out
+    )
     assert "write #name instead" in err  # the real error, shown
     assert out.count("(exit 0)") == 4
     assert "refused, as expected)" in out
@@ -282,11 +322,14 @@ def test_demo_examples_end_well_with_the_wrong_update_item_refused(dynamodb_loca
 
 def test_demo_fails_when_an_example_does_not_do_what_it_should(dynamodb_local, capfd):
     from dynaquery.demo import DemoRun, run_examples
+
     from support import Endpoint
 
     endpoint = Endpoint(dynamodb_local.endpoint_url)  # an empty database: no table `users`
-    wrong = [DemoRun("must work", ["run", "GetItem", '{"TableName": "users", "Key": {"a": "b"}}']),
-             DemoRun("must be refused", ["run", "ListTables"], succeeds=False, refusal="x")]
+    wrong = [
+        DemoRun("must work", ["run", "GetItem", '{"TableName": "users", "Key": {"a": "b"}}']),
+        DemoRun("must be refused", ["run", "ListTables"], succeeds=False, refusal="x"),
+    ]
     assert run_examples(endpoint.flags, wrong) == 1
     out, err = capfd.readouterr()
     assert out.count("NOT what this example should do") == 2

@@ -17,12 +17,17 @@ def test_comments_and_trailing_commas_are_accepted():
         "c": {"d": "e",},   // trailing comma in an object
         "url": "http://example.com/x//y", "star": "/* not a comment */",
     }"""
-    assert loads(text) == {"a": 1, "b": [1, 2, 3], "c": {"d": "e"},
-                           "url": "http://example.com/x//y", "star": "/* not a comment */"}
+    assert loads(text) == {
+        "a": 1,
+        "b": [1, 2, 3],
+        "c": {"d": "e"},
+        "url": "http://example.com/x//y",
+        "star": "/* not a comment */",
+    }
 
 
 def test_a_comma_followed_by_a_literal_is_not_trailing():
-    assert loads('[1, null, true, false, 2.5, ]') == [1, None, True, False, Decimal("2.5")]
+    assert loads("[1, null, true, false, 2.5, ]") == [1, None, True, False, Decimal("2.5")]
 
 
 def test_positions_are_kept_after_comments():
@@ -78,8 +83,9 @@ def test_unquoted_key_error_says_how_to_fix():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -116,10 +122,13 @@ def _outcome(call):
         return "error", type(error).__name__, error.message
 
 
-@given(st.text(alphabet='{}[],"/*\n ab:1.eNa', max_size=40)
-       | json_values.map(lambda v: __import__("json").dumps(v)))
+@given(
+    st.text(alphabet='{}[],"/*\n ab:1.eNa', max_size=40)
+    | json_values.map(lambda v: __import__("json").dumps(v))
+)
 def test_plain_json_first_gives_what_the_blanked_text_gives(text):
     """loads tries a text as plain JSON before blanking its comments: the outcome is the same."""
+
     def blanked():
         clean, _ = strip_comments(text)
         return loads(clean)

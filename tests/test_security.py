@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from dynaquery import Connection, ReadOnlyError, Workspace
@@ -20,6 +21,7 @@ from dynaquery.catalog import catalog, get_operation
 from dynaquery.demo import seed
 from dynaquery.parsing import parse_params
 from dynaquery.server import _digest, create_app
+
 from support import Endpoint, clean_env, dynaquery
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
@@ -31,36 +33,71 @@ TOKEN = "security-token-0123456789"
 # destructive operations ask first
 
 
-@pytest.mark.parametrize("name, params, destructive", [
-    ("DeleteTable", {"TableName": "users"}, True),
-    ("DeleteBackup", {"BackupArn": "arn:x"}, True),
-    ("DeleteItem", {"TableName": "users", "Key": {}}, True),
-    ("DeleteResourcePolicy", {"ResourceArn": "arn:x"}, True),
-    ("UpdateTable", {"TableName": "users"}, True),
-    ("BatchWriteItem", {"RequestItems": {"users": [{"PutRequest": {"Item": {}}},
-                                                   {"DeleteRequest": {"Key": {}}}]}}, True),
-    ("BatchWriteItem", {"RequestItems": {"users": [{"PutRequest": {"Item": {}}}]}}, False),
-    ("TransactWriteItems", {"TransactItems": [{"Delete": {"TableName": "users", "Key": {}}}]}, True),
-    ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "users", "Item": {}}}]}, False),
-    ("ExecuteStatement", {"Statement": "  /* x */ delete FROM users WHERE a = 1"}, True),
-    ("ExecuteStatement", {"Statement": "UPDATE users SET a = 1 WHERE b = 2"}, False),
-    ("BatchExecuteStatement", {"Statements": [{"Statement": "SELECT * FROM t"},
-                                              {"Statement": "DELETE FROM t WHERE a = 1"}]}, True),
-    ("ExecuteTransaction", {"TransactStatements": [{"Statement": "DELETE FROM t WHERE a=1"}]}, True),
-    ("PutItem", {"TableName": "users", "Item": {}}, False),
-    ("CreateTable", {"TableName": "users"}, False),
-    ("Scan", {"TableName": "users"}, False),
-])
+@pytest.mark.parametrize(
+    "name, params, destructive",
+    [
+        ("DeleteTable", {"TableName": "users"}, True),
+        ("DeleteBackup", {"BackupArn": "arn:x"}, True),
+        ("DeleteItem", {"TableName": "users", "Key": {}}, True),
+        ("DeleteResourcePolicy", {"ResourceArn": "arn:x"}, True),
+        ("UpdateTable", {"TableName": "users"}, True),
+        (
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    "users": [{"PutRequest": {"Item": {}}}, {"DeleteRequest": {"Key": {}}}]
+                }
+            },
+            True,
+        ),
+        ("BatchWriteItem", {"RequestItems": {"users": [{"PutRequest": {"Item": {}}}]}}, False),
+        (
+            "TransactWriteItems",
+            {"TransactItems": [{"Delete": {"TableName": "users", "Key": {}}}]},
+            True,
+        ),
+        (
+            "TransactWriteItems",
+            {"TransactItems": [{"Put": {"TableName": "users", "Item": {}}}]},
+            False,
+        ),
+        ("ExecuteStatement", {"Statement": "  /* x */ delete FROM users WHERE a = 1"}, True),
+        ("ExecuteStatement", {"Statement": "UPDATE users SET a = 1 WHERE b = 2"}, False),
+        (
+            "BatchExecuteStatement",
+            {
+                "Statements": [
+                    {"Statement": "SELECT * FROM t"},
+                    {"Statement": "DELETE FROM t WHERE a = 1"},
+                ]
+            },
+            True,
+        ),
+        (
+            "ExecuteTransaction",
+            {"TransactStatements": [{"Statement": "DELETE FROM t WHERE a=1"}]},
+            True,
+        ),
+        ("PutItem", {"TableName": "users", "Item": {}}, False),
+        ("CreateTable", {"TableName": "users"}, False),
+        ("Scan", {"TableName": "users"}, False),
+    ],
+)
 def test_which_operations_are_destructive(name, params, destructive):
     assert get_operation(name).is_destructive(params) is destructive
 
 
 def test_the_confirmation_names_the_target():
-    assert (get_operation("DeleteTable").confirmation({"TableName": "users"})
-            == "Really run DeleteTable on table users?")
-    assert (get_operation("BatchWriteItem").confirmation(
-        {"RequestItems": {"a": [{"DeleteRequest": {}}], "b": []}})
-        == "Really run BatchWriteItem on tables a, b?")
+    assert (
+        get_operation("DeleteTable").confirmation({"TableName": "users"})
+        == "Really run DeleteTable on table users?"
+    )
+    assert (
+        get_operation("BatchWriteItem").confirmation(
+            {"RequestItems": {"a": [{"DeleteRequest": {}}], "b": []}}
+        )
+        == "Really run BatchWriteItem on tables a, b?"
+    )
 
 
 @pytest.fixture
@@ -80,14 +117,28 @@ def test_the_command_refuses_a_destructive_run_without_a_terminal_unless_yes(ddb
     assert done.code == 2, done.stderr
     assert "Really run DeleteTable on table users?" in done.stderr and "--yes" in done.stderr
     assert "users" in tables(ddb)  # nothing sent
-    delete = ("BatchWriteItem", '{"RequestItems": {"users": [{"DeleteRequest": {"Key": '
-              '{"team_id": "team_1", "employee_id": "emp_1"}}}]}}')
+    delete = (
+        "BatchWriteItem",
+        '{"RequestItems": {"users": [{"DeleteRequest": {"Key": '
+        '{"team_id": "team_1", "employee_id": "emp_1"}}}]}}',
+    )
     assert dynaquery("run", *delete, *ddb.flags).code == 2
     # a saved query through the workspace
     env = clean_env(DYNAQUERY_HOME=str(tmp_path))
     assert dynaquery("datasource", "add", "local", *ddb.flags, env=env).code == 0
-    assert dynaquery("query", "save", "drop", "-d", "local", "DeleteTable",
-                     '{"TableName": "{{ t }}"}', env=env).code == 0
+    assert (
+        dynaquery(
+            "query",
+            "save",
+            "drop",
+            "-d",
+            "local",
+            "DeleteTable",
+            '{"TableName": "{{ t }}"}',
+            env=env,
+        ).code
+        == 0
+    )
     done = dynaquery("query", "run", "drop", "-p", "t=users", env=env)
     assert done.code == 2 and "Really run DeleteTable on table users?" in done.stderr
     assert "users" in tables(ddb)
@@ -102,8 +153,13 @@ def test_the_command_refuses_a_destructive_run_without_a_terminal_unless_yes(ddb
 def _on_a_terminal(args: list[str], answer: str) -> tuple[int, str]:
     """Run the command with stdin and stderr on a pseudo-terminal; type `answer` at the prompt."""
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "dynaquery", *args], stdin=slave,
-                               stdout=subprocess.PIPE, stderr=slave, env=clean_env())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dynaquery", *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=clean_env(),
+    )
     os.close(slave)
     seen, deadline, answered = b"", time.time() + 60, False
     while time.time() < deadline:
@@ -151,9 +207,17 @@ def api(tmp_path, ddb, monkeypatch):
 
 def add(api, name="local", **extra):
     e = api.endpoint
-    response = api.post("/api/datasources", json={
-        "name": name, "endpoint_url": e.endpoint_url, "region": e.region,
-        "access_key_id": e.access_key, "secret_access_key": e.secret_key, **extra})
+    response = api.post(
+        "/api/datasources",
+        json={
+            "name": name,
+            "endpoint_url": e.endpoint_url,
+            "region": e.region,
+            "access_key_id": e.access_key,
+            "secret_access_key": e.secret_key,
+            **extra,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -167,23 +231,36 @@ def test_the_api_needs_confirm_for_a_destructive_run(api):
     assert refused.json()["question"] == "Really run DeleteTable on table users?"
     assert '"confirm": true' in refused.json()["message"]
     assert "users" in tables(api.endpoint)
-    statement = {"datasource": ds["id"], "operation": "ExecuteStatement",
-                 "params": {"Statement": "DELETE FROM users WHERE team_id = 'team_1' AND "
-                                         "employee_id = 'emp_1'"}}
+    statement = {
+        "datasource": ds["id"],
+        "operation": "ExecuteStatement",
+        "params": {
+            "Statement": "DELETE FROM users WHERE team_id = 'team_1' AND employee_id = 'emp_1'"
+        },
+    }
     assert api.post("/api/run", json=statement).status_code == 428
     assert api.post("/api/run", json={**statement, "confirm": True}).status_code == 200
-    saved = api.post("/api/queries", json={"name": "drop", "datasource": ds["id"],
-                                           "operation": "DeleteTable",
-                                           "params": '{"TableName": "{{ t }}"}'}).json()
+    saved = api.post(
+        "/api/queries",
+        json={
+            "name": "drop",
+            "datasource": ds["id"],
+            "operation": "DeleteTable",
+            "params": '{"TableName": "{{ t }}"}',
+        },
+    ).json()
     run = api.post(f"/api/queries/{saved['id']}/run", json={"values": {"t": "users"}})
     assert run.status_code == 428 and "users" in tables(api.endpoint)
-    run = api.post(f"/api/queries/{saved['id']}/run", json={"values": {"t": "users"},
-                                                            "confirm": True})
+    run = api.post(
+        f"/api/queries/{saved['id']}/run", json={"values": {"t": "users"}, "confirm": True}
+    )
     assert run.status_code == 200, run.text
     assert "users" not in tables(api.endpoint)
     # not destructive: no confirmation
-    scan = api.post("/api/run", json={"datasource": ds["id"], "operation": "Scan",
-                                      "params": {"TableName": "locations"}})
+    scan = api.post(
+        "/api/run",
+        json={"datasource": ds["id"], "operation": "Scan", "params": {"TableName": "locations"}},
+    )
     assert scan.status_code == 200
     # a read-only data source refuses (403) before any question
     ro = add(api, "ro", read_only=True)
@@ -198,8 +275,9 @@ def test_the_api_needs_confirm_for_a_destructive_run(api):
 def test_a_read_only_data_source_refuses_every_write_of_the_catalog_and_sends_nothing(ddb):
     conn = Connection(**ddb.settings(), read_only=True, max_attempts=1)
     sent: list[str] = []
-    conn.client.meta.events.register("before-send.dynamodb",
-                                     lambda request, **_: sent.append(request.url))
+    conn.client.meta.events.register(
+        "before-send.dynamodb", lambda request, **_: sent.append(request.url)
+    )
     from dynaquery.request import prepare
 
     checked = {"read": 0, "write": 0}
@@ -226,10 +304,21 @@ def test_a_read_only_data_source_refuses_every_write_of_the_catalog_and_sends_no
     assert checked["write"] > 30 and checked["read"] > 15, checked
     # PartiQL: every statement must be a SELECT
     for name, params in (
-            ("ExecuteStatement", {"Statement": "INSERT INTO users VALUE {'team_id': 'x'}"}),
-            ("BatchExecuteStatement", {"Statements": [{"Statement": "SELECT * FROM users"},
-                                                      {"Statement": "DELETE FROM users WHERE a=1"}]}),
-            ("ExecuteTransaction", {"TransactStatements": [{"Statement": "UPDATE t SET a=1 WHERE b=1"}]})):
+        ("ExecuteStatement", {"Statement": "INSERT INTO users VALUE {'team_id': 'x'}"}),
+        (
+            "BatchExecuteStatement",
+            {
+                "Statements": [
+                    {"Statement": "SELECT * FROM users"},
+                    {"Statement": "DELETE FROM users WHERE a=1"},
+                ]
+            },
+        ),
+        (
+            "ExecuteTransaction",
+            {"TransactStatements": [{"Statement": "UPDATE t SET a=1 WHERE b=1"}]},
+        ),
+    ):
         before = len(sent)
         with pytest.raises(ReadOnlyError):
             conn.call(name, params)
@@ -246,20 +335,27 @@ def test_every_route_but_the_page_needs_the_token(tmp_path):
     app = create_app(workspace, _digest(TOKEN))
     http = TestClient(app)
     http.app.state.sign_ins.failures = 10**6
-    paths = {r.path for r in app.routes}
+    routes = list(iter_route_contexts(app.routes))
+    paths = {r.path for r in routes}
     assert "/openapi.json" in paths
-    for route in app.routes:
+    for route in routes:
         for method in getattr(route, "methods", None) or ():
-            path = route.path.replace("{ds_id}", "x").replace("{query_id}", "x").replace("{name}", "x")
+            path = (
+                route.path.replace("{ds_id}", "x").replace("{query_id}", "x").replace("{name}", "x")
+            )
             if path == "/":
                 continue
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-                status = http.request(method, path.replace("{ticket}", "x"), headers=headers).status_code
+                status = http.request(
+                    method, path.replace("{ticket}", "x"), headers=headers
+                ).status_code
                 if path == "/api/downloads/{ticket}":  # a one-use export link: the link is the key
                     assert status == 404
                 else:
                     assert status == 401, (method, path)
-    assert http.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert (
+        http.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    )
     assert http.get("/").status_code in (200, 404)  # the page: public
     assert http.get("/static/app.js").status_code == 200
     workspace.close()
@@ -268,9 +364,9 @@ def test_every_route_but_the_page_needs_the_token(tmp_path):
 def test_the_token_is_compared_in_constant_time():
     import inspect
 
-    from dynaquery import server
+    from dynaquery.server import auth
 
-    source = inspect.getsource(server.create_app)
+    source = inspect.getsource(auth.token_matches)
     assert "hmac.compare_digest(_digest(given), token_sha256)" in source
 
 
@@ -312,16 +408,20 @@ def test_the_limiter_forgets_after_the_window_and_is_thread_safe():
     time.sleep(0.6)
     assert limiter.retry_after("a") == 0
     limiter = SignInLimiter(failures=1000, window=60, max_addresses=50)
-    threads = [threading.Thread(target=lambda i=i: [limiter.failed(f"x{i % 100}") for _ in range(200)])
-               for i in range(16)]
+    threads = [
+        threading.Thread(target=lambda i=i: [limiter.failed(f"x{i % 100}") for _ in range(200)])
+        for i in range(16)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(limiter._seen) <= 50
     limiter = SignInLimiter(failures=5, window=60)
-    threads = [threading.Thread(target=lambda: [limiter.failed("same") for _ in range(100)])
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: [limiter.failed("same") for _ in range(100)])
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -333,26 +433,39 @@ def test_the_limiter_forgets_after_the_window_and_is_thread_safe():
 # endpoints that would reach the cloud's metadata service
 
 
-METADATA_URLS = ["http://169.254.169.254/latest/meta-data/", "http://169.254.170.2:80",
-                 "http://[fd00:ec2::254]/", "http://[fe80::1]:8000", "http://2852039166/",
-                 "http://[::ffff:169.254.169.254]/",
-                 # IPv6 forms that carry the IPv4 address: IPv4-compatible, NAT64 (RFC 6052 and
-                 # RFC 8215), 6to4, Teredo (client 169.254.169.254, obfuscated)
-                 "http://[::169.254.169.254]/", "http://[64:ff9b::a9fe:a9fe]/",
-                 "http://[64:ff9b:1::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::]/",
-                 "http://[2001:0:4136:e378:8000:63bf:5601:5601]/"]
+METADATA_URLS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.170.2:80",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1]:8000",
+    "http://2852039166/",
+    "http://[::ffff:169.254.169.254]/",
+    # IPv6 forms that carry the IPv4 address: IPv4-compatible, NAT64 (RFC 6052 and
+    # RFC 8215), 6to4, Teredo (client 169.254.169.254, obfuscated)
+    "http://[::169.254.169.254]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[64:ff9b:1::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",
+]
 
 
 def test_the_server_refuses_link_local_endpoints(api, monkeypatch):
     monkeypatch.delenv("DYNAQUERY_ALLOW_ENDPOINT_NETWORK", raising=False)
     for url in METADATA_URLS:
         for setting in ("endpoint_url", "sts_endpoint_url"):
-            extra = {setting: url} if setting == "endpoint_url" else {
-                "sts_endpoint_url": url, "role_arn": "arn:aws:iam::123456789012:role/r"}
+            extra = (
+                {setting: url}
+                if setting == "endpoint_url"
+                else {"sts_endpoint_url": url, "role_arn": "arn:aws:iam::123456789012:role/r"}
+            )
             body = {"name": "meta", "region": "us-east-1", **extra}
             for method, path in (("POST", "/api/datasources"), ("POST", "/api/datasources/test")):
-                sent = body if path == "/api/datasources" else {k: v for k, v in body.items()
-                                                               if k != "name"}
+                sent = (
+                    body
+                    if path == "/api/datasources"
+                    else {k: v for k, v in body.items() if k != "name"}
+                )
                 answer = api.request(method, path, json=sent)
                 assert answer.status_code == 400, (url, setting, path, answer.text)
                 assert "link-local or cloud metadata" in answer.json()["message"]
@@ -371,30 +484,48 @@ def test_the_server_refuses_link_local_endpoints(api, monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
-    answer = api.post("/api/datasources/test", json={"endpoint_url": "http://metadata.example/",
-                                                     "region": "us-east-1"})
+    answer = api.post(
+        "/api/datasources/test",
+        json={"endpoint_url": "http://metadata.example/", "region": "us-east-1"},
+    )
     assert answer.status_code == 400 and "169.254.169.254" in answer.json()["message"]
     # one stored some other way (the command line) is checked when the server would use it
-    api.workspace.add_datasource("stored", endpoint_url="http://169.254.169.254",
-                                 region="us-east-1")
+    api.workspace.add_datasource(
+        "stored", endpoint_url="http://169.254.169.254", region="us-east-1"
+    )
     stored = api.workspace.datasource("stored").id
     for method, path, body in (
-            ("POST", "/api/run", {"datasource": stored, "operation": "ListTables"}),
-            ("POST", f"/api/datasources/{stored}/test", None),
-            ("GET", f"/api/tables?datasource={stored}", None),
-            ("GET", f"/api/tables/users?datasource={stored}", None),
-            ("GET", f"/api/tables/users/export?datasource={stored}", None)):
+        ("POST", "/api/run", {"datasource": stored, "operation": "ListTables"}),
+        ("POST", f"/api/datasources/{stored}/test", None),
+        ("GET", f"/api/tables?datasource={stored}", None),
+        ("GET", f"/api/tables/users?datasource={stored}", None),
+        ("GET", f"/api/tables/users/export?datasource={stored}", None),
+    ):
         answer = api.request(method, path, json=body)
         assert answer.status_code == 400 and "link-local" in answer.json()["message"], path
     # the operator may allow it
-    monkeypatch.setenv("DYNAQUERY_ALLOW_ENDPOINT_NETWORK", "link-local")
-    answer = api.post("/api/datasources", json={"name": "meta", "region": "us-east-1",
-                                                "endpoint_url": METADATA_URLS[0]})
+    allowing = TestClient(
+        create_app(api.workspace, _digest(TOKEN), allow_endpoint_network=["link-local"]),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    answer = allowing.post(
+        "/api/datasources",
+        json={"name": "meta", "region": "us-east-1", "endpoint_url": METADATA_URLS[0]},
+    )
     assert answer.status_code == 201
     # ordinary endpoints are untouched
-    assert api.post("/api/datasources/test", json={
-        "endpoint_url": api.endpoint.endpoint_url, "region": "us-east-1",
-        "access_key_id": "k", "secret_access_key": "s"}).json()["ok"] is True
+    assert (
+        api.post(
+            "/api/datasources/test",
+            json={
+                "endpoint_url": api.endpoint.endpoint_url,
+                "region": "us-east-1",
+                "access_key_id": "k",
+                "secret_access_key": "s",
+            },
+        ).json()["ok"]
+        is True
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,8 +546,12 @@ def _clean(texts, where: str) -> None:
 def test_no_secret_in_any_api_answer(api):
     texts: list[str] = []
     called: set[tuple[str, str]] = set()
-    routes = [(r.path, m) for r in api.app.routes for m in getattr(r, "methods", ())
-              if r.path.startswith(("/api/", "/openapi"))]
+    routes = [
+        (r.path, m)
+        for r in iter_route_contexts(api.app.routes)
+        for m in getattr(r, "methods", None) or ()
+        if r.path.startswith(("/api/", "/openapi"))
+    ]
 
     def call(method, path, **kwargs):
         import re
@@ -424,20 +559,35 @@ def test_no_secret_in_any_api_answer(api):
         answer = api.request(method, path, **kwargs)
         texts.extend([answer.text, json.dumps(dict(answer.headers))])
         for route, route_method in routes:
-            if route_method == method and re.match("^" + re.sub(r"\{[^}]+\}", "[^/]+", route) + "$",
-                                                   path.split("?")[0]):
+            if route_method == method and re.match(
+                "^" + re.sub(r"\{[^}]+\}", "[^/]+", route) + "$", path.split("?")[0]
+            ):
                 called.add((method, route))
         return answer
 
     e = api.endpoint
-    planted = {"endpoint_url": e.endpoint_url, "region": e.region, "access_key_id": e.access_key,
-               "secret_access_key": SECRET_KEY, "session_token": SESSION}
+    planted = {
+        "endpoint_url": e.endpoint_url,
+        "region": e.region,
+        "access_key_id": e.access_key,
+        "secret_access_key": SECRET_KEY,
+        "session_token": SESSION,
+    }
     ds = call("POST", "/api/datasources", json={"name": "local", **planted}).json()
-    dead = call("POST", "/api/datasources", json={
-        "name": "dead", **planted, "endpoint_url": "http://127.0.0.1:9", "max_attempts": 1,
-        "connect_timeout": 1}).json()
+    dead = call(
+        "POST",
+        "/api/datasources",
+        json={
+            "name": "dead",
+            **planted,
+            "endpoint_url": "http://127.0.0.1:9",
+            "max_attempts": 1,
+            "connect_timeout": 1,
+        },
+    ).json()
     call("GET", "/openapi.json")
     call("GET", "/api/session")
+    call("GET", "/api/settings")
     call("GET", "/api/operations")
     call("GET", "/api/operations/GetItem")
     call("GET", "/api/operations/GetItm")
@@ -452,25 +602,59 @@ def test_no_secret_in_any_api_answer(api):
     call("POST", f"/api/datasources/{ds['id']}/test")
     call("POST", f"/api/datasources/{dead['id']}/test")
     call("POST", "/api/datasources/test", json=planted)
-    call("POST", "/api/datasources/test", json={**planted, "endpoint_url": "http://127.0.0.1:9",
-                                                "connect_timeout": 1, "max_attempts": 1})
+    call(
+        "POST",
+        "/api/datasources/test",
+        json={
+            **planted,
+            "endpoint_url": "http://127.0.0.1:9",
+            "connect_timeout": 1,
+            "max_attempts": 1,
+        },
+    )
     call("POST", "/api/datasources/test", json={"id": ds["id"], "access_key_id": "other"})
     call("POST", "/api/datasources/test", json={"secret_access_key": SECRET_KEY})  # incomplete
-    q = call("POST", "/api/queries", json={"name": "q", "datasource": ds["id"], "operation": "Scan",
-                                           "params": '{"TableName": "{{ t }}"}'}).json()
-    call("POST", "/api/queries", json={"name": "bad", "datasource": ds["id"], "operation": "Scan",
-                                       "params": '{"TableNam": 1}'})
+    q = call(
+        "POST",
+        "/api/queries",
+        json={
+            "name": "q",
+            "datasource": ds["id"],
+            "operation": "Scan",
+            "params": '{"TableName": "{{ t }}"}',
+        },
+    ).json()
+    call(
+        "POST",
+        "/api/queries",
+        json={
+            "name": "bad",
+            "datasource": ds["id"],
+            "operation": "Scan",
+            "params": '{"TableNam": 1}',
+        },
+    )
     call("GET", "/api/queries")
     call("GET", f"/api/queries/{q['id']}")
     call("PUT", f"/api/queries/{q['id']}", json={"description": SECRET_KEY[:5]})
     call("POST", f"/api/queries/{q['id']}/run", json={"values": {"t": "users"}})
     call("POST", f"/api/queries/{q['id']}/run", json={"values": {"t": "nope"}})  # 502
     call("POST", f"/api/queries/{q['id']}/run", json={})  # a missing value
-    call("POST", "/api/run", json={"datasource": ds["id"], "operation": "GetItem",
-                                   "params": {"TableName": "users", "Key": {"x": 1}}})
+    call(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": ds["id"],
+            "operation": "GetItem",
+            "params": {"TableName": "users", "Key": {"x": 1}},
+        },
+    )
     call("POST", "/api/run", json={"datasource": dead["id"], "operation": "ListTables"})
-    call("POST", "/api/run", json={"datasource": ds["id"], "operation": "DeleteTable",
-                                   "params": {"TableName": "users"}})  # 428
+    call(
+        "POST",
+        "/api/run",
+        json={"datasource": ds["id"], "operation": "DeleteTable", "params": {"TableName": "users"}},
+    )  # 428
     call("GET", f"/api/tables?datasource={ds['id']}")
     call("GET", f"/api/tables?datasource={dead['id']}")
     call("GET", f"/api/tables/users?datasource={ds['id']}")
@@ -508,50 +692,91 @@ def test_no_secret_in_any_command_output_file_or_export(ddb, tmp_path):
         outputs.extend([done.stdout, done.stderr])
         return done
 
-    flags = ["--endpoint-url", ddb.endpoint_url, "--region", ddb.region,
-             "--access-key-id", ddb.access_key]
+    flags = [
+        "--endpoint-url",
+        ddb.endpoint_url,
+        "--region",
+        ddb.region,
+        "--access-key-id",
+        ddb.access_key,
+    ]
     planted = [*flags, "--secret-access-key", SECRET_KEY, "--session-token", SESSION]
-    dead = ["--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1", "--access-key-id",
-            "k", "--secret-access-key", SECRET_KEY, "--session-token", SESSION,
-            "--max-attempts", "1", "--connect-timeout", "1"]
+    dead = [
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+        "--access-key-id",
+        "k",
+        "--secret-access-key",
+        SECRET_KEY,
+        "--session-token",
+        SESSION,
+        "--max-attempts",
+        "1",
+        "--connect-timeout",
+        "1",
+    ]
     assert cli("datasource", "add", "local", *planted, "--test").code == 0
     assert cli("datasource", "add", "dead", *dead).code == 0
     cli("datasource", "add", "local", *planted)  # taken
-    cli("datasource", "add", "bad", *planted[:-4], "--secret-access-key", SECRET_KEY,
-        "--endpoint-url", "nohttp")
-    for args in (["datasource", "list"], ["datasource", "list", "--json"],
-                 ["datasource", "show", "local"], ["datasource", "show", "local", "--json"],
-                 ["datasource", "edit", "local", "--description", "d"],
-                 ["datasource", "edit", "local", "--secret-access-key", SECRET_KEY, "--json"],
-                 ["datasource", "test", "local"], ["datasource", "test", "dead", "--json"],
-                 ["test", *planted], ["test", *dead], ["test", "-d", "local", "--json"],
-                 ["run", "ListTables", *planted], ["run", "ListTables", *dead],
-                 ["run", "GetItem", '{"TableName": "nope", "Key": {"a": 1}}', *planted],
-                 ["run", "GetItem", '{"TableName": "nope", "Key": {"a": 1}}', "-d", "local"],
-                 ["run", "ListTables", "-d", "dead"],
-                 ["run", "GetItem", "{", "-d", "local"],
-                 ["run", "DeleteTable", '{"TableName": "users"}', "-d", "local"],
-                 ["query", "save", "q", "-d", "local", "Scan", '{"TableName": "{{ t }}"}'],
-                 ["query", "save", "d", "-d", "dead", "ListTables"],
-                 ["query", "list"], ["query", "show", "q", "--json"],
-                 ["query", "run", "q", "-p", "t=users"], ["query", "run", "q", "-p", "t=nope"],
-                 ["query", "run", "q"], ["query", "run", "d"],
-                 ["query", "run", "q", "-p", "t=users", "--dry-run"],
-                 ["history"], ["history", "--json"], ["history", "--outcome", "error", "--json"],
-                 ["workspace", "info", "--json"],
-                 ["workspace", "export", "-o", str(tmp_path / "ws.json")],
-                 ["workspace", "export", "--format", "yaml", "-o", str(tmp_path / "ws.yaml")],
-                 ["workspace", "export"],
-                 ["export", "users", "-d", "local", "-o", str(tmp_path / "users.jsonl")],
-                 ["export", "nope", *planted],
-                 ["export", "users", *dead],
-                 ["import", "copy", str(tmp_path / "users.jsonl"), *planted],
-                 ["import", "users", str(tmp_path / "users.jsonl"), "-d", "dead"],
-                 ["operations", "show", "GetItem"]):
+    cli(
+        "datasource",
+        "add",
+        "bad",
+        *planted[:-4],
+        "--secret-access-key",
+        SECRET_KEY,
+        "--endpoint-url",
+        "nohttp",
+    )
+    for args in (
+        ["datasource", "list"],
+        ["datasource", "list", "--json"],
+        ["datasource", "show", "local"],
+        ["datasource", "show", "local", "--json"],
+        ["datasource", "edit", "local", "--description", "d"],
+        ["datasource", "edit", "local", "--secret-access-key", SECRET_KEY, "--json"],
+        ["datasource", "test", "local"],
+        ["datasource", "test", "dead", "--json"],
+        ["test", *planted],
+        ["test", *dead],
+        ["test", "-d", "local", "--json"],
+        ["run", "ListTables", *planted],
+        ["run", "ListTables", *dead],
+        ["run", "GetItem", '{"TableName": "nope", "Key": {"a": 1}}', *planted],
+        ["run", "GetItem", '{"TableName": "nope", "Key": {"a": 1}}', "-d", "local"],
+        ["run", "ListTables", "-d", "dead"],
+        ["run", "GetItem", "{", "-d", "local"],
+        ["run", "DeleteTable", '{"TableName": "users"}', "-d", "local"],
+        ["query", "save", "q", "-d", "local", "Scan", '{"TableName": "{{ t }}"}'],
+        ["query", "save", "d", "-d", "dead", "ListTables"],
+        ["query", "list"],
+        ["query", "show", "q", "--json"],
+        ["query", "run", "q", "-p", "t=users"],
+        ["query", "run", "q", "-p", "t=nope"],
+        ["query", "run", "q"],
+        ["query", "run", "d"],
+        ["query", "run", "q", "-p", "t=users", "--dry-run"],
+        ["history"],
+        ["history", "--json"],
+        ["history", "--outcome", "error", "--json"],
+        ["workspace", "info", "--json"],
+        ["workspace", "export", "-o", str(tmp_path / "ws.json")],
+        ["workspace", "export", "--format", "yaml", "-o", str(tmp_path / "ws.yaml")],
+        ["workspace", "export"],
+        ["export", "users", "-d", "local", "-o", str(tmp_path / "users.jsonl")],
+        ["export", "nope", *planted],
+        ["export", "users", *dead],
+        ["import", "copy", str(tmp_path / "users.jsonl"), *planted],
+        ["import", "users", str(tmp_path / "users.jsonl"), "-d", "dead"],
+        ["operations", "show", "GetItem"],
+    ):
         cli(*args)
     other = tmp_path / "other"
-    done = dynaquery("workspace", "import", str(tmp_path / "ws.json"),
-                     env={**env, "DYNAQUERY_HOME": str(other)})
+    done = dynaquery(
+        "workspace", "import", str(tmp_path / "ws.json"), env={**env, "DYNAQUERY_HOME": str(other)}
+    )
     outputs.extend([done.stdout, done.stderr])
     assert done.code == 0, done.stderr
     cli("workspace", "import", str(tmp_path / "ws.yaml"))  # names taken
@@ -572,16 +797,26 @@ def test_no_secret_in_the_servers_log(ddb, tmp_path):
     home = tmp_path / "home"
     env = clean_env(DYNAQUERY_HOME=str(home), DYNAQUERY_TOKEN=TOKEN)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dynaquery", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     answers: list[str] = []
 
     def call(method, path, body=None, token=TOKEN):
-        request = urllib.request.Request(base + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json",
-                                                  **({"Authorization": f"Bearer {token}"} if token else {})})
+        request = urllib.request.Request(
+            base + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
                 answers.append(answer.read().decode())
@@ -598,15 +833,40 @@ def test_no_secret_in_the_servers_log(ddb, tmp_path):
                     break
             except OSError:
                 time.sleep(0.2)
-        planted = {"endpoint_url": ddb.endpoint_url, "region": ddb.region,
-                   "access_key_id": ddb.access_key, "secret_access_key": SECRET_KEY,
-                   "session_token": SESSION}
+        planted = {
+            "endpoint_url": ddb.endpoint_url,
+            "region": ddb.region,
+            "access_key_id": ddb.access_key,
+            "secret_access_key": SECRET_KEY,
+            "session_token": SESSION,
+        }
         assert call("POST", "/api/datasources", {"name": "local", **planted}) == 201
-        assert call("POST", "/api/datasources", {"name": "dead", **planted, "max_attempts": 1,
-                                                 "endpoint_url": "http://127.0.0.1:9"}) == 201
+        assert (
+            call(
+                "POST",
+                "/api/datasources",
+                {
+                    "name": "dead",
+                    **planted,
+                    "max_attempts": 1,
+                    "endpoint_url": "http://127.0.0.1:9",
+                },
+            )
+            == 201
+        )
         assert call("POST", "/api/run", {"datasource": "dead", "operation": "ListTables"}) == 502
-        assert call("POST", "/api/run", {"datasource": "local", "operation": "GetItem",
-                                         "params": {"TableName": "nope", "Key": {"a": 1}}}) == 502
+        assert (
+            call(
+                "POST",
+                "/api/run",
+                {
+                    "datasource": "local",
+                    "operation": "GetItem",
+                    "params": {"TableName": "nope", "Key": {"a": 1}},
+                },
+            )
+            == 502
+        )
         assert call("POST", "/api/datasources/test", {**planted, "access_key_id": None}) == 200
         assert call("GET", "/api/session", token=SECRET_KEY) == 401
         assert call("POST", "/api/run", {"datasource": "local"}) == 400
@@ -630,8 +890,9 @@ def test_the_workspace_and_key_files_are_readable_by_their_owner_only(tmp_path, 
     old = os.umask(0o022)  # a permissive umask: the files must not follow it
     try:
         workspace = Workspace.open(home=tmp_path)
-        workspace.add_datasource("s", region="us-east-1", access_key_id="k",
-                                 secret_access_key=SECRET_KEY)
+        workspace.add_datasource(
+            "s", region="us-east-1", access_key_id="k", secret_access_key=SECRET_KEY
+        )
         workspace.close()
     finally:
         os.umask(old)
@@ -665,10 +926,20 @@ def _asgi(app, path: str, headers: dict[str, str], chunks, method: str = "POST")
         if message["type"] == "http.response.start":
             answer["status"] = message["status"]
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "client": ("203.0.113.50", 1234), "server": ("127.0.0.1", 8000),
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("203.0.113.50", 1234),
+        "server": ("127.0.0.1", 8000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
     asyncio.run(app(scope, receive, send))
     return answer["status"], taken
 
@@ -682,8 +953,9 @@ def test_a_large_body_is_not_read_without_the_token_and_is_capped_with_it(tmp_pa
     big = [megabyte] * 300  # 300 MB, only if read
     json_type = {"content-type": "application/json"}
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
-        status, taken = _asgi(app, "/api/check", {**json_type, **headers,
-                                                  "content-length": str(300 * 2**20)}, big)
+        status, taken = _asgi(
+            app, "/api/check", {**json_type, **headers, "content-length": str(300 * 2**20)}, big
+        )
         assert (status, taken) == (401, 0), headers
         status, taken = _asgi(app, "/api/check", {**json_type, **headers}, big)  # no length
         assert (status, taken) == (401, 0), headers
@@ -699,8 +971,12 @@ def test_a_large_body_is_not_read_without_the_token_and_is_capped_with_it(tmp_pa
     assert refused.status_code == 413 and refused.json()["error"] == "ContentTooLarge"
     assert str(MAX_BODY_BYTES) in refused.json()["message"]
     body = json.dumps({"operation": "GetItem", "params": "{}"}).encode()
-    assert http.post("/api/check", content=body + b" " * (MAX_BODY_BYTES - len(body)),
-                     headers=json_type).status_code == 200
+    assert (
+        http.post(
+            "/api/check", content=body + b" " * (MAX_BODY_BYTES - len(body)), headers=json_type
+        ).status_code
+        == 200
+    )
     workspace.close()
 
 
@@ -727,8 +1003,10 @@ def _sign_ins(base: str, forwarded: list[str]) -> list[int]:
 
     statuses = []
     for address in forwarded:
-        request = urllib.request.Request(base + "/api/session", headers={
-            "Authorization": "Bearer wrong", "X-Forwarded-For": address})
+        request = urllib.request.Request(
+            base + "/api/session",
+            headers={"Authorization": "Bearer wrong", "X-Forwarded-For": address},
+        )
         try:
             statuses.append(urllib.request.urlopen(request, timeout=30).status)
         except urllib.error.HTTPError as error:
@@ -743,13 +1021,31 @@ def test_forwarded_headers_cannot_dodge_the_sign_in_limiter(tmp_path):
 
     env = clean_env(DYNAQUERY_HOME=str(tmp_path), DYNAQUERY_TOKEN=TOKEN)
     ports = [free_port(), free_port()]
-    servers = [subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port",
-                                 str(ports[0])], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True),
-               subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", "--port",
-                                 str(ports[1]), "--forwarded-allow-ips", "127.0.0.1"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dynaquery", "serve", "--port", str(ports[0])],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dynaquery",
+                "serve",
+                "--port",
+                str(ports[1]),
+                "--forwarded-allow-ips",
+                "127.0.0.1",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+    ]
     forwarded = [f"198.51.100.{i}" for i in range(15)]
     try:
         for port, server in zip(ports, servers):
@@ -765,10 +1061,15 @@ def test_forwarded_headers_cannot_dodge_the_sign_in_limiter(tmp_path):
 
 
 def test_every_answer_carries_the_security_headers(api):
-    answers = [api.get("/"), api.get("/static/app.js"), api.get("/api/session"),
-               api.get("/api/session", headers={"Authorization": "Bearer wrong"}),
-               api.get("/api/nothing"), api.post("/api/run", json={}),
-               api.get("/api/downloads/nothing")]
+    answers = [
+        api.get("/"),
+        api.get("/static/app.js"),
+        api.get("/api/session"),
+        api.get("/api/session", headers={"Authorization": "Bearer wrong"}),
+        api.get("/api/nothing"),
+        api.post("/api/run", json={}),
+        api.get("/api/downloads/nothing"),
+    ]
     for answer in answers:
         headers = answer.headers
         assert headers["X-Frame-Options"] == "DENY", answer.url
@@ -786,8 +1087,9 @@ def test_the_page_runs_under_its_script_policy():
 
     page = (WEB_DIR / "index.html").read_text()
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, re.S | re.I)
-    assert scripts and all("src=" in attributes and not body.strip()
-                           for attributes, body in scripts)
+    assert scripts and all(
+        "src=" in attributes and not body.strip() for attributes, body in scripts
+    )
     assert not re.search(r"\son[a-z]+\s*=", page, re.I)
     assert "javascript:" not in page.lower()
 
@@ -798,24 +1100,42 @@ def test_unknown_host_headers_are_refused_on_loopback(tmp_path):
 
     workspace = Workspace.open(home=tmp_path)
     app = create_app(workspace, _digest(TOKEN), allowed_hosts=allowed_hosts_for("127.0.0.1", 8000))
-    http = TestClient(app, base_url="http://127.0.0.1:8000",
-                      headers={"Authorization": f"Bearer {TOKEN}"})
+    http = TestClient(
+        app, base_url="http://127.0.0.1:8000", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST:8000"):
         assert http.get("/api/session", headers={"Host": host}).status_code == 200, host
-    for host in ("evil.example:8000", "evil.example", "127.0.0.1:9999", "127.0.0.1", "",
-                 "127.0.0.1.evil.example:8000"):
+    for host in (
+        "evil.example:8000",
+        "evil.example",
+        "127.0.0.1:9999",
+        "127.0.0.1",
+        "",
+        "127.0.0.1.evil.example:8000",
+    ):
         refused = http.get("/api/session", headers={"Host": host})
         assert refused.status_code == 400, host
-        assert refused.json()["error"] == "InvalidHost" and "--allowed-host" in refused.json()["message"]
+        assert (
+            refused.json()["error"] == "InvalidHost"
+            and "--allowed-host" in refused.json()["message"]
+        )
         assert http.get("/", headers={"Host": host}).status_code == 400
     workspace.close()
-    assert allowed_hosts_for("127.0.0.1", 80) == ["127.0.0.1:80", "127.0.0.1", "localhost:80",
-                                                  "localhost", "[::1]:80", "[::1]"]
+    assert allowed_hosts_for("127.0.0.1", 80) == [
+        "127.0.0.1:80",
+        "127.0.0.1",
+        "localhost:80",
+        "localhost",
+        "[::1]:80",
+        "[::1]",
+    ]
     assert "query.example:8000" in allowed_hosts_for("::1", 8000, ["query.example"])
     # on another address: the operator's names, or any when none is given
     assert allowed_hosts_for("0.0.0.0", 8000) is None
-    assert allowed_hosts_for("10.0.0.5", 8000, ["query.example:443"]) == ["10.0.0.5:8000",
-                                                                         "query.example:443"]
+    assert allowed_hosts_for("10.0.0.5", 8000, ["query.example:443"]) == [
+        "10.0.0.5:8000",
+        "query.example:443",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -823,15 +1143,27 @@ def test_unknown_host_headers_are_refused_on_loopback(tmp_path):
 
 
 def test_ipv6_forms_of_an_ipv4_address_are_unwrapped():
-    from dynaquery.netguard import NetworkPolicy
+    from dynaquery.server.netguard import NetworkPolicy
 
     policy = NetworkPolicy(["169.254.0.0/16"])
-    for address in ("169.254.169.254", "::ffff:169.254.169.254", "::169.254.169.254",
-                    "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
-                    "2001:0:4136:e378:8000:63bf:5601:5601"):
+    for address in (
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "::169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+        "2001:0:4136:e378:8000:63bf:5601:5601",
+    ):
         assert str(policy.forbidden_address(address)) == "169.254.169.254", address
-    for address in ("::1", "::", "10.0.0.1", "2001:db8::a9fe:a9fe", "2002:0a00:0001::",
-                    "64:ff9b::a00:1"):
+    for address in (
+        "::1",
+        "::",
+        "10.0.0.1",
+        "2001:db8::a9fe:a9fe",
+        "2002:0a00:0001::",
+        "64:ff9b::a00:1",
+    ):
         assert policy.forbidden_address(address) is None, address
 
 
@@ -839,7 +1171,7 @@ def test_the_address_actually_connected_to_is_checked(ddb, moto_server):
     """A forbidden peer is refused when the connection is made, not only when the URL is
     checked: here loopback is forbidden, and a real DynamoDB Local (and moto's STS) answers
     there."""
-    from dynaquery.netguard import NetworkPolicy, guard_session
+    from dynaquery.server.netguard import NetworkPolicy, guard_session
 
     loopback = NetworkPolicy(["127.0.0.0/8"], "a forbidden address")
 
@@ -854,22 +1186,30 @@ def test_the_address_actually_connected_to_is_checked(ddb, moto_server):
         guarded(Connection(**ddb.settings(), max_attempts=1)).run("ListTables", {})
     assert "connected to 127.0.0.1" in str(error.value)
     # STS, for an assumed role, goes through the same guard
-    role = guarded(Connection(endpoint_url=ddb.endpoint_url, region="us-east-1",
-                              access_key_id="k", secret_access_key="secret-secret",
-                              role_arn="arn:aws:iam::123456789012:role/r",
-                              sts_endpoint_url=moto_server.endpoint_url, max_attempts=1)).test()
+    role = guarded(
+        Connection(
+            endpoint_url=ddb.endpoint_url,
+            region="us-east-1",
+            access_key_id="k",
+            secret_access_key="secret-secret",
+            role_arn="arn:aws:iam::123456789012:role/r",
+            sts_endpoint_url=moto_server.endpoint_url,
+            max_attempts=1,
+        )
+    ).test()
     assert not role.ok and "connected to 127.0.0.1" in role.message, role.message
     # without the guard (the command line), the same settings connect
     assert Connection(**ddb.settings()).test().ok
 
 
-def test_a_name_that_resolves_elsewhere_later_is_refused_where_it_connects(tmp_path, ddb,
-                                                                          monkeypatch):
+def test_a_name_that_resolves_elsewhere_later_is_refused_where_it_connects(
+    tmp_path, ddb, monkeypatch
+):
     """DNS rebinding against the server: the name resolves to a public address when it is
     checked, and to a forbidden one (loopback, forbidden in this test) when it is used."""
     import socket
 
-    from dynaquery.netguard import NetworkPolicy
+    from dynaquery.server.netguard import NetworkPolicy
 
     real = socket.getaddrinfo
     port = int(ddb.endpoint_url.rsplit(":", 1)[1])
@@ -885,10 +1225,15 @@ def test_a_name_that_resolves_elsewhere_later_is_refused_where_it_connects(tmp_p
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     workspace = Workspace.open(home=tmp_path)
     policy = NetworkPolicy(["127.0.0.0/8", "169.254.0.0/16"], "a forbidden address")
-    http = TestClient(create_app(workspace, _digest(TOKEN), network_policy=policy),
-                      headers={"Authorization": f"Bearer {TOKEN}"})
-    settings = {**ddb.settings(), "endpoint_url": f"http://rebind.example:{port}",
-                "max_attempts": 1}
+    http = TestClient(
+        create_app(workspace, _digest(TOKEN), network_policy=policy),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    settings = {
+        **ddb.settings(),
+        "endpoint_url": f"http://rebind.example:{port}",
+        "max_attempts": 1,
+    }
     saved = http.post("/api/datasources", json={"name": "rebound", **settings})
     assert saved.status_code == 201, saved.text  # the check saw 203.0.113.9
     run = http.post("/api/run", json={"datasource": "rebound", "operation": "ListTables"})
@@ -913,24 +1258,40 @@ def test_lone_surrogates_are_input_errors_naming_the_field(api):
     bad = "x\ud800"
 
     def send(method, path, body):
-        answer = api.request(method, path, content=json.dumps(body),
-                             headers={"Content-Type": "application/json"})
+        answer = api.request(
+            method, path, content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
         return answer.status_code, answer.json().get("message", "")
 
     settings = {"endpoint_url": api.endpoint.endpoint_url, "region": "us-east-1"}
-    query = {"name": "q", "datasource": ds["id"], "operation": "Scan",
-             "params": '{"TableName": "{{ t }}"}'}
+    query = {
+        "name": "q",
+        "datasource": ds["id"],
+        "operation": "Scan",
+        "params": '{"TableName": "{{ t }}"}',
+    }
     saved = api.post("/api/queries", json=query).json()
-    cases = [("POST", "/api/datasources", {"name": "n", **settings}, f)
-             for f in ("name", "description", "access_key_id", "secret_access_key")]
+    cases = [
+        ("POST", "/api/datasources", {"name": "n", **settings}, f)
+        for f in ("name", "description", "access_key_id", "secret_access_key")
+    ]
     cases += [("PUT", f"/api/datasources/{ds['id']}", {}, f) for f in ("name", "description")]
-    cases += [("POST", "/api/queries", {**query, "name": "q2"}, f)
-              for f in ("name", "datasource", "description", "params", "transform")]
-    cases += [("PUT", f"/api/queries/{saved['id']}", {}, f)
-              for f in ("name", "datasource", "description")]
-    cases += [("POST", "/api/run", {"datasource": ds["id"], "operation": "Scan",
-                                    "params": '{"TableName": "users"}'}, f)
-              for f in ("datasource", "operation", "params")]
+    cases += [
+        ("POST", "/api/queries", {**query, "name": "q2"}, f)
+        for f in ("name", "datasource", "description", "params", "transform")
+    ]
+    cases += [
+        ("PUT", f"/api/queries/{saved['id']}", {}, f) for f in ("name", "datasource", "description")
+    ]
+    cases += [
+        (
+            "POST",
+            "/api/run",
+            {"datasource": ds["id"], "operation": "Scan", "params": '{"TableName": "users"}'},
+            f,
+        )
+        for f in ("datasource", "operation", "params")
+    ]
     for method, path, body, field in cases:
         status, message = send(method, path, {**body, field: bad})
         assert status == 400, (path, field, message)
@@ -953,11 +1314,13 @@ def test_lone_surrogates_from_the_command_line_and_the_library(tmp_path, monkeyp
     assert "Traceback" not in done.stderr
     with Workspace.open(home=tmp_path) as ws:
         ws.add_datasource("ok", region="us-east-1")
-        for call in (lambda: ws.add_datasource("d", region="us-east-1", description="\ud800"),
-                     lambda: ws.update_datasource("ok", description="\ud800"),
-                     lambda: ws.save_query("q", "ok", "Scan", '{"TableName": "\ud800"}'),
-                     lambda: ws.save_query("q", "ok", "ListTables", description="\udcff"),
-                     lambda: ws.run("ok", "\ud800")):
+        for call in (
+            lambda: ws.add_datasource("d", region="us-east-1", description="\ud800"),
+            lambda: ws.update_datasource("ok", description="\ud800"),
+            lambda: ws.save_query("q", "ok", "Scan", '{"TableName": "\ud800"}'),
+            lambda: ws.save_query("q", "ok", "ListTables", description="\udcff"),
+            lambda: ws.run("ok", "\ud800"),
+        ):
             with pytest.raises(InputError) as error:
                 call()
             assert "lone surrogate" in error.value.message
@@ -984,8 +1347,9 @@ def test_the_secret_key_is_stretched_with_scrypt_and_a_random_salt(tmp_path, mon
     fingerprints, salts = [], []
     for name in ("one", "two"):
         with Workspace.open(home=tmp_path / name) as ws:
-            ws.add_datasource("s", region="us-east-1", access_key_id="k",
-                              secret_access_key=SECRET_KEY)
+            ws.add_datasource(
+                "s", region="us-east-1", access_key_id="k", secret_access_key=SECRET_KEY
+            )
             kdf = json.loads(ws.get_setting(KDF_SETTING))
             fingerprints.append(ws.get_setting("key_fingerprint"))
             salts.append(kdf["salt"])
@@ -1011,8 +1375,13 @@ def test_a_workspace_sealed_with_the_old_key_derivation_is_moved_to_scrypt(tmp_p
         old = SecretBox(legacy_key(PASSPHRASE), KEY_ENV)
         ws.set_setting("key_fingerprint", old.fingerprint)
         ws._box = old
-        ws.add_datasource("a", region="us-east-1", access_key_id="k",
-                          secret_access_key=SECRET_KEY, session_token=SESSION)
+        ws.add_datasource(
+            "a",
+            region="us-east-1",
+            access_key_id="k",
+            secret_access_key=SECRET_KEY,
+            session_token=SESSION,
+        )
         assert ws.get_setting(KDF_SETTING) is None
 
     def sealed() -> str:

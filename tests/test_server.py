@@ -10,12 +10,15 @@ import sys
 import urllib.request
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from dynaquery import Workspace
 from dynaquery.demo import seed
 from dynaquery.local import free_port
-from dynaquery.server import create_app, _digest
+from dynaquery.server import _digest, create_app
+from dynaquery.settings import NAMES
+
 from support import Endpoint, clean_env
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")  # starlette's own TestClient note
@@ -31,8 +34,12 @@ class Client:
         self.http = TestClient(app)
         self.texts: list[str] = []
         self.called: set[tuple[str, str]] = set()
-        self.routes = [(r.path, m) for r in app.routes for m in getattr(r, "methods", ())
-                       if r.path.startswith("/api/")]
+        self.routes = [
+            (r.path, m)
+            for r in iter_route_contexts(app.routes)
+            for m in getattr(r, "methods", None) or ()
+            if r.path.startswith("/api/")
+        ]
 
     def __call__(self, method: str, path: str, token: str | None = TOKEN, **kwargs):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -62,8 +69,14 @@ def api(tmp_path, dynamodb_local, monkeypatch):
 
 def add_local(api, name="local", **extra):
     e = api.endpoint
-    body = {"name": name, "endpoint_url": e.endpoint_url, "region": e.region,
-            "access_key_id": e.access_key, "secret_access_key": SECRET, **extra}
+    body = {
+        "name": name,
+        "endpoint_url": e.endpoint_url,
+        "region": e.region,
+        "access_key_id": e.access_key,
+        "secret_access_key": SECRET,
+        **extra,
+    }
     response = api("POST", "/api/datasources", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -74,8 +87,9 @@ def test_every_route_needs_the_token(api):
     for path, method in api.routes:
         concrete = re.sub(r"\{[^}]+\}", "x", path)
         for token in (None, "wrong-token"):
-            response = api.http.request(method, concrete, headers=(
-                {"Authorization": f"Bearer {token}"} if token else {}))
+            response = api.http.request(
+                method, concrete, headers=({"Authorization": f"Bearer {token}"} if token else {})
+            )
             if path == "/api/downloads/{ticket}":  # the link is the credential
                 assert response.status_code == 404 and response.json()["error"] == "NotFound"
                 continue
@@ -89,45 +103,85 @@ def test_every_route_needs_the_token(api):
 def test_the_whole_api(api):
     """Each route once, as the page uses them; at the end every /api route has been called."""
     assert api("GET", "/api/session").json()["ok"] is True
+    settings = {s["name"]: s for s in api("GET", "/api/settings").json()}  # the form's fields
+    assert list(settings) == list(NAMES) and settings["secret_access_key"]["secret"] is True
+    assert (settings["max_attempts"]["minimum"], settings["max_attempts"]["maximum"]) == (1, 10)
+    assert settings["retry_mode"]["choices"] == ["standard", "adaptive", "legacy"]
+    assert settings["role_arn"]["methods"] == ["role_arn"]
     ds = add_local(api)
     assert ds["secret_access_key"] == "********" and ds["auth"] == "iam_credentials"
     assert api("GET", "/api/datasources").json()[0]["id"] == ds["id"]
     assert api("GET", f"/api/datasources/{ds['id']}").json()["name"] == "local"
     assert api("POST", f"/api/datasources/{ds['id']}/test").json()["ok"] is True
     # Test connection on an unsaved form that edits a saved source: its stored secret is used
-    form = {"id": ds["id"], "endpoint_url": api.endpoint.endpoint_url, "region": "us-east-1",
-            "access_key_id": api.endpoint.access_key, "secret_access_key": "********"}
+    form = {
+        "id": ds["id"],
+        "endpoint_url": api.endpoint.endpoint_url,
+        "region": "us-east-1",
+        "access_key_id": api.endpoint.access_key,
+        "secret_access_key": "********",
+    }
     assert api("POST", "/api/datasources/test", json=form).json()["ok"] is True
-    nowhere = api("POST", "/api/datasources/test", json={
-        "endpoint_url": "http://127.0.0.1:9", "region": "us-east-1", "connect_timeout": 1,
-        "max_attempts": 1, "access_key_id": "AKIA1", "secret_access_key": SECRET}).json()
+    nowhere = api(
+        "POST",
+        "/api/datasources/test",
+        json={
+            "endpoint_url": "http://127.0.0.1:9",
+            "region": "us-east-1",
+            "connect_timeout": 1,
+            "max_attempts": 1,
+            "access_key_id": "AKIA1",
+            "secret_access_key": SECRET,
+        },
+    ).json()
     assert nowhere["ok"] is False and "127.0.0.1:9" in nowhere["message"]
-    incomplete = api("POST", "/api/datasources/test", json={"access_key_id": "AKIA1", "region": "us-east-1"})
+    incomplete = api(
+        "POST", "/api/datasources/test", json={"access_key_id": "AKIA1", "region": "us-east-1"}
+    )
     assert incomplete.status_code == 200 and incomplete.json()["ok"] is False
     assert "secret access key is missing" in incomplete.json()["message"]
     cleared = api("POST", "/api/datasources/test", json={**form, "secret_access_key": ""}).json()
     assert cleared["ok"] is False  # "" is no secret: the stored one is not used
     # a masked secret keeps the stored one; renaming works
-    updated = api("PUT", f"/api/datasources/{ds['id']}",
-                  json={"name": "local2", "secret_access_key": "********", "region": "us-east-1"})
+    updated = api(
+        "PUT",
+        f"/api/datasources/{ds['id']}",
+        json={"name": "local2", "secret_access_key": "********", "region": "us-east-1"},
+    )
     assert updated.status_code == 200 and updated.json()["name"] == "local2"
     assert api.workspace.connection_config(ds["id"]).secret_access_key == SECRET
 
     ops = api("GET", "/api/operations").json()
-    assert {"name": "Query", "python_name": "query", "access": "read", "paginated": True}.items() <= \
-        next(o for o in ops if o["name"] == "Query").items()
+    assert {
+        "name": "Query",
+        "python_name": "query",
+        "access": "read",
+        "paginated": True,
+    }.items() <= next(o for o in ops if o["name"] == "Query").items()
     detail = api("GET", "/api/operations/get-item").json()
     assert detail["name"] == "GetItem" and "TableName" in detail["example"]
     assert {p["name"] for p in detail["parameters"] if p["required"]} == {"TableName", "Key"}
 
-    checked = api("POST", "/api/check", json={"operation": "Query", "params": '{"TableName": "{{ t }}"}'})
+    checked = api(
+        "POST", "/api/check", json={"operation": "Query", "params": '{"TableName": "{{ t }}"}'}
+    )
     assert checked.json() == {"ok": True, "operation": "Query", "placeholders": ["t"]}
 
-    text = ('{\n  "TableName": "users",\n  "KeyConditionExpression": "team_id = :t",\n'
-            '  "ExpressionAttributeValues": {":t": "{{ team }}"}\n}')
-    saved = api("POST", "/api/queries", json={"name": "team", "datasource": "local2",
-                                              "operation": "query_table", "params": text,
-                                              "defaults": {"team": "team_1"}})
+    text = (
+        '{\n  "TableName": "users",\n  "KeyConditionExpression": "team_id = :t",\n'
+        '  "ExpressionAttributeValues": {":t": "{{ team }}"}\n}'
+    )
+    saved = api(
+        "POST",
+        "/api/queries",
+        json={
+            "name": "team",
+            "datasource": "local2",
+            "operation": "query_table",
+            "params": text,
+            "defaults": {"team": "team_1"},
+        },
+    )
     assert saved.status_code == 201, saved.text
     q = saved.json()
     assert q["params"] == text and q["placeholders"] == ["team"] and q["operation"] == "Query"
@@ -141,34 +195,64 @@ def test_the_whole_api(api):
     assert edited.json()["transform"] == "Items[].name"
     assert sorted(api("POST", f"/api/queries/{q['id']}/run").json()["data"]) == ["Aman", "Rahul"]
 
-    adhoc = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "Scan",
-                                          "params": '{"TableName": "users", "Limit": {{ n }}}',
-                                          "values": {"n": 1}}).json()
+    adhoc = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": ds["id"],
+            "operation": "Scan",
+            "params": '{"TableName": "users", "Limit": {{ n }}}',
+            "values": {"n": 1},
+        },
+    ).json()
     assert adhoc["meta"]["count"] == 1 and adhoc["meta"]["next_token"]
-    more = api("POST", "/api/run", json={"datasource": "local2", "operation": "Scan",
-                                         "params": {"TableName": "users", "Limit": 1},
-                                         "starting_token": adhoc["meta"]["next_token"]}).json()
+    more = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": "local2",
+            "operation": "Scan",
+            "params": {"TableName": "users", "Limit": 1},
+            "starting_token": adhoc["meta"]["next_token"],
+        },
+    ).json()
     assert more["data"]["Items"] != adhoc["data"]["Items"]
 
     assert "users" in api("GET", "/api/tables?datasource=local2").json()["tables"]
     table = api("GET", "/api/tables/Reply?datasource=local2").json()
     assert table["partition_key"] == {"name": "Id", "type": "S"}
     assert table["sort_key"] == {"name": "ReplyDateTime", "type": "S"}
-    assert table["indexes"] == [{"name": "PostedBy-Index", "kind": "local",
-                                 "partition_key": {"name": "Id", "type": "S"},
-                                 "sort_key": {"name": "PostedBy", "type": "S"},
-                                 "projection": "KEYS_ONLY"}]
-    prefilled = api("POST", "/api/run", json={"datasource": "local2", "operation": "Query",
-                                              "params": table["query_template"],
-                                              "values": {"Id": "Amazon DynamoDB#DynamoDB Thread 1"}})
+    assert table["indexes"] == [
+        {
+            "name": "PostedBy-Index",
+            "kind": "local",
+            "partition_key": {"name": "Id", "type": "S"},
+            "sort_key": {"name": "PostedBy", "type": "S"},
+            "projection": "KEYS_ONLY",
+        }
+    ]
+    prefilled = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": "local2",
+            "operation": "Query",
+            "params": table["query_template"],
+            "values": {"Id": "Amazon DynamoDB#DynamoDB Thread 1"},
+        },
+    )
     assert prefilled.json()["meta"]["count"] == 4
 
     exported = api("GET", "/api/tables/users/export?datasource=local2&segments=2")
     assert exported.headers["content-type"] == "application/x-ndjson"
     lines = [json.loads(line) for line in exported.text.splitlines()]
     assert sorted(i["employee_id"] for i in lines if i["team_id"] == "team_1") == ["emp_1", "emp_3"]
-    assert len(lines) == api.workspace.connect("local2").run(
-        "Scan", {"TableName": "users"}, all_pages=True).meta["count"]
+    assert (
+        len(lines)
+        == api.workspace.connect("local2")
+        .run("Scan", {"TableName": "users"}, all_pages=True)
+        .meta["count"]
+    )
     csv_text = api("GET", "/api/tables/users/export?datasource=local2&format=csv").text
     assert csv_text.splitlines()[0].count(",") >= 3 and "Aman" in csv_text
     missing = api("GET", "/api/tables/nope/export?datasource=local2")
@@ -201,50 +285,109 @@ def test_the_whole_api(api):
 
 def test_errors_are_json_with_the_line_and_the_right_status(api):
     ds = add_local(api)
-    bad = api("POST", "/api/queries", json={"name": "q", "datasource": ds["id"], "operation": "GetItem",
-                                           "params": '{\n  "TableName": "users",\n  "Kye": {}\n}'})
+    bad = api(
+        "POST",
+        "/api/queries",
+        json={
+            "name": "q",
+            "datasource": ds["id"],
+            "operation": "GetItem",
+            "params": '{\n  "TableName": "users",\n  "Kye": {}\n}',
+        },
+    )
     assert bad.status_code == 400
     body = bad.json()
     assert body["error"] == "ValidationError" and body["line"] == 3
     kye = next(p for p in body["problems"] if p["path"] == "Kye")
     assert (kye["line"], kye["column"]) == (3, 3) and "unknown parameter" in kye["message"]
-    syntax = api("POST", "/api/check", json={"operation": "GetItem", "params": '{\n "a": 1\n "b": 2}'})
+    syntax = api(
+        "POST", "/api/check", json={"operation": "GetItem", "params": '{\n "a": 1\n "b": 2}'}
+    )
     assert syntax.json()["error"]["line"] == 3 and syntax.json()["ok"] is False
-    assert api("POST", "/api/queries", json={"name": "q", "datasource": "nope", "operation": "Scan",
-                                             "params": '{"TableName": "tbl"}'}).status_code == 404
+    assert (
+        api(
+            "POST",
+            "/api/queries",
+            json={
+                "name": "q",
+                "datasource": "nope",
+                "operation": "Scan",
+                "params": '{"TableName": "tbl"}',
+            },
+        ).status_code
+        == 404
+    )
     assert api("POST", "/api/datasources", json={"name": "local", "region": "x"}).status_code == 409
-    service = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "DescribeTable",
-                                            "params": {"TableName": "nope"}})
+    service = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": ds["id"],
+            "operation": "DescribeTable",
+            "params": {"TableName": "nope"},
+        },
+    )
     assert service.status_code == 502 and service.json()["code"] == "ResourceNotFoundException"
-    unknown = api("POST", "/api/run", json={"datasource": ds["id"], "operation": "Scan",
-                                            "params": '{"TableName": "{{ t }}"}', "values": {"x": 1}})
+    unknown = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": ds["id"],
+            "operation": "Scan",
+            "params": '{"TableName": "{{ t }}"}',
+            "values": {"x": 1},
+        },
+    )
     assert unknown.status_code == 400 and "Unknown parameter 'x'" in unknown.json()["message"]
     shape = api("POST", "/api/datasources", json={"name": "x", "regoin": "us-east-1"})
     assert shape.status_code == 400 and "regoin" in shape.json()["message"]
     unknown_route = api("GET", "/api/nothing-here")
     assert unknown_route.status_code == 404 and unknown_route.json()["error"] == "NotFound"
-    not_json = api("POST", "/api/run", content="datasource=x", headers={"Content-Type": "text/plain"})
+    not_json = api(
+        "POST", "/api/run", content="datasource=x", headers={"Content-Type": "text/plain"}
+    )
     assert not_json.status_code == 400 and "application/json" in not_json.json()["message"]
     assert all(SECRET not in text for text in api.texts)
 
 
 def test_read_only_refusal_and_exact_numbers(api):
     ro = add_local(api, "ro", read_only=True)
-    refused = api("POST", "/api/run", json={"datasource": ro["id"], "operation": "DeleteTable",
-                                            "params": {"TableName": "users"}})
+    refused = api(
+        "POST",
+        "/api/run",
+        json={"datasource": ro["id"], "operation": "DeleteTable", "params": {"TableName": "users"}},
+    )
     assert refused.status_code == 403 and "read-only" in refused.json()["message"]
     rw = add_local(api, "rw")
     big = "12345678901234567890.123456789012345678"
-    put = api("POST", "/api/run", json={"datasource": rw["id"], "operation": "PutItem", "params":
-                                        '{"TableName": "users", "Item": {"team_id": "n", '
-                                        f'"employee_id": "n", "v": {big}, "b": {{"B": "AAEC"}}}}}}'})
+    put = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": rw["id"],
+            "operation": "PutItem",
+            "params": '{"TableName": "users", "Item": {"team_id": "n", '
+            f'"employee_id": "n", "v": {big}, "b": {{"B": "AAEC"}}}}}}',
+        },
+    )
     assert put.status_code == 200, put.text
-    got = api("POST", "/api/run", json={"datasource": rw["id"], "operation": "GetItem", "params":
-                                        {"TableName": "users", "Key": {"team_id": "n", "employee_id": "n"}}})
+    got = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": rw["id"],
+            "operation": "GetItem",
+            "params": {"TableName": "users", "Key": {"team_id": "n", "employee_id": "n"}},
+        },
+    )
     assert f'"v":{big}' in got.text.replace(" ", "")  # every digit, as a JSON number
-    assert got.json()["data"]["Item"]["b"] == "AAEC" and got.json()["raw"]["Item"]["b"] == {"B": "AAEC"}
+    assert got.json()["data"]["Item"]["b"] == "AAEC" and got.json()["raw"]["Item"]["b"] == {
+        "B": "AAEC"
+    }
     # a secret cleared with "" is gone
-    api("PUT", f"/api/datasources/{rw['id']}", json={"secret_access_key": "", "access_key_id": None})
+    api(
+        "PUT", f"/api/datasources/{rw['id']}", json={"secret_access_key": "", "access_key_id": None}
+    )
     assert api("GET", f"/api/datasources/{rw['id']}").json()["secret_access_key"] is None
 
 
@@ -254,12 +397,17 @@ def test_a_download_link_works_once_within_its_time_and_names_no_table_but_its_o
     add_local(api)
     links = api.http.app.state.download_links
     first = api("POST", "/api/tables/users/export/link?datasource=local").json()["url"]
-    second = api("POST", "/api/tables/Thread/export/link?datasource=local&format=json").json()["url"]
+    second = api("POST", "/api/tables/Thread/export/link?datasource=local&format=json").json()[
+        "url"
+    ]
     assert first != second
     thread = api("GET", second, token=None)
     assert thread.headers["content-type"] == "application/json"
     assert {i["ForumName"] for i in json.loads(thread.text)} == {"Amazon DynamoDB"}
-    assert api("GET", first.replace("/api/downloads/", "/api/downloads/x"), token=None).status_code == 404
+    assert (
+        api("GET", first.replace("/api/downloads/", "/api/downloads/x"), token=None).status_code
+        == 404
+    )
     assert len(api("GET", first, token=None).text.splitlines()) == 5  # users, as JSON lines
     links.seconds = 0.05
     late = api("POST", "/api/tables/users/export/link?datasource=local").json()["url"]
@@ -291,7 +439,9 @@ def test_openapi_describes_the_routes(api):
     documented = {(m.upper(), p) for p, item in schema["paths"].items() for m in item}
     assert documented == {(m, p) for p, m in api.routes}
     run = schema["paths"]["/api/run"]["post"]
-    assert run["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("ResultOut")
+    assert run["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ResultOut"
+    )
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
@@ -300,8 +450,13 @@ def test_openapi_describes_the_routes(api):
 
 def _serve(home, *args, env_extra=None):
     env = clean_env(DYNAQUERY_HOME=str(home), **(env_extra or {}))
-    return subprocess.Popen([sys.executable, "-m", "dynaquery", "serve", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dynaquery", "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _first_lines(process, count: int) -> list[str]:
@@ -330,8 +485,9 @@ def test_serve_prints_a_new_token_once_and_it_signs_in(tmp_path):
         match = re.search(r"open http://127\.0\.0\.1:\d+/#token=(\S+)", lines[0])
         assert match, lines
         token = match.group(1)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/session",
-                                         headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/session", headers={"Authorization": f"Bearer {token}"}
+        )
         for _ in range(100):
             try:
                 body = json.loads(urllib.request.urlopen(request, timeout=5).read())
@@ -357,15 +513,32 @@ def test_serve_prints_a_new_token_once_and_it_signs_in(tmp_path):
     assert "run `dynaquery serve --new-token`" in rest  # how to get one again
     with Workspace.open(home=tmp_path) as ws:
         assert ws.get_setting("server_token_sha256") == _digest(token)  # kept hashed only
-    new = subprocess.run([sys.executable, "-m", "dynaquery", "serve", "--new-token"],
-                         env=clean_env(DYNAQUERY_HOME=str(tmp_path)), capture_output=True, text=True)
+    new = subprocess.run(
+        [sys.executable, "-m", "dynaquery", "serve", "--new-token"],
+        env=clean_env(DYNAQUERY_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+    )
     assert new.returncode == 0 and new.stdout.strip() != token
 
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dynaquery", "serve", "--host", "0.0.0.0",
-                           "--port", str(free_port())], env=clean_env(DYNAQUERY_HOME=str(tmp_path)),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dynaquery",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        env=clean_env(DYNAQUERY_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "not a loopback address, without a token: set DYNAQUERY_TOKEN" in done.stderr
 
@@ -385,6 +558,9 @@ def test_demo_engine_is_registered_and_serves_the_spec_tables(tmp_path, monkeypa
         tables = client("GET", "/api/tables?datasource=demo").json()["tables"]
         assert set(tables) == {"users", "locations", "Thread", "Reply"}
         example = client("GET", "/api/operations/GetItem").json()["example"]
-        result = client("POST", "/api/run", json={"datasource": "demo", "operation": "GetItem",
-                                                  "params": example})
+        result = client(
+            "POST",
+            "/api/run",
+            json={"datasource": "demo", "operation": "GetItem", "params": example},
+        )
         assert result.status_code == 200 and result.json()["data"]["Item"]["name"] == "Aman"

@@ -10,16 +10,25 @@ the server, and the user must be told plainly that this endpoint does not implem
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 
 from dynaquery import prepare
 from dynaquery.demo import seed
 
-from support import (REFRESH_SPEC, SPEC_DATA, SPEC_DIR, Endpoint, reset_moto, spec_copy_differences,
-                     spec_examples, spec_extract, spec_headings)
+from support import (
+    REFRESH_SPEC,
+    SPEC_DATA,
+    SPEC_DIR,
+    Endpoint,
+    reset_moto,
+    spec_copy_differences,
+    spec_examples,
+    spec_extract,
+    spec_headings,
+)
 
 DDB, MOTO = "dynamodb-local", "moto"
 
@@ -34,8 +43,14 @@ class Case:
 
 
 def unimplemented(operation_heading: str) -> Case:
-    return Case(DDB, 1, [f"{operation_heading} failed: UnknownOperationException",
-                         "This endpoint does not implement the operation"])
+    return Case(
+        DDB,
+        1,
+        [
+            f"{operation_heading} failed: UnknownOperationException",
+            "This endpoint does not implement the operation",
+        ],
+    )
 
 
 def item(endpoint: Endpoint, table: str, key: str):
@@ -53,7 +68,8 @@ def check_query_table(data, endpoint):
 def check_batch_write(data, endpoint):
     assert data["UnprocessedItems"] == {}
     assert item(endpoint, "users", '{"team_id": "team_1", "employee_id": "emp_3"}') is None
-    assert item(endpoint, "users", '{"team_id": "team_1", "employee_id": "emp_1"}')["name"] == "Aman"
+    found = item(endpoint, "users", '{"team_id": "team_1", "employee_id": "emp_1"}')
+    assert found["name"] == "Aman"
 
 
 def check_delete_item(data, endpoint):
@@ -73,113 +89,227 @@ def check_put_item(data, endpoint):
 
 
 def check_tag_resource(data, endpoint):
-    tags = endpoint.run("ListTagsOfResource",
-                        '{"ResourceArn": "arn:aws:dynamodb:us-east-2:123456789012:table/users"}')
+    tags = endpoint.run(
+        "ListTagsOfResource",
+        '{"ResourceArn": "arn:aws:dynamodb:us-east-2:123456789012:table/users"}',
+    )
     assert tags.json()["Tags"] == [{"Key": "department", "Value": "marketing"}]
 
 
 CASES: dict[str, Case] = {
     # -- the first document ----------------------------------------------------------------------
     # Its Get Item example misses the closing brace of the whole object (and a TableName).
-    "000:Get Item#0": Case(exit=2, says=["Invalid JSON at line 10, column 1",
-                                         "the '{' opened at line 1, column 1 is never closed",
-                                         "add a '}'"]),
+    "000:Get Item#0": Case(
+        exit=2,
+        says=[
+            "Invalid JSON at line 10, column 1",
+            "the '{' opened at line 1, column 1 is never closed",
+            "add a '}'",
+        ],
+    ),
     "000:Query Table#0": Case(check=check_query_table),
     "000:Scan Table#0": Case(exit=2, says=["TableName: '<table_name>' is a placeholder"]),
-    "000:Delete Item#0": Case(exit=2, says=["Invalid parameters for DeleteItem",
-                                            "TableName: required, but missing"]),
+    "000:Delete Item#0": Case(
+        exit=2, says=["Invalid parameters for DeleteItem", "TableName: required, but missing"]
+    ),
     # -- the second document ---------------------------------------------------------------------
-    "001:BatchGetItem#0": Case(check=lambda data, ep: (
-        sorted(i["employee_id"] for i in data["Responses"]["users"]) == ["emp_1", "emp_4"]
-        and data["UnprocessedKeys"] == {}) or pytest.fail(str(data))),
+    "001:BatchGetItem#0": Case(
+        check=lambda data, ep: (
+            (
+                sorted(i["employee_id"] for i in data["Responses"]["users"]) == ["emp_1", "emp_4"]
+                and data["UnprocessedKeys"] == {}
+            )
+            or pytest.fail(str(data))
+        )
+    ),
     "001:BatchWriteItem#0": Case(check=check_batch_write),
-    "001:CreateBackup#0": Case(MOTO, check=lambda data, ep: (
-        data["BackupDetails"]["BackupName"] == "usersBackup"
-        and "/backup/" in data["BackupDetails"]["BackupArn"]) or pytest.fail(str(data))),
+    "001:CreateBackup#0": Case(
+        MOTO,
+        check=lambda data, ep: (
+            (
+                data["BackupDetails"]["BackupName"] == "usersBackup"
+                and "/backup/" in data["BackupDetails"]["BackupArn"]
+            )
+            or pytest.fail(str(data))
+        ),
+    ),
     "001:CreateGlobalTable#0": unimplemented("CreateGlobalTable"),
     # Declares "name", which is no key; DynamoDB refuses attribute definitions that key nothing.
-    "001:CreateTable#0": Case(exit=2, says=[
-        "AttributeDefinitions[0]: 'name' is not a key of the table or of any index",
-        "remove this entry"]),
+    "001:CreateTable#0": Case(
+        exit=2,
+        says=[
+            "AttributeDefinitions[0]: 'name' is not a key of the table or of any index",
+            "remove this entry",
+        ],
+    ),
     # The ARN is the table's, not a backup's.
-    "001:DeleteBackup#0": Case(MOTO, 1, ["DeleteBackup failed: BackupNotFoundException",
-                                         "is not a backup's ARN", "ListBackups lists them"]),
+    "001:DeleteBackup#0": Case(
+        MOTO,
+        1,
+        [
+            "DeleteBackup failed: BackupNotFoundException",
+            "is not a backup's ARN",
+            "ListBackups lists them",
+        ],
+    ),
     "001:DeleteItem#0": Case(check=check_delete_item),
     "001:DeleteTable#0": Case(check=check_delete_table),
-    "001:DescribeBackup#0": Case(MOTO, 1, ["DescribeBackup failed: BackupNotFoundException",
-                                           "is not a backup's ARN"]),
-    "001:DescribeContinuousBackups#0": Case(MOTO, check=lambda data, ep: (
-        data["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
-        ["PointInTimeRecoveryStatus"] == "DISABLED") or pytest.fail(str(data))),
+    "001:DescribeBackup#0": Case(
+        MOTO, 1, ["DescribeBackup failed: BackupNotFoundException", "is not a backup's ARN"]
+    ),
+    "001:DescribeContinuousBackups#0": Case(
+        MOTO,
+        check=lambda data, ep: (
+            (
+                data["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+                    "PointInTimeRecoveryStatus"
+                ]
+                == "DISABLED"
+            )
+            or pytest.fail(str(data))
+        ),
+    ),
     "001:DescribeContributorInsights#0": unimplemented("DescribeContributorInsights"),
     "001:DescribeGlobalTable#0": unimplemented("DescribeGlobalTable"),
     "001:DescribeGlobalTableSettings#0": unimplemented("DescribeGlobalTableSettings"),
-    "001:DescribeTable#0": Case(check=lambda data, ep: (
-        data["Table"]["TableName"] == "users" and data["Table"]["ItemCount"] >= 0
-        and [k["AttributeName"] for k in data["Table"]["KeySchema"]] == ["team_id", "employee_id"])
-        or pytest.fail(str(data))),
+    "001:DescribeTable#0": Case(
+        check=lambda data, ep: (
+            (
+                data["Table"]["TableName"] == "users"
+                and data["Table"]["ItemCount"] >= 0
+                and [k["AttributeName"] for k in data["Table"]["KeySchema"]]
+                == ["team_id", "employee_id"]
+            )
+            or pytest.fail(str(data))
+        )
+    ),
     "001:DescribeTableReplicaAutoScaling#0": unimplemented("DescribeTableReplicaAutoScaling"),
-    "001:DescribeTimeToLive#0": Case(check=lambda data, ep: (
-        data["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED") or pytest.fail(str(data))),
-    "001:GetItem#0": Case(check=lambda data, ep: (
-        data["Item"] == {"team_id": "team_1", "employee_id": "emp_1", "name": "Aman", "level": 3})
-        or pytest.fail(str(data))),
-    "001:ListBackups#0": Case(MOTO, check=lambda data, ep: (
-        data["BackupSummaries"] == []) or pytest.fail(str(data))),
+    "001:DescribeTimeToLive#0": Case(
+        check=lambda data, ep: (
+            (data["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED")
+            or pytest.fail(str(data))
+        )
+    ),
+    "001:GetItem#0": Case(
+        check=lambda data, ep: (
+            (
+                data["Item"]
+                == {"team_id": "team_1", "employee_id": "emp_1", "name": "Aman", "level": 3}
+            )
+            or pytest.fail(str(data))
+        )
+    ),
+    "001:ListBackups#0": Case(
+        MOTO, check=lambda data, ep: (data["BackupSummaries"] == []) or pytest.fail(str(data))
+    ),
     "001:ListContributorInsights#0": unimplemented("ListContributorInsights"),
     "001:ListGlobalTables#0": unimplemented("ListGlobalTables"),
-    "001:ListTagsOfResource#0": Case(MOTO, check=lambda data, ep: (
-        data["Tags"] == []) or pytest.fail(str(data))),
+    "001:ListTagsOfResource#0": Case(
+        MOTO, check=lambda data, ep: (data["Tags"] == []) or pytest.fail(str(data))
+    ),
     "001:PutItem#0": Case(check=check_put_item),
-    "001:Query#0": Case(check=lambda data, ep: (
-        sorted(i["employee_id"] for i in data["Items"]) == ["emp_2", "emp_5"]
-        and data["Count"] == 2) or pytest.fail(str(data))),
+    "001:Query#0": Case(
+        check=lambda data, ep: (
+            (
+                sorted(i["employee_id"] for i in data["Items"]) == ["emp_2", "emp_5"]
+                and data["Count"] == 2
+            )
+            or pytest.fail(str(data))
+        )
+    ),
     # An empty TargetTableName (the text says usersRestored was meant), and a table's ARN.
     "001:RestoreTableFromBackup#0": Case(MOTO, 2, ["TargetTableName: must not be empty"]),
     # 1691100258 is August 2023: far outside the 35 days the document itself gives.
-    "001:RestoreTableToPointInTime#0": Case(MOTO, 2, [
-        "RestoreDateTime: 2023-08-03T22:04:18Z is more than 35 days ago",
-        "UseLatestRestorableTime"]),
-    "001:Scan#0": Case(check=lambda data, ep: (
-        data["Count"] == 5 and data["ScannedCount"] == 5) or pytest.fail(str(data))),
-    "001:Scan#1": Case(check=lambda data, ep: (
-        {i["name"] for i in data["Items"]} == {"Anneke"} and data["Count"] == 2)
-        or pytest.fail(str(data))),
+    "001:RestoreTableToPointInTime#0": Case(
+        MOTO,
+        2,
+        [
+            "RestoreDateTime: 2023-08-03T22:04:18Z is more than 35 days ago",
+            "UseLatestRestorableTime",
+        ],
+    ),
+    "001:Scan#0": Case(
+        check=lambda data, ep: (
+            (data["Count"] == 5 and data["ScannedCount"] == 5) or pytest.fail(str(data))
+        )
+    ),
+    "001:Scan#1": Case(
+        check=lambda data, ep: (
+            ({i["name"] for i in data["Items"]} == {"Anneke"} and data["Count"] == 2)
+            or pytest.fail(str(data))
+        )
+    ),
     "001:TagResource#0": Case(MOTO, check=check_tag_resource),
-    "001:TransactGetItems#0": Case(check=lambda data, ep: (
-        [r["Item"].get("employee_id", r["Item"].get("address")) for r in data["Responses"]]
-        == ["emp_1", "123 Maple St."]) or pytest.fail(str(data))),
+    "001:TransactGetItems#0": Case(
+        check=lambda data, ep: (
+            (
+                [r["Item"].get("employee_id", r["Item"].get("address")) for r in data["Responses"]]
+                == ["emp_1", "123 Maple St."]
+            )
+            or pytest.fail(str(data))
+        )
+    ),
     # Its Put and Delete go to a table called "string", the API reference's placeholder.
-    "001:TransactWriteItems#0": Case(exit=1, says=[
-        "TransactWriteItems failed: ResourceNotFoundException",
-        "Check the table name 'string'",
-        "'string' is the API reference's placeholder",
-        "the tables here are: Reply, Thread, locations, users"]),
+    "001:TransactWriteItems#0": Case(
+        exit=1,
+        says=[
+            "TransactWriteItems failed: ResourceNotFoundException",
+            "Check the table name 'string'",
+            "'string' is the API reference's placeholder",
+            "the tables here are: Reply, Thread, locations, users",
+        ],
+    ),
     "001:UntagResource#0": Case(MOTO, check=lambda data, ep: data == {} or pytest.fail(str(data))),
-    "001:UpdateContinuousBackups#0": Case(MOTO, check=lambda data, ep: (
-        data["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
-        ["PointInTimeRecoveryStatus"] == "DISABLED") or pytest.fail(str(data))),
+    "001:UpdateContinuousBackups#0": Case(
+        MOTO,
+        check=lambda data, ep: (
+            (
+                data["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+                    "PointInTimeRecoveryStatus"
+                ]
+                == "DISABLED"
+            )
+            or pytest.fail(str(data))
+        ),
+    ),
     "001:UpdateContributorInsights#0": unimplemented("UpdateContributorInsights"),
     # Create and Delete in one element: each ReplicaUpdate takes one of them.
-    "001:UpdateGlobalTable#0": Case(exit=2, says=[
-        "ReplicaUpdates[0]: set exactly one of: Create, Delete",
-        "put each in its own element of the list"]),
+    "001:UpdateGlobalTable#0": Case(
+        exit=2,
+        says=[
+            "ReplicaUpdates[0]: set exactly one of: Create, Delete",
+            "put each in its own element of the list",
+        ],
+    ),
     "001:UpdateGlobalTableSettings#0": unimplemented("UpdateGlobalTableSettings"),
     # "set name = Amal": name is a reserved word, and Amal a value written as an attribute name.
     # Caught before sending, from DynamoDB's published list of reserved words.
-    "001:UpdateItem#0": Case(exit=2, says=[
-        "Invalid parameters for UpdateItem",
-        "UpdateExpression: 'name' is a reserved word in DynamoDB expressions",
-        "write #name instead",
-        "Amal names another attribute",
-        '"UpdateExpression": "SET #name = :name", "ExpressionAttributeNames": {"#name": "name"}, '
-        '"ExpressionAttributeValues": {":name": "Amal"}']),
-    "001:UpdateTable#0": Case(check=lambda data, ep: (
-        data["TableDescription"]["DeletionProtectionEnabled"] is True) or pytest.fail(str(data))),
+    "001:UpdateItem#0": Case(
+        exit=2,
+        says=[
+            "Invalid parameters for UpdateItem",
+            "UpdateExpression: 'name' is a reserved word in DynamoDB expressions",
+            "write #name instead",
+            "Amal names another attribute",
+            '"UpdateExpression": "SET #name = :name", '
+            '"ExpressionAttributeNames": {"#name": "name"}, '
+            '"ExpressionAttributeValues": {":name": "Amal"}',
+        ],
+    ),
+    "001:UpdateTable#0": Case(
+        check=lambda data, ep: (
+            (data["TableDescription"]["DeletionProtectionEnabled"] is True)
+            or pytest.fail(str(data))
+        )
+    ),
     # A list where the API takes one object.
-    "001:UpdateTableReplicaAutoScaling#0": Case(exit=2, says=[
-        "ProvisionedWriteCapacityAutoScalingUpdate: expected an object, got a list",
-        "remove the surrounding [ ]"]),
+    "001:UpdateTableReplicaAutoScaling#0": Case(
+        exit=2,
+        says=[
+            "ProvisionedWriteCapacityAutoScalingUpdate: expected an object, got a list",
+            "remove the surrounding [ ]",
+        ],
+    ),
 }
 
 try:
@@ -203,9 +333,13 @@ def test_spec_copy_matches_the_documents():
     if not any(SPEC_DIR.glob("[0-9][0-9][0-9]_*.txt")):
         # A fresh clone: nothing to compare with. Say so in the run's summary, and still check
         # that the copy is whole: both documents, each exactly an extract (nothing hand-added).
-        warnings.warn(SpecNotCompared(
-            f"no spec documents in {SPEC_DIR} (set DYNAQUERY_SPEC_DIR): the examples in "
-            f"{SPEC_DATA} were not compared with them"))
+        warnings.warn(
+            SpecNotCompared(
+                f"no spec documents in {SPEC_DIR} (set DYNAQUERY_SPEC_DIR): the examples in "
+                f"{SPEC_DATA} were not compared with them"
+            ),
+            stacklevel=1,
+        )
         copies = sorted(SPEC_DATA.glob("*.txt"))
         assert [p.name[:3] for p in copies] == ["000", "001"]
         for path in copies:
@@ -213,9 +347,11 @@ def test_spec_copy_matches_the_documents():
             assert REFRESH_SPEC in banner and spec_extract(body) == body, path
         return
     differences = spec_copy_differences(SPEC_DIR, SPEC_DATA)
-    assert not differences, (f"{SPEC_DATA} no longer matches {SPEC_DIR}:\n  "
-                             + "\n  ".join(differences)
-                             + f"\nRefresh the copy with `{REFRESH_SPEC}` and update CASES.")
+    assert not differences, (
+        f"{SPEC_DATA} no longer matches {SPEC_DIR}:\n  "
+        + "\n  ".join(differences)
+        + f"\nRefresh the copy with `{REFRESH_SPEC}` and update CASES."
+    )
 
 
 @pytest.fixture
@@ -271,8 +407,11 @@ def _is_operation(heading: str) -> bool:
 
 def test_every_section_without_an_example_is_covered():
     with_examples = {(e.document, e.heading) for e in EXAMPLES}
-    without = {heading for doc, heading in spec_headings()
-               if (doc, heading) not in with_examples and _is_operation(heading)}
+    without = {
+        heading
+        for doc, heading in spec_headings()
+        if (doc, heading) not in with_examples and _is_operation(heading)
+    }
     assert without == set(NO_BODY)
 
 
@@ -315,33 +454,43 @@ def test_delete_item_example_once_given_a_table(endpoint_for):
 def test_create_table_example_once_name_is_removed(endpoint_for):
     example = next(e for e in EXAMPLES if e.id == "001:CreateTable#0")
     fixed = example.text.replace('"users"', '"users2"').replace(
-        '''        {
+        """        {
             "AttributeName": "name",
             "AttributeType": "S"
         },
-''', "")
+""",
+        "",
+    )
     endpoint = endpoint_for(DDB)
     result = endpoint.run("CreateTable", fixed)
     assert result.code == 0, result.stderr
     schema = result.json()["TableDescription"]["KeySchema"]
-    assert schema == [{"AttributeName": "team_id", "KeyType": "HASH"},
-                      {"AttributeName": "emp_id", "KeyType": "RANGE"}]
+    assert schema == [
+        {"AttributeName": "team_id", "KeyType": "HASH"},
+        {"AttributeName": "emp_id", "KeyType": "RANGE"},
+    ]
     # The other examples key users by employee_id: the error names the real key.
-    mismatch = endpoint.run("GetItem", '{"TableName": "users2", "Key": {"team_id": "team_1", '
-                                       '"employee_id": "emp_1"}}')
+    mismatch = endpoint.run(
+        "GetItem", '{"TableName": "users2", "Key": {"team_id": "team_1", "employee_id": "emp_1"}}'
+    )
     assert mismatch.code == 1
-    assert ("The key of table 'users2' is team_id (partition, S), emp_id (sort, S); "
-            "the Key given has team_id, employee_id.") in mismatch.stderr
+    assert (
+        "The key of table 'users2' is team_id (partition, S), emp_id (sort, S); "
+        "the Key given has team_id, employee_id."
+    ) in mismatch.stderr
 
 
 def test_update_item_example_as_its_hint_says(endpoint_for):
     endpoint = endpoint_for(DDB)
-    result = endpoint.run("UpdateItem", """{
+    result = endpoint.run(
+        "UpdateItem",
+        """{
         "TableName": "users",
         "Key": {"team_id": "team_1", "employee_id": "emp_1"},
         "UpdateExpression": "SET #name = :name", "ExpressionAttributeNames": {"#name": "name"},
         "ExpressionAttributeValues": {":name": "Amal"},
-        "ReturnValues": "UPDATED_NEW"}""")
+        "ReturnValues": "UPDATED_NEW"}""",
+    )
     assert result.code == 0, result.stderr
     assert result.json() == {"Attributes": {"name": "Amal"}}
 
@@ -352,8 +501,9 @@ def test_backup_examples_with_a_real_backup_arn(endpoint_for):
     arn = created.json()["BackupDetails"]["BackupArn"]
     described = endpoint.run("DescribeBackup", f'{{"BackupArn": "{arn}"}}')
     assert described.json()["BackupDescription"]["BackupDetails"]["BackupName"] == "usersBackup"
-    restored = endpoint.run("RestoreTableFromBackup",
-                            f'{{"BackupArn": "{arn}", "TargetTableName": "usersRestored"}}')
+    restored = endpoint.run(
+        "RestoreTableFromBackup", f'{{"BackupArn": "{arn}", "TargetTableName": "usersRestored"}}'
+    )
     assert restored.code == 0, restored.stderr
     assert restored.json()["TableDescription"]["TableName"] == "usersRestored"
     listed = endpoint.run("ListBackups", '{"BackupType": "ALL", "TableName": "users"}')
@@ -363,8 +513,9 @@ def test_backup_examples_with_a_real_backup_arn(endpoint_for):
     assert deleted.json()["BackupDescription"]["BackupDetails"]["BackupArn"] == arn
 
 
-@pytest.mark.parametrize("document", ["001:UpdateGlobalTable#0",
-                                      "001:UpdateTableReplicaAutoScaling#0"])
+@pytest.mark.parametrize(
+    "document", ["001:UpdateGlobalTable#0", "001:UpdateTableReplicaAutoScaling#0"]
+)
 def test_corrected_examples_reach_the_server(document, endpoint_for):
     """Corrected as their errors say, these pass every check; the engine then lacks them."""
     from dynaquery.catalog import get_operation

@@ -12,10 +12,17 @@ from decimal import Decimal
 import pytest
 
 from dynaquery import Connection, ServiceError, values
-from dynaquery.transfer import (ExportInterrupted, ImportStopped, batch_write_body, call_raw,
-                                enable_raw, export_table, import_table, iter_export)
+from dynaquery._speed.botocore_hooks import batch_write_body, call_raw, enable_raw
+from dynaquery.transfer import (
+    ExportInterrupted,
+    ImportStopped,
+    export_table,
+    import_table,
+    iter_export,
+)
 
 from support import Endpoint, pk_sk_table
+
 
 def create(conn: Connection, name: str) -> str:
     conn.run("CreateTable", pk_sk_table(name))
@@ -31,30 +38,48 @@ def rich_item(i: int) -> dict:
         "small": {"N": f"-0.{i:03d}00000000000000000000000000000001"},
         "exp": {"N": "1E+100" if i % 2 else "1E-100"},
         "empty": {"S": ""},
-        "text": {"S": f"ünïcödé \"quoted\" \\ line\nbreak {i} ✓"},
+        "text": {"S": f'ünïcödé "quoted" \\ line\nbreak {i} ✓'},
         "flag": {"BOOL": i % 3 == 0},
         "none": {"NULL": True},
         "blob": {"B": bytes([i % 256, 0, 255]) * (i % 4)},
         "ss": {"SS": [f"a{i}", "b", ""]} if i % 2 else {"SS": ["x"]},
-        "ns": {"NS": ["1", "2.5", str(10 ** 37)]},
+        "ns": {"NS": ["1", "2.5", str(10**37)]},
         "bs": {"BS": [b"\x00", bytes([i % 256 or 1])]},
-        "map": {"M": {"S": {"S": "a tag as a key"}, "deep": {"L": [{"M": {"n": {"N": "0.1"}}},
-                                                                   {"L": []}, {"M": {}}]}}},
+        "map": {
+            "M": {
+                "S": {"S": "a tag as a key"},
+                "deep": {"L": [{"M": {"n": {"N": "0.1"}}}, {"L": []}, {"M": {}}]},
+            }
+        },
         "list": {"L": [{"S": ""}, {"N": "-7"}, {"SS": ["z"]}, {"NULL": True}]},
     }
 
 
 def plain_item(i: int) -> dict:
     """Values that all have a plain form (no sets, no binary, no tag-like maps)."""
-    return {"pk": f"p{i % 5}", "sk": i, "big": Decimal("12345678901234567890123456789012345678"),
-            "frac": Decimal(f"{i}.0500"), "empty": "", "text": f"line\n{i} \"ü\"", "flag": i % 2 == 0,
-            "none": None, "map": {"a": [1, {"b": ""}, []], "c": {}}}
+    return {
+        "pk": f"p{i % 5}",
+        "sk": i,
+        "big": Decimal("12345678901234567890123456789012345678"),
+        "frac": Decimal(f"{i}.0500"),
+        "empty": "",
+        "text": f'line\n{i} "ü"',
+        "flag": i % 2 == 0,
+        "none": None,
+        "map": {"a": [1, {"b": ""}, []], "c": {}},
+    }
 
 
 def put_typed(conn: Connection, table: str, items: list[dict]) -> None:
     for start in range(0, len(items), 25):
-        result = conn.run("BatchWriteItem", {"RequestItems": {table: [
-            {"PutRequest": {"Item": item}} for item in items[start:start + 25]]}})
+        result = conn.run(
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+                }
+            },
+        )
         assert result.complete
 
 
@@ -66,8 +91,9 @@ def table_items(conn: Connection, table: str) -> dict:
 
 def normalized(item: dict) -> dict:
     """Sets are sets (DynamoDB keeps no order in them)."""
+
     def norm(av):
-        (tag, value), = av.items()
+        ((tag, value),) = av.items()
         if tag in ("SS", "NS", "BS"):
             return (tag, frozenset(Decimal(v) if tag == "NS" else v for v in value))
         if tag == "M":
@@ -77,6 +103,7 @@ def normalized(item: dict) -> dict:
         if tag == "N":
             return ("N", Decimal(value))
         return (tag, value)
+
     return {k: norm(v) for k, v in item.items()}
 
 
@@ -109,7 +136,8 @@ def test_batch_bodies_are_what_botocore_serializes(conn):
     items = [rich_item(i) for i in range(25)]
     model = conn.client.meta.service_model.operation_model("BatchWriteItem")
     expected = create_serializer("json", include_validation=False).serialize_to_request(
-        {"RequestItems": {"t": [{"PutRequest": {"Item": item}} for item in items]}}, model)
+        {"RequestItems": {"t": [{"PutRequest": {"Item": item}} for item in items]}}, model
+    )
     assert json.loads(batch_write_body("t", items)) == json.loads(expected["body"])
 
 
@@ -122,8 +150,14 @@ def test_export_writes_every_item_once_as_run_would(conn, tmp_path):
     put_typed(conn, "rich", [rich_item(i) for i in range(200)])
     out = tmp_path / "rich.jsonl"
     seen = []
-    result = export_table(conn, "rich", out, segments=3, page_size=17,
-                          progress=lambda done, total: seen.append((done, total)))
+    result = export_table(
+        conn,
+        "rich",
+        out,
+        segments=3,
+        page_size=17,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert result.items == result.scanned == 200 and result.pages > 12
     assert result.lossy == 200  # sets and binary have no plain form
     assert not (tmp_path / "rich.jsonl.checkpoint").exists()
@@ -136,8 +170,9 @@ def test_export_formats_and_scan_options(conn, tmp_path):
     create(conn, "plain")
     put_typed(conn, "plain", [values.item_to_typed(plain_item(i)) for i in range(40)])
     document = tmp_path / "out.json"
-    export_table(conn, "plain", document, segments=2, page_size=7,
-                 filter="sk >= :min", values={":min": 30})
+    export_table(
+        conn, "plain", document, segments=2, page_size=7, filter="sk >= :min", values={":min": 30}
+    )
     loaded = json.loads(document.read_text(), parse_float=Decimal)
     assert sorted(item["sk"] for item in loaded) == list(range(30, 40))
     assert loaded[0]["big"] == Decimal("12345678901234567890123456789012345678")
@@ -251,8 +286,15 @@ def test_a_resumed_export_has_no_gap_and_no_duplicate(dynamodb_local, tmp_path, 
 
     # fails again midway through the resumed run, then resumes to the end
     with pytest.raises(expected):
-        export_table(FailingScans(5, error, **endpoint.settings()), "big", out, format=fmt,
-                     segments=4, page_size=25, resume=True)
+        export_table(
+            FailingScans(5, error, **endpoint.settings()),
+            "big",
+            out,
+            format=fmt,
+            segments=4,
+            page_size=25,
+            resume=True,
+        )
     result = export_table(conn, "big", out, format=fmt, segments=4, page_size=25, resume=True)
     assert result.resumed and result.items == 800 and not checkpoint.exists()
     keys = keys_in(out, fmt)
@@ -263,8 +305,11 @@ def test_resume_of_csv_keeps_its_header(dynamodb_local, tmp_path):
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     conn = endpoint.connection()
     create(conn, "rows")
-    put_typed(conn, "rows", [{"pk": {"S": f"p{i % 3}"}, "sk": {"N": str(i)}, "v": {"S": "x"}}
-                             for i in range(400)])
+    put_typed(
+        conn,
+        "rows",
+        [{"pk": {"S": f"p{i % 3}"}, "sk": {"N": str(i)}, "v": {"S": "x"}} for i in range(400)],
+    )
     out = tmp_path / "rows.csv"
     with pytest.raises(ServiceError):
         export_table(FailingScans(4, **endpoint.settings()), "rows", out, segments=2, page_size=30)
@@ -291,14 +336,14 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(conn, tmp_path):
     create(conn, "tab")
     lines = [
         json.dumps({"pk": "a", "sk": 1, "v": "ok"}),
-        '{"pk": "a", "sk": 2, ',                                     # 2: invalid JSON
-        json.dumps({"pk": "a"}),                                      # 3: no sort key
-        json.dumps({"pk": "a", "sk": "3"}),                           # 4: wrong key type
+        '{"pk": "a", "sk": 2, ',  # 2: invalid JSON
+        json.dumps({"pk": "a"}),  # 3: no sort key
+        json.dumps({"pk": "a", "sk": "3"}),  # 4: wrong key type
         json.dumps({"pk": {"S": "a"}, "sk": {"N": "4"}, "v": {"N": "x"}}),  # 5: bad number
         "",
-        json.dumps({"pk": "a", "sk": 5, "big": "x" * 410_000}),      # 7: too large for DynamoDB
+        json.dumps({"pk": "a", "sk": 5, "big": "x" * 410_000}),  # 7: too large for DynamoDB
         json.dumps({"pk": "a", "sk": 6, "v": {"SS": ["typed"]}}),
-        "[1, 2]",                                                     # 9: not an object
+        "[1, 2]",  # 9: not an object
         json.dumps({"pk": "a", "sk": 1, "v": "last one wins"}),
     ]
     path = tmp_path / "in.jsonl"
@@ -347,9 +392,12 @@ def test_strict_stops_at_the_first_bad_line(conn, tmp_path):
 def test_import_of_a_json_array_and_csv(conn, tmp_path):
     create(conn, "tab")
     array = tmp_path / "in.json"
-    array.write_text('[\n  {"pk": "a", "sk": 1, "n": 12345678901234567890123456789012345678},\n'
-                     '  {"pk": "a",\n   "sk": 2, "x": {"B": "' + base64.b64encode(b"\xff").decode()
-                     + '"}},\n  {"pk": "a", "sk": "bad"}\n]\n')
+    array.write_text(
+        '[\n  {"pk": "a", "sk": 1, "n": 12345678901234567890123456789012345678},\n'
+        '  {"pk": "a",\n   "sk": 2, "x": {"B": "'
+        + base64.b64encode(b"\xff").decode()
+        + '"}},\n  {"pk": "a", "sk": "bad"}\n]\n'
+    )
     result = import_table(conn, "tab", array)
     assert (result.written, result.failed) == (2, 1) and result.errors[0].line == 5
     items = table_items(conn, "tab")
@@ -360,9 +408,15 @@ def test_import_of_a_json_array_and_csv(conn, tmp_path):
     rows.write_text('pk,sk,name,score,tags\n007,3,Ann,1.50,"[""x""]"\nb,4,,true,\n')
     assert import_table(conn, "tab", rows).written == 2
     items = table_items(conn, "tab")
-    assert normalized(items[("007", "3")]) == normalized({
-        "pk": {"S": "007"}, "sk": {"N": "3"}, "name": {"S": "Ann"}, "score": {"N": "1.50"},
-        "tags": {"L": [{"S": "x"}]}})
+    assert normalized(items[("007", "3")]) == normalized(
+        {
+            "pk": {"S": "007"},
+            "sk": {"N": "3"},
+            "name": {"S": "Ann"},
+            "score": {"N": "1.50"},
+            "tags": {"L": [{"S": "x"}]},
+        }
+    )
     assert items[("b", "4")] == {"pk": {"S": "b"}, "sk": {"N": "4"}, "score": {"BOOL": True}}
 
 
@@ -394,23 +448,29 @@ def test_a_line_nested_too_deeply_is_a_bad_line_and_the_rest_goes_on(conn, tmp_p
     create(conn, "tab")
     values_ = [
         None,
-        "[" * 1000 + '"x"' + "]" * 1000,                            # past the JSON parser's depth
-        json.dumps(deep_typed(32)),                                 # parses, past DynamoDB's 32
-        json.dumps(deep_typed(31)),                                 # as deep as DynamoDB allows
-        json.dumps({"L": [deep_plain(31)]}),                        # too deep, one level at a time
+        "[" * 1000 + '"x"' + "]" * 1000,  # past the JSON parser's depth
+        json.dumps(deep_typed(32)),  # parses, past DynamoDB's 32
+        json.dumps(deep_typed(31)),  # as deep as DynamoDB allows
+        json.dumps({"L": [deep_plain(31)]}),  # too deep, one level at a time
         None,
     ]
     path = tmp_path / f"in.{fmt}"
-    lines = ['{"pk": "a", "sk": %d%s}' % (sk, f', "v": {v}' if v else "")
-             for sk, v in enumerate(values_, 1)]
+    lines = [
+        '{"pk": "a", "sk": %d%s}' % (sk, f', "v": {v}' if v else "")
+        for sk, v in enumerate(values_, 1)
+    ]
     if fmt == "jsonl":
         path.write_text("".join(line + "\n" for line in lines))
     elif fmt == "json":
         path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
     else:
-        path.write_text("pk,sk,v\n" + "".join(
-            "a,%d,%s\n" % (sk, '"' + v.replace('"', '""') + '"' if v else "")
-            for sk, v in enumerate(values_, 1)))
+        path.write_text(
+            "pk,sk,v\n"
+            + "".join(
+                "a,%d,%s\n" % (sk, '"' + v.replace('"', '""') + '"' if v else "")
+                for sk, v in enumerate(values_, 1)
+            )
+        )
     result = import_table(conn, "tab", path, workers=2)
     first = 1 if fmt == "jsonl" else 2  # the line of the first item
     assert (result.written, result.failed, result.lines) == (3, 3, 6)
@@ -423,9 +483,11 @@ def test_a_line_nested_too_deeply_is_a_bad_line_and_the_rest_goes_on(conn, tmp_p
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 def test_a_byte_order_mark_at_the_start_is_not_a_bad_line(conn, tmp_path, fmt):
     create(conn, "tab")
-    text = {"jsonl": '{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2}\n',
-            "json": '[{"pk": "a", "sk": 1}, {"pk": "a", "sk": 2}]',
-            "csv": "pk,sk\na,1\na,2\n"}[fmt]
+    text = {
+        "jsonl": '{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2}\n',
+        "json": '[{"pk": "a", "sk": 1}, {"pk": "a", "sk": 2}]',
+        "csv": "pk,sk\na,1\na,2\n",
+    }[fmt]
     path = tmp_path / f"in.{fmt}"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     result = import_table(conn, "tab", path)
@@ -445,7 +507,10 @@ def test_a_line_that_is_not_utf8_is_a_bad_line_with_its_number(conn, tmp_path, f
     if fmt == "jsonl":
         text = '{"pk": "a", "sk": 1}\n{"pk": "a", "sk": 2, "v": %s}\n{"pk": "a", "sk": 3}\n' % bad
     elif fmt == "json":
-        text = '[{"pk": "a", "sk": 1},\n {"pk": "a",\n  "sk": 2, "v": %s},\n {"pk": "a", "sk": 3}]' % bad
+        text = (
+            '[{"pk": "a", "sk": 1},\n {"pk": "a",\n  "sk": 2, "v": %s},\n {"pk": "a", "sk": 3}]'
+            % bad
+        )
     else:
         text = "pk,sk,v\na,1,x\na,2,%s\na,3,y\n" % bad[1:-1]
     data = text.encode("utf-8", "surrogateescape")
@@ -478,10 +543,15 @@ def test_the_import_command_reports_each_bad_line_of_stdin_and_goes_on(dynamodb_
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     conn = endpoint.connection()
     create(conn, "tab")
-    data = (b'\xef\xbb\xbf{"pk": "a", "sk": 1}\n'
-            b'{"pk": "a", "sk": 2, "v": "\xff"}\n'
-            + b'{"pk": "a", "sk": 3, "v": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
-            b'{"pk": "a", "sk": 4}\n')
+    data = (
+        b'\xef\xbb\xbf{"pk": "a", "sk": 1}\n'
+        b'{"pk": "a", "sk": 2, "v": "\xff"}\n'
+        + b'{"pk": "a", "sk": 3, "v": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}\n"
+        b'{"pk": "a", "sk": 4}\n'
+    )
     result = CliRunner().invoke(cli, ["import", "tab", "-", *endpoint.flags], input=data)
     assert result.exit_code == 1, result.output
     assert "line 2: not UTF-8 text" in result.stderr
@@ -490,8 +560,9 @@ def test_the_import_command_reports_each_bad_line_of_stdin_and_goes_on(dynamodb_
     assert "unexpected" not in result.stderr and "Traceback" not in result.output
     assert sorted(table_items(conn, "tab")) == [("a", "1"), ("a", "4")]
 
-    strict = CliRunner().invoke(cli, ["import", "tab", "-", "--strict", *endpoint.flags],
-                                input=data)
+    strict = CliRunner().invoke(
+        cli, ["import", "tab", "-", "--strict", *endpoint.flags], input=data
+    )
     assert strict.exit_code == 2 and "line 2: not UTF-8 text" in strict.stderr
 
 
@@ -510,7 +581,8 @@ def test_export_and_import_commands(dynamodb_local, tmp_path):
     to_stdout = dynaquery("export", "source", *endpoint.flags, "--segments", "2")
     assert to_stdout.code == 0, to_stdout.stderr
     assert sorted(to_stdout.stdout.splitlines()) == sorted(
-        values.item_json(item) for item in table_items(conn, "source").values())
+        values.item_json(item) for item in table_items(conn, "source").values()
+    )
     assert "--typed keeps them exact" in to_stdout.stderr  # sets and binary, said once
 
     dump = tmp_path / "dump.json"
@@ -521,7 +593,8 @@ def test_export_and_import_commands(dynamodb_local, tmp_path):
     assert loaded.code == 0 and loaded.stderr.strip() == "50 written, 0 failed."
     copy, source = table_items(conn, "copy"), table_items(conn, "source")
     assert {k: normalized(v) for k, v in copy.items()} == {
-        k: normalized(v) for k, v in source.items()}
+        k: normalized(v) for k, v in source.items()
+    }
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"pk": "a", "sk": 1}\n{"pk": \n{"pk": "a", "sk": 2}\n')
@@ -553,10 +626,23 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path
     # Enough pages that the export is far from done when the signal arrives, even on a busy machine.
     put_typed(conn, "slow", [values.item_to_typed(plain_item(i)) for i in range(1500)])
     out = tmp_path / "slow.jsonl"
-    command = [sys.executable, "-m", "dynaquery", "export", "slow", *endpoint.flags, "-o",
-               str(out), "--page-size", "5", "--segments", "2"]
-    process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "dynaquery",
+        "export",
+        "slow",
+        *endpoint.flags,
+        "-o",
+        str(out),
+        "--page-size",
+        "5",
+        "--segments",
+        "2",
+    ]
+    process = subprocess.Popen(
+        command, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -565,8 +651,9 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_finishes(dynamodb_local, tmp_path
     assert process.returncode == 130, stderr
     assert "Export interrupted" in stderr and "--resume" in stderr
     assert (tmp_path / "slow.jsonl.checkpoint").exists()
-    done = subprocess.run(command + ["--resume"], env=clean_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        command + ["--resume"], env=clean_env(), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     keys = keys_in(out)
     assert len(keys) == 1500 and set(keys) == {(f"p{i % 5}", i) for i in range(1500)}

@@ -32,8 +32,15 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in t
 expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
 
 CHROMIUM = os.environ.get("DYNAQUERY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TOKEN = "web-token-" + uuid.uuid4().hex
 ARTIFACTS = ROOT / ".artifacts" / "screenshots"
 
@@ -57,8 +64,12 @@ def endpoint(dynamodb_local):
 
 def _call(url: str, method: str, path: str, body=None, token: str = TOKEN):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read()
     return json.loads(text) if text else None
@@ -76,14 +87,27 @@ def server(tmp_path_factory):
     passed_on = {k: os.environ[k] for k in ("DYNAQUERY_PURE_PYTHON",) if os.environ.get(k)}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dynaquery", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "dynaquery",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=clean_env(DYNAQUERY_HOME=str(home), DYNAQUERY_TOKEN=TOKEN, **passed_on),
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                pytest.fail(f"dynaquery serve exited ({process.returncode}):\n{log_path.read_text()}")
+                pytest.fail(
+                    f"dynaquery serve exited ({process.returncode}):\n{log_path.read_text()}"
+                )
             try:
                 assert _call(url, "GET", "/api/session")["ok"] is True
                 break
@@ -91,8 +115,9 @@ def server(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"dynaquery serve did not answer:\n{log_path.read_text()}")
                 time.sleep(0.1)
-        yield SimpleNamespace(url=url, home=home, log=log_path,
-                              api=lambda *args, **kw: _call(url, *args, **kw))
+        yield SimpleNamespace(
+            url=url, home=home, log=log_path, api=lambda *args, **kw: _call(url, *args, **kw)
+        )
     finally:
         process.terminate()
         try:
@@ -208,9 +233,9 @@ def ds_form(page, name: str, endpoint_url: str, key: str, secret: str) -> None:
     expect(page.get_by_test_id("ds-dialog")).to_be_visible()
     page.get_by_test_id("ds-name").fill(name)
     page.get_by_test_id("ds-region").fill("us-east-1")
-    page.get_by_test_id("ds-endpoint").fill(endpoint_url)
-    page.get_by_test_id("ds-access-key").fill(key)
-    page.get_by_test_id("ds-secret-key").fill(secret)
+    page.get_by_test_id("ds-endpoint-url").fill(endpoint_url)
+    page.get_by_test_id("ds-access-key-id").fill(key)
+    page.get_by_test_id("ds-secret-access-key").fill(secret)
 
 
 # -- 1. sign-in -----------------------------------------------------------------------------
@@ -272,14 +297,14 @@ def test_sign_in(browser, server, shots):
 def test_add_a_data_source(page, server, endpoint, shots):
     ds_form(page, "local", endpoint.endpoint_url, endpoint.access_key, endpoint.secret_key)
     # the fields follow the method
-    page.get_by_test_id("ds-auth-profile").check()
-    expect(page.get_by_test_id("ds-access-key")).to_be_hidden()
+    page.get_by_test_id("ds-auth-instance-profile").check()
+    expect(page.get_by_test_id("ds-access-key-id")).to_be_hidden()
     expect(page.get_by_test_id("ds-profile")).to_be_visible()
-    page.get_by_test_id("ds-auth-role").check()
+    page.get_by_test_id("ds-auth-role-arn").check()
     expect(page.get_by_test_id("ds-role-arn")).to_be_visible()
     expect(page.get_by_test_id("ds-external-id")).to_be_visible()
-    expect(page.get_by_test_id("ds-access-key")).to_be_visible()  # optional source keys
-    page.get_by_test_id("ds-auth-iam").check()
+    expect(page.get_by_test_id("ds-access-key-id")).to_be_visible()  # optional source keys
+    page.get_by_test_id("ds-auth-iam-credentials").check()
     expect(page.get_by_test_id("ds-role-arn")).to_be_hidden()
     expect(page.get_by_test_id("ds-session-token")).to_be_visible()
 
@@ -295,7 +320,7 @@ def test_add_a_data_source(page, server, endpoint, shots):
 
     # editing shows the secret masked; untouched, the stored secret is kept
     item.get_by_test_id("ds-edit").click()
-    expect(page.get_by_test_id("ds-secret-key")).to_have_value("********")
+    expect(page.get_by_test_id("ds-secret-access-key")).to_have_value("********")
     expect(page.get_by_test_id("ds-secret-hint")).to_be_visible()
     page.get_by_test_id("ds-description").fill("DynamoDB Local for the tests")
     page.get_by_test_id("ds-test").click()  # unsaved form + the stored secret
@@ -338,9 +363,9 @@ def test_failing_diagnoses(page, iam_moto, shots):
     shots(page, "03-unreachable-endpoint")
 
     # moto checks signatures: a wrong secret is diagnosed as such
-    page.get_by_test_id("ds-endpoint").fill(moto.endpoint_url)
-    page.get_by_test_id("ds-access-key").fill(key_id)
-    page.get_by_test_id("ds-secret-key").fill(secret[:-4] + "XXXX")
+    page.get_by_test_id("ds-endpoint-url").fill(moto.endpoint_url)
+    page.get_by_test_id("ds-access-key-id").fill(key_id)
+    page.get_by_test_id("ds-secret-access-key").fill(secret[:-4] + "XXXX")
     page.get_by_test_id("ds-connect-timeout").fill("")
     page.get_by_test_id("ds-max-attempts").fill("")
     page.get_by_test_id("ds-test").click()
@@ -349,7 +374,7 @@ def test_failing_diagnoses(page, iam_moto, shots):
     shots(page, "03-wrong-secret")
     assert secret[:-4] not in diagnosis.inner_text()
 
-    page.get_by_test_id("ds-secret-key").fill(secret)
+    page.get_by_test_id("ds-secret-access-key").fill(secret)
     page.get_by_test_id("ds-test").click()
     expect(diagnosis).to_contain_text("Connected")
     page.get_by_test_id("ds-cancel").click()
@@ -460,10 +485,22 @@ def test_numbers_keep_every_digit(page, server, endpoint, shots):
     """38 digits and 1.50 are shown and exported as written, not as JavaScript numbers."""
     ensure_local(page, server, endpoint)
     big = "12345678901234567890.123456789012345678"
-    endpoint.connection().run("PutItem", {"TableName": "locations", "Item": {
-        "name": "Exact", "address": "1 Digit Rd.", "big": {"N": big}, "price": {"N": "1.50"}}})
+    endpoint.connection().run(
+        "PutItem",
+        {
+            "TableName": "locations",
+            "Item": {
+                "name": "Exact",
+                "address": "1 Digit Rd.",
+                "big": {"N": big},
+                "price": {"N": "1.50"},
+            },
+        },
+    )
     new_query(page, "GetItem")
-    set_params(page, '{"TableName": "locations", "Key": {"name": "Exact", "address": "1 Digit Rd."}}')
+    set_params(
+        page, '{"TableName": "locations", "Key": {"name": "Exact", "address": "1 Digit Rd."}}'
+    )
     run(page)
     table = page.get_by_test_id("result-table")
     expect(table).to_contain_text(big)
@@ -512,9 +549,12 @@ def test_saved_query_with_placeholders(page, server, endpoint, shots):
     ensure_local(page, server, endpoint)
     new_query(page, "Query")
     page.get_by_test_id("q-name").fill("team members")
-    set_params(page, '{\n    "TableName": "users",\n    "KeyConditionExpression": "team_id = :t",\n'
-                     '    "ExpressionAttributeValues": {":t": "{{ team }}"},\n'
-                     '    "Limit": {{ limit }}\n}')
+    set_params(
+        page,
+        '{\n    "TableName": "users",\n    "KeyConditionExpression": "team_id = :t",\n'
+        '    "ExpressionAttributeValues": {":t": "{{ team }}"},\n'
+        '    "Limit": {{ limit }}\n}',
+    )
     team, limit = page.get_by_test_id("param-team"), page.get_by_test_id("param-limit")
     expect(team).to_be_visible()
     expect(limit).to_be_visible()
@@ -531,7 +571,10 @@ def test_saved_query_with_placeholders(page, server, endpoint, shots):
     expect(page.get_by_test_id("q-state")).to_have_text("saved")
     expect(page.locator('[data-testid=query-item][data-name="team members"]')).to_be_visible()
     saved = next(x for x in server.api("GET", "/api/queries") if x["name"] == "team members")
-    assert saved["placeholders"] == ["team", "limit"] and saved["defaults"] == {"team": "team_2", "limit": 5}
+    assert saved["placeholders"] == ["team", "limit"] and saved["defaults"] == {
+        "team": "team_2",
+        "limit": 5,
+    }
 
     run(page)
     expect(rows(page)).to_have_count(2)
@@ -572,7 +615,9 @@ def test_table_browser(page, server, endpoint, shots):
     page.get_by_test_id("t-query").click()
     expect(page.get_by_test_id("tab-query")).to_have_attribute("aria-selected", "true")
     expect(page.get_by_test_id("q-operation")).to_have_value("Query")
-    expect(page.get_by_test_id("q-params")).to_have_value(re.compile(r'"TableName": "users"[\s\S]*"team_id"'))
+    expect(page.get_by_test_id("q-params")).to_have_value(
+        re.compile(r'"TableName": "users"[\s\S]*"team_id"')
+    )
     expect(page.get_by_test_id("q-state")).to_have_text("unsaved")
     page.get_by_test_id("param-team_id").fill("team_1")
     run(page)
@@ -587,8 +632,16 @@ def test_table_browser(page, server, endpoint, shots):
     with page.expect_download() as info:
         page.get_by_test_id("t-export-csv").click()
     assert info.value.suggested_filename == "users.csv"
-    exported = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
-    assert sorted(r["employee_id"] for r in exported) == ["emp_1", "emp_2", "emp_3", "emp_4", "emp_5"]
+    exported = list(
+        csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8")))
+    )
+    assert sorted(r["employee_id"] for r in exported) == [
+        "emp_1",
+        "emp_2",
+        "emp_3",
+        "emp_4",
+        "emp_5",
+    ]
     expect(page.get_by_test_id("t-export-status")).to_contain_text("saves it as users.csv")
 
     # an index's own query (Reply has the local index PostedBy-Index)
@@ -596,7 +649,9 @@ def test_table_browser(page, server, endpoint, shots):
     page.locator('[data-testid=t-item][data-name="Reply"]').click()
     expect(page.get_by_test_id("t-indexes")).to_contain_text("PostedBy-Index")
     page.get_by_test_id("t-index-query").click()
-    expect(page.get_by_test_id("q-params")).to_have_value(re.compile(r'"IndexName": "PostedBy-Index"'))
+    expect(page.get_by_test_id("q-params")).to_have_value(
+        re.compile(r'"IndexName": "PostedBy-Index"')
+    )
     page.get_by_test_id("param-Id").fill("Amazon DynamoDB#DynamoDB Thread 1")
     run(page)
     expect(rows(page)).to_have_count(4)
@@ -629,7 +684,9 @@ def test_history(page, server, endpoint, shots):
     failed = page.get_by_test_id("history-row").filter(has_text="DescribeTable")
     expect(failed.first).to_contain_text("error")
     expect(failed.first).to_contain_text("no_such_table")
-    expect(page.get_by_test_id("history-row").filter(has_text="team members").first).to_contain_text("ok")
+    expect(
+        page.get_by_test_id("history-row").filter(has_text="team members").first
+    ).to_contain_text("ok")
     shots(page, "10-history")
 
     page.get_by_test_id("h-outcome").select_option("error")
@@ -657,8 +714,16 @@ def test_history(page, server, endpoint, shots):
 def test_delete_a_query_and_a_data_source(page, server, endpoint, shots):
     ds = server.api("POST", "/api/datasources", {"name": "scratch", **endpoint.settings()})
     for name in ("scratch one", "scratch two"):
-        server.api("POST", "/api/queries", {"name": name, "datasource": ds["id"], "operation": "Scan",
-                                            "params": '{"TableName": "users"}'})
+        server.api(
+            "POST",
+            "/api/queries",
+            {
+                "name": name,
+                "datasource": ds["id"],
+                "operation": "Scan",
+                "params": '{"TableName": "users"}',
+            },
+        )
     page.reload()
     expect(page.get_by_test_id("app")).to_be_visible()
     show(page, "query")
@@ -750,9 +815,19 @@ def test_cancel_a_connection_test(page, silent, shots):
 
 def test_cancel_a_run(page, server, endpoint, silent, shots):
     ensure_local(page, server, endpoint)
-    ds = server.api("POST", "/api/datasources", {
-        "name": "silent run", "region": "us-east-1", "endpoint_url": silent.url, "auth": "iam_credentials",
-        "access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret-of-silence", "max_attempts": 1})
+    ds = server.api(
+        "POST",
+        "/api/datasources",
+        {
+            "name": "silent run",
+            "region": "us-east-1",
+            "endpoint_url": silent.url,
+            "auth": "iam_credentials",
+            "access_key_id": "AKIAEXAMPLE",
+            "secret_access_key": "secret-of-silence",
+            "max_attempts": 1,
+        },
+    )
     try:
         page.reload()
         expect(page.get_by_test_id("app")).to_be_visible()
@@ -783,7 +858,9 @@ def test_cancel_a_run(page, server, endpoint, silent, shots):
 # -- leaving a query: its result goes, unsaved changes are asked about ---------------------
 
 
-def test_new_query_clears_the_result_and_asks_before_dropping_changes(page, server, endpoint, dialogs, shots):
+def test_new_query_clears_the_result_and_asks_before_dropping_changes(
+    page, server, endpoint, dialogs, shots
+):
     ensure_local(page, server, endpoint)
     new_query(page, "Scan")
     set_params(page, '{"TableName": "users"}')
@@ -821,8 +898,16 @@ def test_opening_another_query_asks_before_dropping_changes(page, server, endpoi
     local = next(d for d in server.api("GET", "/api/datasources") if d["name"] == "local")
     for name, table in (("leave one", "users"), ("leave two", "Thread")):
         if not any(x["name"] == name for x in server.api("GET", "/api/queries")):
-            server.api("POST", "/api/queries", {"name": name, "datasource": local["id"], "operation": "Scan",
-                                                "params": json.dumps({"TableName": table})})
+            server.api(
+                "POST",
+                "/api/queries",
+                {
+                    "name": name,
+                    "datasource": local["id"],
+                    "operation": "Scan",
+                    "params": json.dumps({"TableName": table}),
+                },
+            )
     page.reload()
     expect(page.get_by_test_id("app")).to_be_visible()
     show(page, "query")
@@ -896,8 +981,11 @@ def test_writes_say_what_happened(page, server, endpoint, shots):
     what = page.get_by_test_id("result-what")
     key = '"Key": {"name": "Written", "address": "2 Write Way"}'
     new_query(page, "PutItem")
-    set_params(page, '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 1},'
-                     ' "ReturnConsumedCapacity": "TOTAL"}')
+    set_params(
+        page,
+        '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 1},'
+        ' "ReturnConsumedCapacity": "TOTAL"}',
+    )
     run(page)
     expect(what).to_contain_text("1 item written")
     expect(what).to_contain_text("1 write capacity unit")
@@ -905,8 +993,11 @@ def test_writes_say_what_happened(page, server, endpoint, shots):
     shots(page, "15-put-item-written")
 
     # ReturnValues ALL_OLD: the item it replaced
-    set_params(page, '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 2},'
-                     ' "ReturnValues": "ALL_OLD"}')
+    set_params(
+        page,
+        '{"TableName": "locations", "Item": {"name": "Written", "address": "2 Write Way", "floor": 2},'
+        ' "ReturnValues": "ALL_OLD"}',
+    )
     run(page)
     expect(what).to_contain_text("replacing the item with this key")
     expect(what).to_contain_text("the old item")
@@ -915,8 +1006,11 @@ def test_writes_say_what_happened(page, server, endpoint, shots):
     expect(page.get_by_test_id("result-table").locator("td.c-number")).to_have_text("1")
 
     new_query(page, "UpdateItem")
-    set_params(page, '{"TableName": "locations", ' + key + ', "UpdateExpression": "SET floor = :f",'
-                     ' "ExpressionAttributeValues": {":f": 3}, "ReturnValues": "UPDATED_NEW"}')
+    set_params(
+        page,
+        '{"TableName": "locations", ' + key + ', "UpdateExpression": "SET floor = :f",'
+        ' "ExpressionAttributeValues": {":f": 3}, "ReturnValues": "UPDATED_NEW"}',
+    )
     run(page)
     expect(what).to_contain_text("1 item updated")
     expect(page.get_by_test_id("result-table")).to_contain_text("3")
@@ -933,3 +1027,74 @@ def test_writes_say_what_happened(page, server, endpoint, shots):
     shots(page, "15-delete-item-deleted")
     run(page)  # nothing left under that key
     expect(what).to_contain_text("0 items deleted: no item had this key")
+
+
+def test_the_placeholders_asked_for_are_the_servers(page, server, endpoint, shots):
+    """The values form asks for the placeholders the server finds (POST /api/check): a {{ }} in
+    a comment is none, so the page asks for no value the server would then refuse."""
+    ensure_local(page, server, endpoint)
+    new_query(page, "Query")
+    set_params(
+        page,
+        '{\n    // {{ commented }} is no placeholder\n    "TableName": "users",\n'
+        '    "KeyConditionExpression": "team_id = :t",\n'
+        '    "ExpressionAttributeValues": {":t": "{{ team }}"}\n}',
+    )
+    expect(page.get_by_test_id("param-team")).to_be_visible()
+    expect(page.get_by_test_id("param-commented")).to_have_count(0)
+    page.get_by_test_id("param-team").fill("team_1")
+    run(page)
+    expect(rows(page)).to_have_count(2)
+    expect(page.get_by_test_id("query-error")).to_be_hidden()
+    shots(page, "16-placeholders-from-the-server")
+
+
+# -- data is text, never markup -------------------------------------------------------------
+
+
+def test_data_holding_markup_is_shown_as_text(page, server, endpoint, shots):
+    """Names, descriptions and item values that hold HTML are shown as they are written: no
+    element is made of them and no script of theirs runs."""
+    ensure_local(page, server, endpoint)
+    markup = '<img src=x onerror="window.__injected = true">'
+    key = {"name": "Markup", "address": markup}
+    connection = endpoint.connection()
+    connection.run("PutItem", {"TableName": "locations", "Item": {**key, "note": markup}})
+    ds = server.api(
+        "POST",
+        "/api/datasources",
+        {"name": "markup " + markup, "description": markup, **endpoint.settings()},
+    )
+    saved = server.api(
+        "POST",
+        "/api/queries",
+        {
+            "name": "markup " + markup,
+            "datasource": ds["id"],
+            "operation": "GetItem",
+            "params": json.dumps({"TableName": "locations", "Key": key}),
+        },
+    )
+    try:
+        page.reload()
+        expect(page.get_by_test_id("app")).to_be_visible()
+        expect(page.get_by_test_id("ds-list")).to_contain_text("markup " + markup)
+        item = page.locator("[data-testid=query-item]").filter(has_text="markup " + markup)
+        expect(item).to_have_count(1)
+        item.locator("button").click()
+        run(page)
+        table = page.get_by_test_id("result-table")
+        expect(table).to_contain_text(markup)
+        expect(page.get_by_test_id("result-summary")).to_contain_text("markup " + markup)
+        page.get_by_test_id("rtab-json").click()
+        expect(page.get_by_test_id("result-json")).to_contain_text(json.dumps(markup)[1:-1])
+        page.get_by_test_id("rtab-table").click()
+        show(page, "history")
+        expect(page.get_by_test_id("history-table")).to_contain_text("markup " + markup)
+        shots(page, "16-markup-as-text")
+        assert page.locator("#app img, #ds-dialog img").count() == 0
+        assert page.evaluate("window.__injected") is None
+    finally:
+        connection.run("DeleteItem", {"TableName": "locations", "Key": key})
+        server.api("DELETE", f"/api/datasources/{ds['id']}?with_queries=true")
+        assert saved["name"] == "markup " + markup

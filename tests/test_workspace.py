@@ -14,10 +14,17 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from dynaquery import (ConfigurationError, InputError, ReadOnlyError, ServiceError, ValidationError,
-                       Workspace)
+from dynaquery import (
+    ConfigurationError,
+    InputError,
+    ReadOnlyError,
+    ServiceError,
+    ValidationError,
+    Workspace,
+)
 from dynaquery.demo import seed
 from dynaquery.templates import parse, parse_assignment
+
 from support import ROOT, Endpoint
 
 SECRET = "wJalrXUtnFEMI-sentinel-" + "K7MDENG"
@@ -50,8 +57,13 @@ def files_of(home) -> bytes:
 
 
 def test_secrets_are_sealed_at_rest_and_masked(ws, tmp_path):
-    ds = ws.add_datasource("prod", region="eu-west-1", access_key_id="AKIAEXAMPLE",
-                           secret_access_key=SECRET, session_token=TOKEN)
+    ds = ws.add_datasource(
+        "prod",
+        region="eu-west-1",
+        access_key_id="AKIAEXAMPLE",
+        secret_access_key=SECRET,
+        session_token=TOKEN,
+    )
     assert ds.to_dict()["secret_access_key"] == "********"
     assert ds.to_dict()["session_token"] == "********"
     assert SECRET not in json.dumps(ds.to_dict()) and SECRET not in repr(ds)
@@ -80,14 +92,18 @@ def test_secret_key_from_the_environment_and_a_wrong_key(tmp_path, monkeypatch):
 
 def test_a_sealed_secret_copied_to_another_data_source_does_not_open(ws):
     ws.add_datasource("a", region="us-east-1", access_key_id="AKIA1", secret_access_key=SECRET)
-    ws.add_datasource("b", region="us-east-1", access_key_id="AKIA2", secret_access_key="other-secret")
+    ws.add_datasource(
+        "b", region="us-east-1", access_key_id="AKIA2", secret_access_key="other-secret"
+    )
     from dynaquery import store
 
     with store.transaction(ws.engine, write=True) as db:
-        sealed = db.execute(sa.select(store.datasources.c.secrets).where(
-            store.datasources.c.name == "a")).scalar()
-        db.execute(store.datasources.update().where(store.datasources.c.name == "b")
-                   .values(secrets=sealed))
+        sealed = db.execute(
+            sa.select(store.datasources.c.secrets).where(store.datasources.c.name == "a")
+        ).scalar()
+        db.execute(
+            store.datasources.update().where(store.datasources.c.name == "b").values(secrets=sealed)
+        )
     with pytest.raises(ConfigurationError, match="cannot be decrypted"):
         ws.connection_config("b")
 
@@ -96,7 +112,11 @@ def test_edit_keeps_untouched_secrets_and_renames(ws):
     ws.add_datasource("a", region="us-east-1", access_key_id="AKIA1", secret_access_key=SECRET)
     ws.update_datasource("a", region="eu-west-1", name="b", read_only=True)
     config = ws.connection_config("b")
-    assert (config.region, config.secret_access_key, config.read_only) == ("eu-west-1", SECRET, True)
+    assert (config.region, config.secret_access_key, config.read_only) == (
+        "eu-west-1",
+        SECRET,
+        True,
+    )
     ws.update_datasource("b", secret_access_key="new-secret-value")
     assert ws.connection_config("b").secret_access_key == "new-secret-value"
     ws.update_datasource("b", clear=["access_key_id", "secret_access_key"])
@@ -110,7 +130,9 @@ def test_names_conflicts_and_lookups(ws):
         ws.add_datasource("local", region="us-east-1")
     with pytest.raises(InputError, match="did you mean 'local'"):
         ws.datasource("locla")
-    with pytest.raises(InputError, match="Unknown data source setting 'regoin'; did you mean 'region'"):
+    with pytest.raises(
+        InputError, match="Unknown data source setting 'regoin'; did you mean 'region'"
+    ):
         ws.add_datasource("x", regoin="us-east-1")
     with pytest.raises(InputError, match="IAM credentials need both"):
         ws.add_datasource("x", access_key_id="AKIA1")
@@ -138,7 +160,7 @@ def test_saving_refuses_what_run_refuses(ws):
     with pytest.raises(ValidationError, match="Limit"):
         ws.save_query("q", "local", "Scan", '{"TableName": "users", "Limit": "ten"}')
     with pytest.raises(InputError, match="Did you mean Scan"):
-        ws.save_query("q", "local", "Scna", '{}')
+        ws.save_query("q", "local", "Scna", "{}")
     with pytest.raises(InputError, match="Invalid transformation .Items\\[. at column 7"):
         ws.save_query("q", "local", "Scan", '{"TableName": "users"}', transform="Items[")
     assert ws.queries() == []
@@ -160,8 +182,7 @@ def test_template_structure_is_fixed_before_values_arrive():
     template = parse('{"a": "{{ x }}", "b": {{ y }}, "c": "pre-{{ x }}-post"}')
     hostile = '"}, "Limit": 1, "x": {"y": "{{ y }}'
     params, holes = template.render({"x": hostile, "y": {"nested": ["}}", "{{ x }}"]}})
-    assert params == {"a": hostile, "b": {"nested": ["}}", "{{ x }}"]},
-                      "c": f"pre-{hostile}-post"}
+    assert params == {"a": hostile, "b": {"nested": ["}}", "{{ x }}"]}, "c": f"pre-{hostile}-post"}
     assert sorted(holes) == [("a", "x"), ("b", "y"), ("c", "x")]
 
 
@@ -180,9 +201,12 @@ def test_template_errors_point_at_the_text():
 
 def test_missing_and_unknown_values(ws):
     ws.add_datasource("local", region="us-east-1")
-    ws.save_query("q", "local", "Scan", '{"TableName": "{{ table }}", "Limit": {{ n }}}',
-                  defaults={"n": 5})
-    with pytest.raises(InputError, match=r"Missing value for parameter 'table': give --param table=VALUE"):
+    ws.save_query(
+        "q", "local", "Scan", '{"TableName": "{{ table }}", "Limit": {{ n }}}', defaults={"n": 5}
+    )
+    with pytest.raises(
+        InputError, match=r"Missing value for parameter 'table': give --param table=VALUE"
+    ):
         ws.render_query("q")
     with pytest.raises(InputError, match=r"Unknown parameter 'tabel' \(did you mean 'table'\?\)"):
         ws.render_query("q", {"tabel": "users"})
@@ -191,23 +215,48 @@ def test_missing_and_unknown_values(ws):
 
 
 def test_hostile_values_do_exactly_what_the_plain_value_says(ws, local):
-    ws.save_query("put", "local", "PutItem", """{
+    ws.save_query(
+        "put",
+        "local",
+        "PutItem",
+        """{
         // a user whose name comes from outside
         "TableName": "users",
         "Item": {"team_id": "team_x", "employee_id": "{{ id }}", "name": "{{ name }}",
                  "note": "name={{ name }}"}
-    }""")
-    ws.save_query("one", "local", "GetItem",
-                  '{"TableName": "users", "Key": {"team_id": "team_x", "employee_id": "{{ id }}"}}')
-    ws.save_query("team", "local", "Query", """{"TableName": "users",
-        "KeyConditionExpression": "team_id = :t", "ExpressionAttributeValues": {":t": "{{ t }}"}}""")
-    hostile = ['a"b', '"}}, "is_admin": {"BOOL": true}, "x": {"S": "',
-               '{{ id }}', '}}', '{"S": "typed?"}', "line\nbreak \\ back\\slash", ""]
+    }""",
+    )
+    ws.save_query(
+        "one",
+        "local",
+        "GetItem",
+        '{"TableName": "users", "Key": {"team_id": "team_x", "employee_id": "{{ id }}"}}',
+    )
+    ws.save_query(
+        "team",
+        "local",
+        "Query",
+        """{"TableName": "users",
+        "KeyConditionExpression": "team_id = :t", "ExpressionAttributeValues": {":t": "{{ t }}"}}""",
+    )
+    hostile = [
+        'a"b',
+        '"}}, "is_admin": {"BOOL": true}, "x": {"S": "',
+        "{{ id }}",
+        "}}",
+        '{"S": "typed?"}',
+        "line\nbreak \\ back\\slash",
+        "",
+    ]
     for i, value in enumerate(hostile):
         ws.run_query("put", {"id": f"e{i}", "name": value})
         item = ws.run_query("one", {"id": f"e{i}"}).data["Item"]
-        assert item == {"team_id": "team_x", "employee_id": f"e{i}", "name": value,
-                        "note": f"name={value}"}
+        assert item == {
+            "team_id": "team_x",
+            "employee_id": f"e{i}",
+            "name": value,
+            "note": f"name={value}",
+        }
     # a value meant to widen a key condition matches nothing
     assert ws.run_query("team", {"t": 'team_1" OR "1"="1'}).data["Items"] == []
     assert len(ws.run_query("team", {"t": "team_x"}).data["Items"]) == len(hostile)
@@ -217,9 +266,15 @@ def test_hostile_values_do_exactly_what_the_plain_value_says(ws, local):
 
 
 def test_saved_transform_and_an_extra_one(ws, local):
-    ws.save_query("team", "local", "Query", """{"TableName": "users",
+    ws.save_query(
+        "team",
+        "local",
+        "Query",
+        """{"TableName": "users",
         "KeyConditionExpression": "team_id = :t", "ExpressionAttributeValues": {":t": "{{ t }}"}}""",
-                  transform="Items[].name", defaults={"t": "team_1"})
+        transform="Items[].name",
+        defaults={"t": "team_1"},
+    )
     assert sorted(ws.run_query("team").data) == ["Aman", "Rahul"]
     assert ws.run_query("team", transform="length(@)").data == 2
 
@@ -227,41 +282,90 @@ def test_saved_transform_and_an_extra_one(ws, local):
 # -- read-only data sources -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("operation, params", [
-    ("DeleteTable", {"TableName": "users"}),
-    ("PutItem", {"TableName": "users", "Item": {"team_id": "t", "employee_id": "e"}}),
-    ("ExecuteStatement", {"Statement": "DELETE FROM users WHERE team_id = 'team_1' AND employee_id = 'emp_1'"}),
-    ("BatchExecuteStatement", {"Statements": [{"Statement": "SELECT * FROM users"},
-                                              {"Statement": "  update users SET a = 1 WHERE team_id = 't'"}]}),
-    ("ExecuteTransaction", {"TransactStatements": [{"Statement": "INSERT INTO users VALUE {'team_id': 't'}"}]}),
-    ("TransactWriteItems", {"TransactItems": [{"Delete": {"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}}}]}),
-    ("BatchWriteItem", {"RequestItems": {"users": [{"DeleteRequest": {"Key": {"team_id": "team_1", "employee_id": "emp_1"}}}]}}),
-    ("UpdateTable", {"TableName": "users", "BillingMode": "PAY_PER_REQUEST"}),
-])
+@pytest.mark.parametrize(
+    "operation, params",
+    [
+        ("DeleteTable", {"TableName": "users"}),
+        ("PutItem", {"TableName": "users", "Item": {"team_id": "t", "employee_id": "e"}}),
+        (
+            "ExecuteStatement",
+            {"Statement": "DELETE FROM users WHERE team_id = 'team_1' AND employee_id = 'emp_1'"},
+        ),
+        (
+            "BatchExecuteStatement",
+            {
+                "Statements": [
+                    {"Statement": "SELECT * FROM users"},
+                    {"Statement": "  update users SET a = 1 WHERE team_id = 't'"},
+                ]
+            },
+        ),
+        (
+            "ExecuteTransaction",
+            {"TransactStatements": [{"Statement": "INSERT INTO users VALUE {'team_id': 't'}"}]},
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {
+                        "Delete": {
+                            "TableName": "users",
+                            "Key": {"team_id": "team_1", "employee_id": "emp_1"},
+                        }
+                    }
+                ]
+            },
+        ),
+        (
+            "BatchWriteItem",
+            {
+                "RequestItems": {
+                    "users": [
+                        {"DeleteRequest": {"Key": {"team_id": "team_1", "employee_id": "emp_1"}}}
+                    ]
+                }
+            },
+        ),
+        ("UpdateTable", {"TableName": "users", "BillingMode": "PAY_PER_REQUEST"}),
+    ],
+)
 def test_read_only_refuses_writes_before_sending(ws, local, operation, params):
     ws.add_datasource("ro", **local.settings(), read_only=True)
     sent = []
     connection = ws.connect("ro")
-    connection.client.meta.events.register("before-send.dynamodb", lambda request, **_: sent.append(request))
+    connection.client.meta.events.register(
+        "before-send.dynamodb", lambda request, **_: sent.append(request)
+    )
     with pytest.raises(ReadOnlyError, match=f"read-only: {operation} writes"):
         connection.run(operation, params)
     assert sent == []
     with pytest.raises(ReadOnlyError, match="The data source 'ro' is read-only"):
         ws.run("ro", operation, params)
     # nothing changed
-    item = ws.run("local", "GetItem", {"TableName": "users",
-                                       "Key": {"team_id": "team_1", "employee_id": "emp_1"}})
+    item = ws.run(
+        "local",
+        "GetItem",
+        {"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}},
+    )
     assert item.data["Item"]["name"] == "Aman"
     assert [r.outcome for r in ws.history(limit=2)] == ["ok", "error"]
 
 
 def test_read_only_allows_reads_including_partiql_select(ws, local):
     ws.add_datasource("ro", **local.settings(), read_only=True)
-    assert ws.run("ro", "ExecuteStatement",
-                  {"Statement": "/* who */ SELECT name FROM users WHERE team_id = 'team_1'"}
-                  ).meta["count"] == 2
+    assert (
+        ws.run(
+            "ro",
+            "ExecuteStatement",
+            {"Statement": "/* who */ SELECT name FROM users WHERE team_id = 'team_1'"},
+        ).meta["count"]
+        == 2
+    )
     assert ws.run("ro", "Scan", {"TableName": "users"}, all_pages=True).meta["count"] >= 3
-    assert ws.run("ro", "DescribeTable", {"TableName": "users"}).data["Table"]["TableName"] == "users"
+    assert (
+        ws.run("ro", "DescribeTable", {"TableName": "users"}).data["Table"]["TableName"] == "users"
+    )
     with pytest.raises(InputError, match="cannot lift"):
         ws.connection_config("ro", read_only=False)
 
@@ -277,8 +381,12 @@ def test_confirm_is_asked_before_a_destructive_call_only(ws, local):
         raise Refused
 
     key = {"team_id": "team_1", "employee_id": "emp_1"}
-    ws.save_query("drop", "local", "DeleteItem", '{"TableName": "users", "Key": {"team_id": '
-                  '"team_1", "employee_id": "{{ e }}"}}')
+    ws.save_query(
+        "drop",
+        "local",
+        "DeleteItem",
+        '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ e }}"}}',
+    )
     before = len(ws.history(limit=None))
     with pytest.raises(Refused):
         ws.run("local", "DeleteItem", {"TableName": "users", "Key": key}, confirm=refuse)
@@ -286,7 +394,9 @@ def test_confirm_is_asked_before_a_destructive_call_only(ws, local):
         ws.run_query("drop", {"e": "emp_1"}, confirm=refuse)
     assert asked == ["DeleteItem", "DeleteItem"]
     assert len(ws.history(limit=None)) == before  # a refusal is not a run
-    assert ws.run("local", "GetItem", {"TableName": "users", "Key": key}, confirm=refuse).data["Item"]
+    assert ws.run("local", "GetItem", {"TableName": "users", "Key": key}, confirm=refuse).data[
+        "Item"
+    ]
     ws.add_datasource("ro", **local.settings(), read_only=True)
     with pytest.raises(ReadOnlyError):  # refused by the data source itself, nothing asked
         ws.run("ro", "DeleteItem", {"TableName": "users", "Key": key}, confirm=refuse)
@@ -300,8 +410,12 @@ def test_confirm_is_asked_before_a_destructive_call_only(ws, local):
 
 
 def test_history_records_runs_without_data_or_secrets(ws, local):
-    ws.save_query("one", "local", "GetItem",
-                  '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ e }}"}}')
+    ws.save_query(
+        "one",
+        "local",
+        "GetItem",
+        '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ e }}"}}',
+    )
     ws.run_query("one", {"e": "emp_1"})
     with pytest.raises(InputError):
         ws.run_query("one")
@@ -310,8 +424,11 @@ def test_history_records_runs_without_data_or_secrets(ws, local):
     ws.run("local", "Scan", {"TableName": "users"})
     runs = ws.history()
     assert [(r.query, r.operation, r.outcome) for r in runs] == [
-        (None, "Scan", "ok"), (None, "DescribeTable", "error"), ("one", "GetItem", "error"),
-        ("one", "GetItem", "ok")]
+        (None, "Scan", "ok"),
+        (None, "DescribeTable", "error"),
+        ("one", "GetItem", "error"),
+        ("one", "GetItem", "ok"),
+    ]
     assert runs[-1].item_count == 1 and runs[-1].datasource == "local"
     assert "no_such_table" in runs[1].error
     assert [r.operation for r in ws.history(query="one", outcome="ok")] == ["GetItem"]
@@ -338,17 +455,26 @@ def assert_history_keeps_no(value: str, ws, home) -> list:
 
 def test_history_keeps_no_value_that_an_error_message_quotes(ws, local, tmp_path):
     sentinel = "PARAMVALUE-" + os.urandom(4).hex()
-    number = str(int.from_bytes(os.urandom(6), "big") + 10 ** 15)
+    number = str(int.from_bytes(os.urandom(6), "big") + 10**15)
     key = {"team_id": "team_1", "employee_id": "emp_x"}
     failing = [
         # DynamoDB's own message echoes the values: "Input collection [v, v] contains duplicates"
-        ("PutItem", {"TableName": "users", "Item": {**key, "tags": {"SS": [sentinel, sentinel]}}},
-         "ValidationException"),
+        (
+            "PutItem",
+            {"TableName": "users", "Item": {**key, "tags": {"SS": [sentinel, sentinel]}}},
+            "ValidationException",
+        ),
         # ...and a PartiQL statement it cannot parse, whole, with its literals
-        ("ExecuteStatement", {"Statement": f"SELECT * FROM \"users\" WHERE team_id = '{sentinel}'"
-                                           " AND AND"}, "ValidationException"),
-        ("ExecuteStatement", {"Statement": f"SELECT * FROM \"users\" WHERE n = {number} AND AND"},
-         "ValidationException"),
+        (
+            "ExecuteStatement",
+            {"Statement": f"SELECT * FROM \"users\" WHERE team_id = '{sentinel}' AND AND"},
+            "ValidationException",
+        ),
+        (
+            "ExecuteStatement",
+            {"Statement": f'SELECT * FROM "users" WHERE n = {number} AND AND'},
+            "ValidationException",
+        ),
         # dynaquery's own check quotes the value: "'v' is not a number"
         ("PutItem", {"TableName": "users", "Item": {**key, "n": {"N": sentinel}}}, "not a number"),
     ]
@@ -357,12 +483,22 @@ def test_history_keeps_no_value_that_an_error_message_quotes(ws, local, tmp_path
             ws.run("local", operation, params)
         assert sentinel in raised.value.message or number in raised.value.message  # the user's
         assert expected in raised.value.message
-    ws.save_query("dup", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
-                  '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}')
+    ws.save_query(
+        "dup",
+        "local",
+        "PutItem",
+        '{"TableName": "users", "Item": {"team_id": "t", '
+        '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}',
+    )
     with pytest.raises(ServiceError, match=sentinel):
         ws.run_query("dup", {"tag": sentinel})
-    ws.save_query("num", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
-                  '"employee_id": "e", "n": {"N": "{{ n }}"}}}')
+    ws.save_query(
+        "num",
+        "local",
+        "PutItem",
+        '{"TableName": "users", "Item": {"team_id": "t", '
+        '"employee_id": "e", "n": {"N": "{{ n }}"}}}',
+    )
     with pytest.raises(ValidationError, match=sentinel):
         ws.run_query("num", {"n": sentinel})
 
@@ -385,31 +521,56 @@ def test_history_through_the_command_and_the_api_keeps_no_value(ws, local, tmp_p
 
     sentinel = "PARAMVALUE-" + os.urandom(4).hex()
     monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
-    ws.save_query("dup", "local", "PutItem", '{"TableName": "users", "Item": {"team_id": "t", '
-                  '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}')
-    params = json.dumps({"TableName": "users", "Item": {
-        "team_id": "t", "employee_id": "e", "tags": {"SS": [sentinel, sentinel]}}})
+    ws.save_query(
+        "dup",
+        "local",
+        "PutItem",
+        '{"TableName": "users", "Item": {"team_id": "t", '
+        '"employee_id": "e", "tags": {"SS": ["{{ tag }}", "{{ tag }}"]}}}',
+    )
+    params = json.dumps(
+        {
+            "TableName": "users",
+            "Item": {"team_id": "t", "employee_id": "e", "tags": {"SS": [sentinel, sentinel]}},
+        }
+    )
     runner = CliRunner()
     ran = runner.invoke(cli, ["run", "PutItem", params, "--datasource", "local", "--yes"])
     assert ran.exit_code == 1 and sentinel in ran.stderr  # the user sees their own request
     ran = runner.invoke(cli, ["query", "run", "dup", "-p", f"tag={sentinel}", "--yes"])
     assert ran.exit_code == 1 and sentinel in ran.stderr
 
-    client = TestClient(create_app(ws, _digest("history-token")),
-                        headers={"Authorization": "Bearer history-token"})
-    answer = client.post("/api/run", json={"datasource": "local", "operation": "PutItem",
-                                           "params": json.loads(params), "confirm": True})
+    client = TestClient(
+        create_app(ws, _digest("history-token")), headers={"Authorization": "Bearer history-token"}
+    )
+    answer = client.post(
+        "/api/run",
+        json={
+            "datasource": "local",
+            "operation": "PutItem",
+            "params": json.loads(params),
+            "confirm": True,
+        },
+    )
     assert answer.status_code >= 400 and sentinel in answer.text
-    answer = client.post(f"/api/queries/{ws.query('dup').id}/run",
-                         json={"values": {"tag": sentinel}, "confirm": True})
+    answer = client.post(
+        f"/api/queries/{ws.query('dup').id}/run",
+        json={"values": {"tag": sentinel}, "confirm": True},
+    )
     assert answer.status_code >= 400 and sentinel in answer.text
 
     # An unsaved text whose placeholder value lands where a name goes (an expression).
     word = sentinel.replace("-", "")  # DynamoDB quotes it whole: "token: ..., near: ..."
-    answer = client.post("/api/run", json={
-        "datasource": "local", "operation": "GetItem", "values": {"p": f"{word} {word}"},
-        "params": '{"TableName": "users", "Key": {"team_id": "t", "employee_id": "e"}, '
-                  '"ProjectionExpression": "{{ p }}"}'})
+    answer = client.post(
+        "/api/run",
+        json={
+            "datasource": "local",
+            "operation": "GetItem",
+            "values": {"p": f"{word} {word}"},
+            "params": '{"TableName": "users", "Key": {"team_id": "t", "employee_id": "e"}, '
+            '"ProjectionExpression": "{{ p }}"}',
+        },
+    )
     assert answer.status_code == 502 and word in answer.text
 
     listed = client.get("/api/history")
@@ -432,28 +593,50 @@ def test_export_wipe_import_gives_the_same_queries(tmp_path, monkeypatch, fmt):
 
     monkeypatch.setenv("DYNAQUERY_SECRET_KEY", "k")
     first = Workspace.open(home=tmp_path / "a")
-    first.add_datasource("local", region="us-east-1", endpoint_url="http://127.0.0.1:9",
-                         access_key_id="AKIA1", secret_access_key=SECRET, read_only=True)
-    first.save_query("q1", "local", "Query", '{\n  // comment kept\n  "TableName": "users",\n'
-                     '  "KeyConditionExpression": "team_id = :t",\n'
-                     '  "ExpressionAttributeValues": {":t": "{{ t }}"},\n}',
-                     transform="Items[].name", description="by team", defaults={"t": "team_1"})
-    first.save_query("q2", "local", "Scan", '{"TableName": "users", "Limit": {{ n }}, '
-                     '"FilterExpression": "price = :p", "ExpressionAttributeValues": {":p": {{ p }}}}',
-                     defaults={"n": 2, "p": Decimal("1.50")})
+    first.add_datasource(
+        "local",
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        access_key_id="AKIA1",
+        secret_access_key=SECRET,
+        read_only=True,
+    )
+    first.save_query(
+        "q1",
+        "local",
+        "Query",
+        '{\n  // comment kept\n  "TableName": "users",\n'
+        '  "KeyConditionExpression": "team_id = :t",\n'
+        '  "ExpressionAttributeValues": {":t": "{{ t }}"},\n}',
+        transform="Items[].name",
+        description="by team",
+        defaults={"t": "team_1"},
+    )
+    first.save_query(
+        "q2",
+        "local",
+        "Scan",
+        '{"TableName": "users", "Limit": {{ n }}, '
+        '"FilterExpression": "price = :p", "ExpressionAttributeValues": {":p": {{ p }}}}',
+        defaults={"n": 2, "p": Decimal("1.50")},
+    )
     text = dump_export(first.export(), fmt)
     assert SECRET not in text and "secret_access_key" not in text
 
     def summary(ws):
-        return [{k: v for k, v in q.to_dict().items() if not k.endswith(("id", "_at"))}
-                for q in ws.queries()]
+        return [
+            {k: v for k, v in q.to_dict().items() if not k.endswith(("id", "_at"))}
+            for q in ws.queries()
+        ]
 
     second = Workspace.open(home=tmp_path / "b")
     assert second.import_(load_export(text, fmt)) == {"datasources": 1, "queries": 2, "skipped": 0}
     assert summary(second) == summary(first)
     assert str(second.query("q2").defaults["p"]) == "1.50"
     ds = second.datasource("local")
-    assert ds.read_only and ds.config.endpoint_url == "http://127.0.0.1:9" and ds.secret_fields == ()
+    assert (
+        ds.read_only and ds.config.endpoint_url == "http://127.0.0.1:9" and ds.secret_fields == ()
+    )
     # importing again: refused as a whole, or skipped, or replaced (stored secrets kept)
     with pytest.raises(InputError, match="'local' already exists"):
         second.import_(load_export(text, fmt))
@@ -464,17 +647,31 @@ def test_export_wipe_import_gives_the_same_queries(tmp_path, monkeypatch, fmt):
 
 
 def test_import_names_the_bad_entry_and_writes_nothing(ws):
-    bad = {"dynaquery_workspace": 1,
-           "datasources": [{"name": "a", "settings": {"region": "us-east-1"}}],
-           "queries": [{"name": "ok", "datasource": "a", "operation": "Scan",
-                        "params": '{"TableName": "tbl"}'},
-                       {"name": "broken", "datasource": "a", "operation": "GetItem",
-                        "params": '{"TableName": "tbl", "Key": {}'}]}
+    bad = {
+        "dynaquery_workspace": 1,
+        "datasources": [{"name": "a", "settings": {"region": "us-east-1"}}],
+        "queries": [
+            {
+                "name": "ok",
+                "datasource": "a",
+                "operation": "Scan",
+                "params": '{"TableName": "tbl"}',
+            },
+            {
+                "name": "broken",
+                "datasource": "a",
+                "operation": "GetItem",
+                "params": '{"TableName": "tbl", "Key": {}',
+            },
+        ],
+    }
     with pytest.raises(InputError, match=r"queries\[1\] \(broken\): Invalid JSON at line 1"):
         ws.import_(bad)
     assert ws.datasources() == [] and ws.queries() == []
-    leaked = {"dynaquery_workspace": 1,
-              "datasources": [{"name": "a", "settings": {"secret_access_key": "x"}}]}
+    leaked = {
+        "dynaquery_workspace": 1,
+        "datasources": [{"name": "a", "settings": {"secret_access_key": "x"}}],
+    }
     with pytest.raises(InputError, match=r"datasources\[0\].settings holds secret_access_key"):
         ws.import_(leaked)
     with pytest.raises(InputError, match="Not a dynaquery workspace export"):
@@ -495,7 +692,12 @@ def test_schema_revision_is_the_newest_migration(ws):
     assert ScriptDirectory.from_config(config).get_current_head() == store.SCHEMA_REVISION
     with store.transaction(ws.engine) as db:
         assert store._revision(db) == store.SCHEMA_REVISION
-        assert set(sa.inspect(db).get_table_names()) >= {"datasources", "queries", "runs", "settings"}
+        assert set(sa.inspect(db).get_table_names()) >= {
+            "datasources",
+            "queries",
+            "runs",
+            "settings",
+        }
 
 
 def test_an_older_workspace_is_migrated_on_open(tmp_path):
@@ -534,10 +736,17 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path):
     with Workspace.open(home=tmp_path) as ws:
         ws.add_datasource("local", region="us-east-1")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), name],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
-               for name in ("a", "b")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("a", "b")
+    ]
     for writer in writers:
         assert writer.stdout.readline() == "ready\n"
     for writer in writers:
@@ -558,24 +767,39 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8)
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 braces = st.text(alphabet='{}"\\:, ab\n', max_size=20)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=braces | st.text(), value=json_values)
 def test_any_value_fills_exactly_its_places(text, value):
-    template = parse('{"whole": "{{ v }}", "bare": {{ v }}, "inside": "<{{ s }}>",\n'
-                     ' "list": [{{ v }}, "{{v}}"], "keep": "{{ not a placeholder"}')
+    template = parse(
+        '{"whole": "{{ v }}", "bare": {{ v }}, "inside": "<{{ s }}>",\n'
+        ' "list": [{{ v }}, "{{v}}"], "keep": "{{ not a placeholder"}'
+    )
     params, _ = template.render({"v": value, "s": text})
-    assert params == {"whole": value, "bare": value, "inside": f"<{text}>",
-                      "list": [value, value], "keep": "{{ not a placeholder"}
+    assert params == {
+        "whole": value,
+        "bare": value,
+        "inside": f"<{text}>",
+        "list": [value, value],
+        "keep": "{{ not a placeholder",
+    }
 
 
 def test_connections_are_reused_until_the_settings_change(ws):
-    ws.add_datasource("a", region="us-east-1", endpoint_url="http://127.0.0.1:9",
-                      access_key_id="AKIA1", secret_access_key=SECRET)
+    ws.add_datasource(
+        "a",
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        access_key_id="AKIA1",
+        secret_access_key=SECRET,
+    )
     first = ws.connect("a")
     assert ws.connect("a") is first
     assert ws.connect("a", region="eu-west-1") is not first  # an override is other settings

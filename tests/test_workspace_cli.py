@@ -32,9 +32,20 @@ class Home:
 
     def add_local(self, name: str = "local", *more: str):
         e = self.endpoint
-        done = self("datasource", "add", name, "--endpoint-url", e.endpoint_url, "--region",
-                    e.region, "--access-key-id", e.access_key, "--secret-access-key", SECRET,
-                    *more)
+        done = self(
+            "datasource",
+            "add",
+            name,
+            "--endpoint-url",
+            e.endpoint_url,
+            "--region",
+            e.region,
+            "--access-key-id",
+            e.access_key,
+            "--secret-access-key",
+            SECRET,
+            *more,
+        )
         assert done.code == 0, done.stderr
         return done
 
@@ -61,8 +72,20 @@ TEAM_QUERY = """{
 def test_add_test_save_run(home):
     done = home("datasource", "test", "local")
     assert done.code == 0 and done.stdout.startswith("ok: Connected to DynamoDB")
-    assert home("query", "save", "team", "--datasource", "local", "query_table", TEAM_QUERY,
-                "--description", "users of a team").code == 0
+    assert (
+        home(
+            "query",
+            "save",
+            "team",
+            "--datasource",
+            "local",
+            "query_table",
+            TEAM_QUERY,
+            "--description",
+            "users of a team",
+        ).code
+        == 0
+    )
     done = home("query", "run", "team", "--param", "team=team_1", "-o", "full")
     assert done.code == 0, done.stderr
     result = done.json()
@@ -76,44 +99,113 @@ def test_add_test_save_run(home):
     assert shown.stdout == TEAM_QUERY + "\n"  # verbatim, comment and trailing comma kept
     listed = home("query", "list", "--json").json()
     assert [(q["name"], q["operation"], q["placeholders"]) for q in listed] == [
-        ("team", "Query", ["team"])]
+        ("team", "Query", ["team"])
+    ]
 
 
 def test_datasource_test_exits_as_test_does(home, tmp_path):
-    assert home("datasource", "add", "nowhere", "--endpoint-url", "http://127.0.0.1:9",
-                "--region", "us-east-1", "--access-key-id", "AKIA1",
-                "--secret-access-key", SECRET, "--connect-timeout", "1").code == 0
+    assert (
+        home(
+            "datasource",
+            "add",
+            "nowhere",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--region",
+            "us-east-1",
+            "--access-key-id",
+            "AKIA1",
+            "--secret-access-key",
+            SECRET,
+            "--connect-timeout",
+            "1",
+        ).code
+        == 0
+    )
     done = home("datasource", "test", "nowhere", "--json")
     assert done.code == 1 and done.json()["ok"] is False
     assert "127.0.0.1:9" in done.json()["message"]
     same = home("test", "--datasource", "nowhere")
     assert same.code == 1 and "127.0.0.1:9" in same.stderr
     # refused when the test fails: nothing saved
-    done = home("datasource", "add", "bad", "--endpoint-url", "http://127.0.0.1:9", "--region",
-                "us-east-1", "--test", "--connect-timeout", "1")
+    done = home(
+        "datasource",
+        "add",
+        "bad",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--region",
+        "us-east-1",
+        "--test",
+        "--connect-timeout",
+        "1",
+    )
     assert done.code == 1 and "not saved" in done.stderr
     assert "bad" not in [d["name"] for d in home("datasource", "list", "--json").json()]
 
 
 def test_run_against_a_saved_data_source_with_an_override(home):
-    done = home("run", "GetItem", '{"TableName": "users", "Key": {"team_id": "team_1", '
-                '"employee_id": "emp_1"}}', "--datasource", "local", "--query", "Item.name")
+    done = home(
+        "run",
+        "GetItem",
+        '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}}',
+        "--datasource",
+        "local",
+        "--query",
+        "Item.name",
+    )
     assert (done.code, done.stdout.strip()) == (0, '"Aman"')
-    done = home("run", "ListTables", "--datasource", "local", "--endpoint-url",
-                "http://127.0.0.1:9", "--connect-timeout", "1", "--max-attempts", "1")
+    done = home(
+        "run",
+        "ListTables",
+        "--datasource",
+        "local",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--connect-timeout",
+        "1",
+        "--max-attempts",
+        "1",
+    )
     assert done.code == 1 and "127.0.0.1:9" in done.stderr
     done = home("run", "ListTables", "--datasource", "lcoal")
     assert done.code == 2 and "did you mean 'local'" in done.stderr
 
 
 def test_hostile_parameter_values(home):
-    assert home("query", "save", "put", "-d", "local", "PutItem", """{"TableName": "users",
-        "Item": {"team_id": "team_h", "employee_id": "{{ id }}", "name": "{{ name }}"}}""").code == 0
-    assert home("query", "save", "get", "-d", "local", "GetItem", """{"TableName": "users",
-        "Key": {"team_id": "team_h", "employee_id": "{{ id }}"}}""", "--transform", "Item").code == 0
+    assert (
+        home(
+            "query",
+            "save",
+            "put",
+            "-d",
+            "local",
+            "PutItem",
+            """{"TableName": "users",
+        "Item": {"team_id": "team_h", "employee_id": "{{ id }}", "name": "{{ name }}"}}""",
+        ).code
+        == 0
+    )
+    assert (
+        home(
+            "query",
+            "save",
+            "get",
+            "-d",
+            "local",
+            "GetItem",
+            """{"TableName": "users",
+        "Key": {"team_id": "team_h", "employee_id": "{{ id }}"}}""",
+            "--transform",
+            "Item",
+        ).code
+        == 0
+    )
     values = ['"}}, "admin": true, "x": "', "{{ id }}", "}}", '{"S": "x"}', "a'b\"c\\d"]
     for i, value in enumerate(values):
-        assert home("query", "run", "put", "--param", f"id=h{i}", "--param", f"name={value}").code == 0
+        assert (
+            home("query", "run", "put", "--param", f"id=h{i}", "--param", f"name={value}").code == 0
+        )
         item = home("query", "run", "get", "--params-json", json.dumps({"id": f"h{i}"})).json()
         assert item == {"team_id": "team_h", "employee_id": f"h{i}", "name": value}
     # := takes JSON; a fragment that is not one value is refused, nothing sent
@@ -121,8 +213,11 @@ def test_hostile_parameter_values(home):
     assert done.code == 2 and "--param name:= takes a JSON value" in done.stderr
     assert home("query", "run", "get", "-p", "id=h9").stdout.strip() == "null"
     done = home("query", "run", "put", "--param", "id=h9")
-    assert done.code == 2 and "Missing value for parameter 'name': give --param name=VALUE" in done.stderr
-    dry = home("query", "run", "put", "-p", "id=x", "-p", "name=}}\"", "--dry-run")
+    assert (
+        done.code == 2
+        and "Missing value for parameter 'name': give --param name=VALUE" in done.stderr
+    )
+    dry = home("query", "run", "put", "-p", "id=x", "-p", 'name=}}"', "--dry-run")
     assert dry.json()["Item"]["name"] == '}}"'
 
 
@@ -142,19 +237,32 @@ def test_saving_a_bad_query_gives_the_errors_run_gives(home):
 def test_read_only_data_source_refuses_and_sends_nothing(home):
     home.add_local("ro", "--read-only")
     assert home("datasource", "show", "ro", "--json").json()["read_only"] is True
-    for args in (["DeleteTable", '{"TableName": "users"}'],
-                 ["PutItem", '{"TableName": "users", "Item": {"team_id": "x", "employee_id": "y"}}'],
-                 ["ExecuteStatement", '{"Statement": "DELETE FROM users WHERE team_id = \'team_1\' AND employee_id = \'emp_1\'"}']):
+    for args in (
+        ["DeleteTable", '{"TableName": "users"}'],
+        ["PutItem", '{"TableName": "users", "Item": {"team_id": "x", "employee_id": "y"}}'],
+        [
+            "ExecuteStatement",
+            "{\"Statement\": \"DELETE FROM users WHERE team_id = 'team_1' AND employee_id = 'emp_1'\"}",
+        ],
+    ):
         done = home("run", *args, "--datasource", "ro")
         assert done.code == 2, done.stderr
         assert f"The data source 'ro' is read-only: {args[0]} writes" in done.stderr
-    assert home("query", "save", "drop", "-d", "ro", "DeleteTable", '{"TableName": "users"}').code == 0
+    assert (
+        home("query", "save", "drop", "-d", "ro", "DeleteTable", '{"TableName": "users"}').code == 0
+    )
     done = home("query", "run", "drop")
     assert done.code == 2 and "read-only" in done.stderr
     tables = home("run", "ListTables", "-d", "ro").json()["TableNames"]
     assert "users" in tables
-    item = home("run", "ExecuteStatement", '{"Statement": "SELECT * FROM users WHERE team_id = '
-                "'team_1' AND employee_id = 'emp_1'\"}", "-d", "ro").json()
+    item = home(
+        "run",
+        "ExecuteStatement",
+        '{"Statement": "SELECT * FROM users WHERE team_id = '
+        "'team_1' AND employee_id = 'emp_1'\"}",
+        "-d",
+        "ro",
+    ).json()
     assert item["Items"][0]["name"] == "Aman"
     done = home("datasource", "edit", "ro", "--read-write")
     assert done.code == 0
@@ -166,10 +274,15 @@ def test_history_lists_runs_with_filters(home):
     home("query", "run", "team")
     home("query", "run", "team", "-p", "nope=1")
     home("run", "Scan", '{"TableName": "users"}', "-d", "local")
-    home("run", "ListTables", "--endpoint-url", home.endpoint.endpoint_url)  # no data source: not recorded
+    home(
+        "run", "ListTables", "--endpoint-url", home.endpoint.endpoint_url
+    )  # no data source: not recorded
     runs = home("history", "--json").json()
     assert [(r["query"], r["operation"], r["outcome"]) for r in runs] == [
-        (None, "Scan", "ok"), ("team", "Query", "error"), ("team", "Query", "ok")]
+        (None, "Scan", "ok"),
+        ("team", "Query", "error"),
+        ("team", "Query", "ok"),
+    ]
     assert runs[2]["item_count"] == 2 and runs[2]["datasource"] == "local"
     assert "Unknown parameter 'nope'" in runs[1]["error"]
     assert len(home("history", "--query", "team", "--outcome", "ok", "--json").json()) == 1
@@ -182,10 +295,30 @@ def test_history_lists_runs_with_filters(home):
 
 @pytest.mark.parametrize("suffix", ["json", "yaml"])
 def test_export_wipe_import(home, tmp_path, suffix):
-    home("query", "save", "team", "-d", "local", "Query", TEAM_QUERY, "--transform",
-         "Items[].name", "--default", "team=team_1")
-    home("query", "save", "scan", "-d", "local", "Scan", '{"TableName": "users", "Limit": {{ n }}}',
-         "--default", "n:=2")
+    home(
+        "query",
+        "save",
+        "team",
+        "-d",
+        "local",
+        "Query",
+        TEAM_QUERY,
+        "--transform",
+        "Items[].name",
+        "--default",
+        "team=team_1",
+    )
+    home(
+        "query",
+        "save",
+        "scan",
+        "-d",
+        "local",
+        "Scan",
+        '{"TableName": "users", "Limit": {{ n }}}',
+        "--default",
+        "n:=2",
+    )
     before = home("query", "list", "--json").json()
     path = tmp_path / f"workspace.{suffix}"
     assert home("workspace", "export", "-o", str(path)).code == 0
@@ -207,8 +340,10 @@ def test_export_wipe_import(home, tmp_path, suffix):
 
 def test_editing_a_query(home):
     home("query", "save", "q", "-d", "local", "Scan", '{"TableName": "users"}')
-    editor = (f"{sys.executable} -c \"import sys; p = sys.argv[1]; t = open(p).read(); "
-              "open(p, 'w').write(t.replace('users', 'locations'))\"")
+    editor = (
+        f'{sys.executable} -c "import sys; p = sys.argv[1]; t = open(p).read(); '
+        "open(p, 'w').write(t.replace('users', 'locations'))\""
+    )
     done = home("query", "edit", "q", env=home.env(EDITOR=editor))
     assert done.code == 0, done.stderr
     assert "locations" in home("query", "show", "q", "--params").stdout
@@ -237,8 +372,15 @@ def test_the_secret_appears_nowhere(home):
     home("datasource", "show", "local", "--json")
     home("datasource", "test", "local", "--json")
     home("datasource", "edit", "local", "--region", "us-east-1", "--json")
-    home("query", "save", "q", "-d", "local", "GetItem",
-         '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ e }}"}}')
+    home(
+        "query",
+        "save",
+        "q",
+        "-d",
+        "local",
+        "GetItem",
+        '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ e }}"}}',
+    )
     home("query", "run", "q", "-p", "e=emp_1", "-o", "full")
     home("query", "run", "q", "-p", "e=emp_1", "-o", "raw")
     home("query", "run", "q")  # an error
@@ -270,3 +412,37 @@ def test_database_url_and_home_from_the_environment(tmp_path):
     assert h("datasource", "list", "--json").json() == []  # the home's own workspace is another
     done = h("datasource", "list", env=h.env(DYNAQUERY_DATABASE_URL="nonsense"))
     assert done.code == 2 and "Not a database URL: 'nonsense'" in done.stderr
+
+
+def test_a_setting_of_the_table_is_a_flag_with_no_code_of_its_own(tmp_path, monkeypatch):
+    """role_duration_seconds is a row of settings.SETTINGS and nothing else: `datasource add|edit`,
+    `run` and `test` take it as --role-duration-seconds, with its bounds (in process)."""
+    from click.testing import CliRunner
+
+    from dynaquery import Workspace
+    from dynaquery.cli import cli
+
+    for name in ("DYNAQUERY_DATABASE_URL", "DYNAQUERY_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
+    runner = CliRunner()
+    role = ["--role-arn", "arn:aws:iam::123456789012:role/reader"]
+    added = runner.invoke(
+        cli, ["datasource", "add", "x", *role, "--role-duration-seconds", "3600", "--json"]
+    )
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["role_duration_seconds"] == 3600
+    assert Workspace.open().datasource("x").config.role_duration_seconds == 3600
+    edited = runner.invoke(cli, ["datasource", "edit", "x", "--role-duration-seconds", "7200"])
+    assert edited.exit_code == 0, edited.output
+    assert Workspace.open().datasource("x").config.role_duration_seconds == 7200
+    for command in (
+        ["datasource", "add", "y", *role],
+        ["run", "ListTables", *role],
+        ["test", *role],
+    ):
+        refused = runner.invoke(cli, [*command, "--role-duration-seconds", "5"])
+        assert refused.exit_code == 2, refused.output
+        assert "Invalid value for '--role-duration-seconds'" in refused.output
+        assert "900<=x<=43200" in refused.output
+    assert [d.name for d in Workspace.open().datasources()] == ["x"]

@@ -6,27 +6,66 @@
     result = conn.run("GetItem", '{"TableName": "users", "Key": {"team_id": "team_1"}}')
     result.data   # plain JSON values, exact numbers
     result.meta   # duration, pages, retries, count, consumed capacity, next token
+
+`__all__` is the library: connections, requests, results, the catalog, the workspace and the
+errors. The modules behind it (whole tables: `dynaquery.transfer`) are imported by name; the
+command (`dynaquery.cli`) and the API (`dynaquery.server`) are no part of it.
 """
 
-from .catalog import Catalog, Operation, catalog, get_operation
+from typing import TYPE_CHECKING
+
+from .catalog import Catalog, Operation, catalog
 from .connection import Connection, ConnectionConfig, Diagnosis, connect
-from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError, ParseError,
-                     Problem, ReadOnlyError, ServiceError, UnknownOperationError, ValidationError)
+from .errors import (
+    ConfigurationError,
+    Conflict,
+    ConnectionFailed,
+    DynaqueryError,
+    ExportInterrupted,
+    ImportStopped,
+    InputError,
+    NotFound,
+    ParseError,
+    Problem,
+    ReadOnlyError,
+    ServiceError,
+    UnknownOperationError,
+    ValidationError,
+)
 from .request import Request, prepare
-from .results import Result, apply_transform, render, to_json
-from .values import to_plain, to_typed
+from .results import Result
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalog", "Operation", "catalog", "get_operation",
-    "Connection", "ConnectionConfig", "Diagnosis", "connect",
-    "ConfigurationError", "ConnectionFailed", "DynaqueryError", "InputError", "ParseError",
-    "Problem", "ReadOnlyError", "ServiceError", "UnknownOperationError", "ValidationError",
-    "Request", "prepare",
-    "Result", "apply_transform", "render", "to_json",
-    "to_plain", "to_typed",
+    "connect",
+    "Connection",
+    "ConnectionConfig",
+    "Diagnosis",
+    "prepare",
+    "Request",
+    "Result",
+    "catalog",
+    "Catalog",
+    "Operation",
     "Workspace",
+    "DynaqueryError",
+    "InputError",
+    "ParseError",
+    "ValidationError",
+    "Problem",
+    "UnknownOperationError",
+    "ConfigurationError",
+    "ReadOnlyError",
+    "NotFound",
+    "Conflict",
+    "ServiceError",
+    "ConnectionFailed",
+    "ExportInterrupted",
+    "ImportStopped",
 ]
 
 

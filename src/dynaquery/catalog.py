@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import UnknownOperationError
 from .values import attribute_value_plan
@@ -69,7 +70,7 @@ class Parameter:
 class Operation:
     """One DynamoDB API operation, as the service model describes it."""
 
-    def __init__(self, catalog: "Catalog", name: str):
+    def __init__(self, catalog: Catalog, name: str):
         self._catalog = catalog
         self.name = name
         self.model = catalog.service_model.operation_model(name)
@@ -112,8 +113,12 @@ class Operation:
             return []
         required = set(shape.required_members)
         return [
-            Parameter(name, describe_shape(member), name in required,
-                      first_sentence(html_to_text(member.documentation)))
+            Parameter(
+                name,
+                describe_shape(member),
+                name in required,
+                first_sentence(html_to_text(member.documentation)),
+            )
             for name, member in shape.members.items()
         ]
 
@@ -168,14 +173,25 @@ class Operation:
     def target(self, params: dict | None = None) -> str:
         """What a call acts on, for a confirmation: 'table users', 'backup arn:...', or ''."""
         params = params or {}
-        for key, label in (("TableName", "table"), ("TableArn", "table"), ("BackupArn", "backup"),
-                           ("ResourceArn", "resource")):
+        for key, label in (
+            ("TableName", "table"),
+            ("TableArn", "table"),
+            ("BackupArn", "backup"),
+            ("ResourceArn", "resource"),
+        ):
             if isinstance(params.get(key), str):
                 return f"{label} {params[key]}"
-        tables = sorted({name for name in (params.get("RequestItems") or {})} |
-                        {entry.get(kind, {}).get("TableName") for entry in params.get("TransactItems") or []
-                         if isinstance(entry, dict) for kind in entry
-                         if isinstance(entry.get(kind), dict)} - {None})
+        tables = sorted(
+            {name for name in (params.get("RequestItems") or {})}
+            | {
+                entry.get(kind, {}).get("TableName")
+                for entry in params.get("TransactItems") or []
+                if isinstance(entry, dict)
+                for kind in entry
+                if isinstance(entry.get(kind), dict)
+            }
+            - {None}
+        )
         if tables:
             return ("table " if len(tables) == 1 else "tables ") + ", ".join(map(str, tables))
         return ""
@@ -193,8 +209,10 @@ class Operation:
             return curated
         if not self.required_parameters:
             return "{}"
-        skeleton = {name: example_value(self.input_shape.members[name], name)
-                    for name in self.required_parameters}
+        skeleton = {
+            name: example_value(self.input_shape.members[name], name)
+            for name in self.required_parameters
+        }
         return json.dumps(skeleton, indent=4)
 
     def to_dict(self, detail: bool = False) -> dict:
@@ -246,7 +264,7 @@ def is_delete(statement: Any) -> bool:
     """A PartiQL DELETE statement (after any comments, spaces and parentheses)."""
     if not isinstance(statement, str):
         return False
-    rest = statement[_LEADING.match(statement).end():]
+    rest = statement[_LEADING.match(statement).end() :]
     return re.match(r"delete\b", rest, re.I) is not None
 
 
@@ -254,7 +272,7 @@ def is_select(statement: Any) -> bool:
     """A PartiQL statement that only reads: SELECT, after any comments, spaces and parentheses."""
     if not isinstance(statement, str):
         return False
-    rest = statement[_LEADING.match(statement).end():]
+    rest = statement[_LEADING.match(statement).end() :]
     return re.match(r"select\b", rest, re.I) is not None
 
 
@@ -302,11 +320,12 @@ class Catalog:
     def __init__(self, loader=None):
         from botocore.model import ServiceModel
 
-        from .botocore_data import create_loader
+        from ._speed.botocore_data import create_loader
 
         self._loader = loader or create_loader()
         self.service_model = ServiceModel(
-            self._loader.load_service_model(SERVICE, "service-2"), service_name=SERVICE)
+            self._loader.load_service_model(SERVICE, "service-2"), service_name=SERVICE
+        )
         self._operations: dict[str, Operation] = {}
 
     @cached_property

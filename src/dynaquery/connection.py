@@ -23,18 +23,29 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
-from .errors import (ConfigurationError, ConnectionFailed, DynaqueryError, InputError,
-                     ReadOnlyError, ServiceError)
+from .errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    DynaqueryError,
+    InputError,
+    ReadOnlyError,
+    ServiceError,
+)
+from .settings import MASK, SECRET_FIELDS, SETTINGS, masked
 
 AuthMethod = Literal["iam_credentials", "instance_profile", "role_arn"]
-AUTH_METHODS = ("iam_credentials", "instance_profile", "role_arn")
-RETRY_MODES = ("standard", "adaptive", "legacy")
-SECRET_FIELDS = ("secret_access_key", "session_token")
 KEY_FIELDS = ("access_key_id", *SECRET_FIELDS)  # pasted from files: surrounding whitespace goes
-TEXT_FIELDS = ("region", *KEY_FIELDS, "profile", "role_arn", "external_id", "role_session_name",
-               "endpoint_url", "sts_endpoint_url")
+TEXT_FIELDS = (
+    "region",
+    *KEY_FIELDS,
+    "profile",
+    "role_arn",
+    "external_id",
+    "role_session_name",
+    "endpoint_url",
+    "sts_endpoint_url",
+)
 URL_FIELDS = ("endpoint_url", "sts_endpoint_url")
-MAX_ATTEMPTS = 10
 # Between two attempts, at most this long: botocore's standard and adaptive modes stop at 20 s,
 # its legacy mode has no limit (0.05 s doubling: 409 s before the 14th attempt).
 MAX_BACKOFF = 20.0
@@ -87,46 +98,40 @@ class ConnectionConfig:
 
     def to_dict(self, mask: bool = True) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if mask:
-            for name in SECRET_FIELDS:
-                if data[name]:
-                    data[name] = "********"
-        return data
+        return masked(data) if mask else data
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the setting; trim whitespace around keys."""
         self.check_values()
         method = self.auth_method
-        if method not in AUTH_METHODS:
-            raise ConfigurationError(
-                f"Unknown auth method {method!r}: use one of {', '.join(AUTH_METHODS)}.")
         if method == "iam_credentials" and not (self.access_key_id and self.secret_access_key):
             missing = "access key id" if not self.access_key_id else "secret access key"
             raise ConfigurationError(
                 f"IAM credentials need both an access key id and a secret access key; the {missing} "
-                "is missing (--access-key-id / --secret-access-key).")
+                "is missing (--access-key-id / --secret-access-key)."
+            )
         if method == "role_arn" and not self.role_arn:
             raise ConfigurationError("The role_arn method needs a role ARN (--role-arn).")
-        if bool(self.access_key_id) != bool(self.secret_access_key) and method != "instance_profile":
+        if (
+            bool(self.access_key_id) != bool(self.secret_access_key)
+            and method != "instance_profile"
+        ):
             raise ConfigurationError(
-                "Give both --access-key-id and --secret-access-key, or neither.")
+                "Give both --access-key-id and --secret-access-key, or neither."
+            )
 
     def check_values(self) -> None:
         """Each setting on its own (check() also wants them complete): an export's settings,
-        which carry no secrets, are checked with this."""
+        which carry no secrets, are checked with this. Types, bounds and choices are the
+        settings table's (settings.Setting.problem)."""
+        for setting in SETTINGS:
+            problem = setting.problem(getattr(self, setting.name))
+            if problem:
+                raise ConfigurationError(problem)
         self._check_text()
-        if self.retry_mode and self.retry_mode not in RETRY_MODES:
-            raise ConfigurationError(
-                f"Unknown retry mode {self.retry_mode!r}: use one of {', '.join(RETRY_MODES)}.")
         for name in URL_FIELDS:
             if getattr(self, name):
                 _check_url(name, getattr(self, name))
-        if self.max_attempts is not None and (
-                isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int)
-                or not 1 <= self.max_attempts <= MAX_ATTEMPTS):
-            raise ConfigurationError(
-                f"max_attempts (--max-attempts) must be a whole number from 1 to {MAX_ATTEMPTS}, "
-                f"not {self.max_attempts!r}: it counts every attempt of a call, retries included.")
         if self.region:
             from botocore.exceptions import InvalidRegionError
             from botocore.utils import validate_region_name
@@ -135,7 +140,8 @@ class ConnectionConfig:
                 validate_region_name(self.region)
             except InvalidRegionError:
                 raise ConfigurationError(
-                    f"The region {self.region!r} is not a region name (like us-east-1).") from None
+                    f"The region {self.region!r} is not a region name (like us-east-1)."
+                ) from None
 
     def _check_text(self) -> None:
         for name in KEY_FIELDS:
@@ -148,20 +154,24 @@ class ConnectionConfig:
             if value is None:
                 continue
             label = _label(name)
-            if not isinstance(value, str):
-                raise ConfigurationError(f"The {label} must be text.")
-            bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")),
-                       None)
+            bad = next(
+                (c for c in value if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp")), None
+            )
             if bad is None:
                 continue
-            what = ("a lone surrogate, which is no character" if unicodedata.category(bad) == "Cs"
-                    else "a control character")
+            what = (
+                "a lone surrogate, which is no character"
+                if unicodedata.category(bad) == "Cs"
+                else "a control character"
+            )
             if name in SECRET_FIELDS:  # the secret itself is never shown
                 raise ConfigurationError(
                     f"The {label} contains {what} (U+{ord(bad):04X}), which no AWS secret has: "
-                    "give it again without it (or clear it).")
+                    "give it again without it (or clear it)."
+                )
             raise ConfigurationError(
-                f"The {label} {_escaped(value)} contains {what} (U+{ord(bad):04X}).")
+                f"The {label} {_escaped(value)} contains {what} (U+{ord(bad):04X})."
+            )
 
     def redact(self, text: str) -> str:
         """Remove every secret of this configuration from a text, also in its escaped forms
@@ -171,15 +181,17 @@ class ConnectionConfig:
             for form in _escaped_forms(secret):
                 forms.update(_escaped_forms(form))  # escaped twice: JSON of a repr...
         for form in sorted((f for f in forms if len(f) >= 8), key=len, reverse=True):
-            text = text.replace(form, "********")
+            text = text.replace(form, MASK)
         return text
 
 
-_LABELS = {"access_key_id": "access key id (--access-key-id)",
-           "secret_access_key": "secret access key (--secret-access-key)",
-           "session_token": "session token (--session-token)",
-           "endpoint_url": "endpoint URL (--endpoint-url)",
-           "sts_endpoint_url": "STS endpoint URL (--sts-endpoint-url)"}
+_LABELS = {
+    "access_key_id": "access key id (--access-key-id)",
+    "secret_access_key": "secret access key (--secret-access-key)",
+    "session_token": "session token (--session-token)",
+    "endpoint_url": "endpoint URL (--endpoint-url)",
+    "sts_endpoint_url": "STS endpoint URL (--sts-endpoint-url)",
+}
 
 
 def _label(name: str) -> str:
@@ -192,9 +204,14 @@ def _escaped(value: str) -> str:
 
 
 def _escaped_forms(text: str) -> set[str]:
-    forms = {text, repr(text)[1:-1], text.encode("unicode_escape").decode("ascii"),
-             json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
-             quote(text, safe="")}
+    forms = {
+        text,
+        repr(text)[1:-1],
+        text.encode("unicode_escape").decode("ascii"),
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        quote(text, safe=""),
+    }
     raw = text.encode("utf-8", "backslashreplace")
     forms.add(repr(raw)[2:-1])
     return forms
@@ -208,18 +225,21 @@ def _check_url(name: str, url: str) -> None:
     label = _label(name)
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(
-            f"The {label} {_escaped(url)} must start with http:// or https://.")
+            f"The {label} {_escaped(url)} must start with http:// or https://."
+        )
     try:
         parts = urlsplit(url)
         _ = parts.port  # a port that is no number, or out of range, raises here
         valid = bool(parts.hostname) and bool(
-            is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url))
+            is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)
+        )
     except ValueError:
         valid = False
     if not valid:
         raise ConfigurationError(
             f"The {label} {_escaped(url)} is not a valid URL: write it as "
-            "http(s)://host[:port], with no spaces (for example http://localhost:8000).")
+            "http(s)://host[:port], with no spaces (for example http://localhost:8000)."
+        )
 
 
 @dataclass
@@ -283,14 +303,19 @@ class Connection:
                 session.get_scoped_config()  # a missing profile fails here, with its name
         except ProfileNotFound as error:
             raise ConfigurationError(
-                f"The profile {error.kwargs.get('profile')!r} is not in the AWS config files.") from None
+                f"The profile {error.kwargs.get('profile')!r} is not in the AWS config files."
+            ) from None
         return session
 
     def _use_assumed_role(self, session) -> None:
         from botocore.config import Config
-        from botocore.credentials import (AssumeRoleCredentialFetcher, CredentialProvider,
-                                          CredentialResolver, Credentials,
-                                          DeferredRefreshableCredentials)
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            CredentialProvider,
+            CredentialResolver,
+            Credentials,
+            DeferredRefreshableCredentials,
+        )
 
         cfg = self.config
         if cfg.access_key_id:
@@ -303,7 +328,8 @@ class Connection:
             if source is None:
                 raise ConnectionFailed(
                     "Cannot assume the role: no source credentials were found to call STS with "
-                    "(give keys, a profile, or run where the default credential chain has some).")
+                    "(give keys, a profile, or run where the default credential chain has some)."
+                )
         extra: dict[str, Any] = {"RoleSessionName": cfg.role_session_name}
         if cfg.external_id:
             extra["ExternalId"] = cfg.external_id
@@ -330,8 +356,9 @@ class Connection:
             except DynaqueryError:
                 raise
             except Exception as error:  # whatever STS did, said as the AssumeRole step's failure
-                raise translate_error(error, "AssumeRole", self,
-                                      endpoint=self._sts_endpoint or "the STS endpoint") from None
+                raise translate_error(
+                    error, "AssumeRole", self, endpoint=self._sts_endpoint or "the STS endpoint"
+                ) from None
 
         class _AssumedRole(CredentialProvider):
             METHOD = "assume-role"
@@ -344,13 +371,17 @@ class Connection:
     @property
     def region(self) -> str:
         # AWS_REGION first, as the AWS CLI reads it; botocore itself knows AWS_DEFAULT_REGION.
-        region = (self.config.region or os.environ.get("AWS_REGION")
-                  or self.session.get_config_variable("region"))
+        region = (
+            self.config.region
+            or os.environ.get("AWS_REGION")
+            or self.session.get_config_variable("region")
+        )
         if not region:
             if self.config.endpoint_url:
                 return "us-east-1"  # a local endpoint still needs a region to sign with
             raise ConfigurationError(
-                "No region: give --region, or set AWS_REGION (or a region in your AWS profile).")
+                "No region: give --region, or set AWS_REGION (or a region in your AWS profile)."
+            )
         return region
 
     @property
@@ -360,13 +391,16 @@ class Connection:
             from botocore.config import Config
 
             cfg = self.config
-            config = self._client_config().merge(Config(
-                # Parameters are checked by dynaquery's own validation (botocore's validator
-                # plus the model's enums and patterns) before they reach the client.
-                parameter_validation=False,
-            ))
+            config = self._client_config().merge(
+                Config(
+                    # Parameters are checked by dynaquery's own validation (botocore's validator
+                    # plus the model's enums and patterns) before they reach the client.
+                    parameter_validation=False,
+                )
+            )
             client = self.session.create_client(
-                "dynamodb", region_name=self.region, endpoint_url=cfg.endpoint_url, config=config)
+                "dynamodb", region_name=self.region, endpoint_url=cfg.endpoint_url, config=config
+            )
             _cap_legacy_backoff(client, self.session.get_component("data_loader"))
             # A web server that is not DynamoDB may answer 200 with a page botocore reads as {}.
             client.meta.events.register("after-call.dynamodb", _check_is_dynamodb)
@@ -389,8 +423,12 @@ class Connection:
             retries["mode"] = cfg.retry_mode
         if cfg.max_attempts is not None:
             retries["total_max_attempts"] = cfg.max_attempts
-        return Config(connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout,
-                      retries=retries or None, user_agent_extra=USER_AGENT)
+        return Config(
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            retries=retries or None,
+            user_agent_extra=USER_AGENT,
+        )
 
     @property
     def endpoint(self) -> str:
@@ -411,15 +449,23 @@ class Connection:
         call), whatever the saved ones for runs are, and an answer within `deadline` seconds
         even when a step is not bounded by them (a DNS lookup, a credential source)."""
         cfg = self.config
-        probe = Connection(dataclasses.replace(
-            cfg, connect_timeout=min(cfg.connect_timeout, TEST_CONNECT_TIMEOUT),
-            read_timeout=min(cfg.read_timeout, TEST_READ_TIMEOUT), max_attempts=1))
+        probe = Connection(
+            dataclasses.replace(
+                cfg,
+                connect_timeout=min(cfg.connect_timeout, TEST_CONNECT_TIMEOUT),
+                read_timeout=min(cfg.read_timeout, TEST_READ_TIMEOUT),
+                max_attempts=1,
+            )
+        )
         probe._saved = cfg
         probe.network_guard = self.network_guard
         details: dict[str, Any] = {"auth": cfg.auth_method, "step": "credentials"}
         answer: list[Diagnosis] = []
-        worker = threading.Thread(target=lambda: answer.append(probe._diagnose(details)),
-                                  name="dynaquery-test", daemon=True)
+        worker = threading.Thread(
+            target=lambda: answer.append(probe._diagnose(details)),
+            name="dynaquery-test",
+            daemon=True,
+        )
         worker.start()
         worker.join(deadline)
         if answer:
@@ -427,10 +473,15 @@ class Connection:
         # The worker stops by itself at its bounds; nobody waits for it.
         details = dict(details)
         where = details.get("step_endpoint")
-        return Diagnosis(False, cfg.redact(
-            f"No answer within {deadline:g} s: {STEPS[details['step']]}"
-            f"{f' at {where}' if where else ''} did not finish (a name that does not resolve, "
-            "or an endpoint or credential source that does not answer)."), details)
+        return Diagnosis(
+            False,
+            cfg.redact(
+                f"No answer within {deadline:g} s: {STEPS[details['step']]}"
+                f"{f' at {where}' if where else ''} did not finish (a name that does not resolve, "
+                "or an endpoint or credential source that does not answer)."
+            ),
+            details,
+        )
 
     def _diagnose(self, details: dict) -> Diagnosis:
         """The steps of a test, each named in `details` while it runs."""
@@ -458,8 +509,12 @@ class Connection:
             return Diagnosis(False, cfg.redact(error.message), details)
         details = {k: v for k, v in details.items() if k not in ("step", "step_endpoint")}
         details["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return Diagnosis(True, f"Connected to DynamoDB at {details['endpoint']} "
-                               f"({details['region']}, {details['auth']}).", details)
+        return Diagnosis(
+            True,
+            f"Connected to DynamoDB at {details['endpoint']} "
+            f"({details['region']}, {details['auth']}).",
+            details,
+        )
 
     def call(self, operation: str, params: dict) -> dict:
         """One API call, its errors translated (no pagination, no batch handling)."""
@@ -472,9 +527,19 @@ class Connection:
         except Exception as error:
             raise translate_error(error, operation, self, params) from None
 
+    def translate_error(
+        self, error: Exception, operation: str, params: dict | None = None
+    ) -> DynaqueryError:
+        """translate_error for this connection. execution translates its paginators' errors
+        with it, and so never imports this module (which imports execution, in run)."""
+        return translate_error(error, operation, self, params)
 
-STEPS = {"credentials": "getting the credentials", "sts_assume_role": "STS AssumeRole",
-         "dynamodb": "DynamoDB"}
+
+STEPS = {
+    "credentials": "getting the credentials",
+    "sts_assume_role": "STS AssumeRole",
+    "dynamodb": "DynamoDB",
+}
 
 
 def _cap_legacy_backoff(client, loader) -> None:
@@ -490,12 +555,14 @@ def _cap_legacy_backoff(client, loader) -> None:
     prefix = client.meta.service_model.endpoint_prefix
     event = f"needs-retry.{client.meta.service_model.service_id.hyphenize()}"
     model = loader.load_data("_retry")
-    config = translate.build_retry_config(prefix, model.get("retry", {}),
-                                          model.get("definitions", {}), retries)
+    config = translate.build_retry_config(
+        prefix, model.get("retry", {}), model.get("definitions", {}), retries
+    )
     checker = retryhandler.create_checker_from_retry_config(config, prefix)
     delay = retryhandler.create_retry_action_from_config(config, prefix)
     handler = retryhandler.RetryHandler(
-        checker, lambda attempts: min(delay(attempts=attempts), MAX_BACKOFF))
+        checker, lambda attempts: min(delay(attempts=attempts), MAX_BACKOFF)
+    )
     # Under the id botocore registers its own handler with: it replaces that one.
     unique_id = f"retry-config-{client.meta.service_model.service_id.hyphenize()}"
     client.meta.events.unregister(event, unique_id=unique_id)
@@ -508,9 +575,13 @@ def _check_is_dynamodb(http_response, model, **_: Any) -> None:
         return
     body = http_response.content.lstrip()
     if body and not body.startswith(b"{"):
-        raise ConnectionFailed(_not_dynamodb(
-            _endpoint_of(http_response.url), model.name,
-            f"HTTP {http_response.status_code} and a body that is not DynamoDB's JSON"))
+        raise ConnectionFailed(
+            _not_dynamodb(
+                _endpoint_of(http_response.url),
+                model.name,
+                f"HTTP {http_response.status_code} and a body that is not DynamoDB's JSON",
+            )
+        )
 
 
 def _test_bound(used: float, saved: float) -> str:
@@ -523,9 +594,11 @@ def _endpoint_of(url: str) -> str:
 
 
 def _not_dynamodb(where: str, operation: str, answer: str) -> str:
-    return (f"{where} is not a DynamoDB endpoint: it answered {operation} with {answer}. Check "
-            "the endpoint URL (scheme, host, port and path of a DynamoDB API, such as "
-            "DynamoDB Local's).")
+    return (
+        f"{where} is not a DynamoDB endpoint: it answered {operation} with {answer}. Check "
+        "the endpoint URL (scheme, host, port and path of a DynamoDB API, such as "
+        "DynamoDB Local's)."
+    )
 
 
 def _status_text(status) -> str:
@@ -548,8 +621,9 @@ def _check_crc32(http_response, **_: Any) -> None:
         if actual != int(expected):
             from botocore.exceptions import ChecksumError
 
-            raise ChecksumError(checksum_type="crc32", expected_checksum=expected,
-                                actual_checksum=actual)
+            raise ChecksumError(
+                checksum_type="crc32", expected_checksum=expected, actual_checksum=actual
+            )
 
 
 def _refuse_writes(params: dict, model, **_: Any) -> None:
@@ -560,9 +634,11 @@ def _refuse_writes(params: dict, model, **_: Any) -> None:
 
 
 def no_credentials_message() -> str:
-    return ("No AWS credentials found. Give an access key id and secret access key, a profile, "
-            "or a role ARN; or run where the default chain has credentials (environment, "
-            "~/.aws/credentials, web identity token, ECS or EC2 instance metadata).")
+    return (
+        "No AWS credentials found. Give an access key id and secret access key, a profile, "
+        "or a role ARN; or run where the default chain has credentials (environment, "
+        "~/.aws/credentials, web identity token, ECS or EC2 instance metadata)."
+    )
 
 
 def _known_region(region: str) -> bool:
@@ -578,8 +654,13 @@ def _known_region(region: str) -> bool:
     return region in known
 
 
-def translate_error(error: Exception, operation: str, connection: Connection | None = None,
-                    params: dict | None = None, endpoint: str | None = None) -> DynaqueryError:
+def translate_error(
+    error: Exception,
+    operation: str,
+    connection: Connection | None = None,
+    params: dict | None = None,
+    endpoint: str | None = None,
+) -> DynaqueryError:
     """A botocore exception, as an error a user can act on. Never includes a secret.
 
     `endpoint` is where the failed call went, when it is not the DynamoDB endpoint (STS)."""
@@ -595,8 +676,9 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
     where = where or getattr(error, "kwargs", {}).get("endpoint_url") or "the endpoint"
 
     def assume_failed(reason: str) -> ConnectionFailed:
-        return ConnectionFailed(redact(
-            f"Cannot assume role {cfg.role_arn} (STS AssumeRole at {where}): {reason}"))
+        return ConnectionFailed(
+            redact(f"Cannot assume role {cfg.role_arn} (STS AssumeRole at {where}): {reason}")
+        )
 
     if isinstance(error, bx.ClientError):
         info = error.response.get("Error") or {}
@@ -617,38 +699,46 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
         if code == "Unknown" or code.isdigit():
             # No error code in the body: the answer of some other server, not of the service.
             if sts:
-                return assume_failed(f"it answered {_status_text(status or code)} with no STS "
-                                     "error: is it an STS endpoint? Check the STS endpoint URL.")
+                return assume_failed(
+                    f"it answered {_status_text(status or code)} with no STS "
+                    "error: is it an STS endpoint? Check the STS endpoint URL."
+                )
             answer = f"{_status_text(status or code)} and no DynamoDB error in its body"
             if status and int(status) >= 500:
                 return ConnectionFailed(
                     f"{where} answered {operation} with {answer}: it is not a DynamoDB endpoint, "
-                    "or something in front of it (a proxy, a load balancer) failed.")
+                    "or something in front of it (a proxy, a load balancer) failed."
+                )
             return ConnectionFailed(_not_dynamodb(where, operation, answer))
         if sts:
             return assume_failed(f"{code}: {message}")
         from .hints import advise
 
-        hint = advise(code, message, params or {},
-                      _describer(connection) if connection else (lambda _t: None))
+        hint = advise(
+            code, message, params or {}, _describer(connection) if connection else (lambda _t: None)
+        )
         return ServiceError(operation, code, message, hint, status)
     if isinstance(error, bx.NoCredentialsError):
         return ConnectionFailed(no_credentials_message())
     if isinstance(error, bx.PartialCredentialsError):
         return ConnectionFailed(redact(f"Incomplete credentials: {error}"))
     if isinstance(error, bx.InvalidRegionError):  # from AWS_REGION or a profile
-        return ConfigurationError(f"The region {error.kwargs.get('region_name')!r} is not a "
-                                  "region name (like us-east-1).")
+        return ConfigurationError(
+            f"The region {error.kwargs.get('region_name')!r} is not a region name (like us-east-1)."
+        )
     if isinstance(error, bx.NoRegionError):
         return ConfigurationError(
-            "No region: give --region, or set AWS_REGION (or a region in your AWS profile).")
-    translated = _connection_error(error, operation, cfg, where,
-                                   getattr(connection, "_saved", None) or cfg)
+            "No region: give --region, or set AWS_REGION (or a region in your AWS profile)."
+        )
+    translated = _connection_error(
+        error, operation, cfg, where, getattr(connection, "_saved", None) or cfg
+    )
     if translated is not None:
         return assume_failed(translated.message) if sts else translated
     if sts:  # STS answered, but not as STS does (a web page, text that is no XML...)
-        return assume_failed("its answer is not an STS answer: is it an STS endpoint? Check the "
-                             "STS endpoint URL.")
+        return assume_failed(
+            "its answer is not an STS answer: is it an STS endpoint? Check the STS endpoint URL."
+        )
     if isinstance(error, ResponseParserError):
         return ConnectionFailed(_not_dynamodb(where, operation, "an answer that is not DynamoDB's"))
     if isinstance(error, bx.ParamValidationError):
@@ -658,8 +748,9 @@ def translate_error(error: Exception, operation: str, connection: Connection | N
     return ConnectionFailed(redact(f"{operation}: {type(error).__name__}: {error}"))
 
 
-def _connection_error(error: Exception, operation: str, cfg: ConnectionConfig,
-                      where: str, saved: ConnectionConfig) -> DynaqueryError | None:
+def _connection_error(
+    error: Exception, operation: str, cfg: ConnectionConfig, where: str, saved: ConnectionConfig
+) -> DynaqueryError | None:
     """The network's failures: timeouts, refused connections, TLS, a cut-off answer.
     `saved` has the timeouts of runs, when a connection test used shorter ones."""
     from botocore import exceptions as bx
@@ -669,29 +760,36 @@ def _connection_error(error: Exception, operation: str, cfg: ConnectionConfig,
         return ConnectionFailed(
             f"Timed out after {cfg.connect_timeout:g}s{f' ({note})' if note else ''} "
             f"connecting to {where}: "
-            "is the endpoint reachable from here (network, firewall, proxy)?")
+            "is the endpoint reachable from here (network, firewall, proxy)?"
+        )
     if isinstance(error, bx.ReadTimeoutError):
         note = _test_bound(cfg.read_timeout, saved.read_timeout)
         return ConnectionFailed(
             f"{operation}: no answer from {where} within {cfg.read_timeout:g}s (read timeout"
             f"{f', {note}' if note else ''}); the endpoint is slow or stuck. "
-            f"{'Try again.' if note else 'Raise the read timeout or try again.'}")
+            f"{'Try again.' if note else 'Raise the read timeout or try again.'}"
+        )
     if isinstance(error, bx.EndpointConnectionError):
         region = cfg.region
         if not cfg.endpoint_url and region and not _known_region(region):
             return ConnectionFailed(
                 f"Unknown region {region!r}: DynamoDB has no endpoint there (for example us-east-1, "
-                "eu-west-1). Check the region.")
-        return ConnectionFailed(f"Could not connect to {where}: the endpoint is unreachable "
-                                "(wrong URL or port, the server is down, or no network).")
-    if isinstance(error, (bx.ConnectionClosedError, bx.ProxyConnectionError, bx.SSLError,
-                          bx.HTTPClientError)):
+                "eu-west-1). Check the region."
+            )
+        return ConnectionFailed(
+            f"Could not connect to {where}: the endpoint is unreachable "
+            "(wrong URL or port, the server is down, or no network)."
+        )
+    if isinstance(
+        error, (bx.ConnectionClosedError, bx.ProxyConnectionError, bx.SSLError, bx.HTTPClientError)
+    ):
         return ConnectionFailed(cfg.redact(f"{operation}: connection to {where} failed: {error}"))
     if isinstance(error, bx.ChecksumError):
         return ConnectionFailed(
             f"{operation}: the answer from {where} was cut off or damaged on the way (its CRC32 "
             "checksum does not match) and the retries did not get a whole one; nothing of it "
-            "was used. Try again.")
+            "was used. Try again."
+        )
     return None
 
 
@@ -703,10 +801,14 @@ def _describer(connection: Connection):
             if table is None:
                 return connection.client.list_tables(Limit=100).get("TableNames", [])
             found = connection.client.describe_table(TableName=table)["Table"]
-            types = {d["AttributeName"]: d["AttributeType"]
-                     for d in found.get("AttributeDefinitions", [])}
-            keys = [(k["AttributeName"], "partition" if k["KeyType"] == "HASH" else "sort")
-                    for k in found["KeySchema"]]
+            types = {
+                d["AttributeName"]: d["AttributeType"]
+                for d in found.get("AttributeDefinitions", [])
+            }
+            keys = [
+                (k["AttributeName"], "partition" if k["KeyType"] == "HASH" else "sort")
+                for k in found["KeySchema"]
+            ]
             return keys, types
         except Exception:
             return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import Connection
-from .errors import DynaqueryError, ServiceError
+from .errors import DemoPortTaken, ServiceError
 
 _PROVISIONED = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
 
@@ -25,10 +25,14 @@ _PROVISIONED = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
 def _key_table(name: str, hash_key: str, range_key: str, **extra) -> dict:
     return {
         "TableName": name,
-        "AttributeDefinitions": [{"AttributeName": hash_key, "AttributeType": "S"},
-                                 {"AttributeName": range_key, "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
-                      {"AttributeName": range_key, "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": hash_key, "AttributeType": "S"},
+            {"AttributeName": range_key, "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ],
         "ProvisionedThroughput": _PROVISIONED,
         **extra,
     }
@@ -42,15 +46,21 @@ SPEC_TABLES = [
     _key_table("Thread", "ForumName", "Subject"),
     {
         **_key_table("Reply", "Id", "ReplyDateTime"),
-        "AttributeDefinitions": [{"AttributeName": "Id", "AttributeType": "S"},
-                                 {"AttributeName": "ReplyDateTime", "AttributeType": "S"},
-                                 {"AttributeName": "PostedBy", "AttributeType": "S"}],
-        "LocalSecondaryIndexes": [{
-            "IndexName": "PostedBy-Index",
-            "KeySchema": [{"AttributeName": "Id", "KeyType": "HASH"},
-                          {"AttributeName": "PostedBy", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        }],
+        "AttributeDefinitions": [
+            {"AttributeName": "Id", "AttributeType": "S"},
+            {"AttributeName": "ReplyDateTime", "AttributeType": "S"},
+            {"AttributeName": "PostedBy", "AttributeType": "S"},
+        ],
+        "LocalSecondaryIndexes": [
+            {
+                "IndexName": "PostedBy-Index",
+                "KeySchema": [
+                    {"AttributeName": "Id", "KeyType": "HASH"},
+                    {"AttributeName": "PostedBy", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
     },
 ]
 
@@ -69,24 +79,46 @@ SPEC_ITEMS = {
         {"name": "Warehouse", "address": "9 Dock Rd.", "city": "Shelbyville"},
     ],
     "Thread": [
-        {"ForumName": "Amazon DynamoDB", "Subject": "How do I update multiple items?",
-         "Views": 0, "Tags": {"SS": ["update", "multiple items"]}},
+        {
+            "ForumName": "Amazon DynamoDB",
+            "Subject": "How do I update multiple items?",
+            "Views": 0,
+            "Tags": {"SS": ["update", "multiple items"]},
+        },
         {"ForumName": "Amazon DynamoDB", "Subject": "DynamoDB Thread 1", "Views": 12, "Replies": 4},
     ],
     "Reply": [
-        {"Id": THREAD_1, "ReplyDateTime": "2015-09-15T19:58:22.947Z", "PostedBy": "User A",
-         "Message": "DynamoDB Thread 1 Reply 1 text"},
-        {"Id": THREAD_1, "ReplyDateTime": "2015-09-22T19:58:22.947Z", "PostedBy": "User B",
-         "Message": "DynamoDB Thread 1 Reply 2 text"},
-        {"Id": THREAD_1, "ReplyDateTime": "2015-09-29T19:58:22.947Z", "PostedBy": "User C",
-         "Message": "DynamoDB Thread 1 Reply 3 text"},
-        {"Id": THREAD_1, "ReplyDateTime": "2015-10-06T19:58:22.947Z", "PostedBy": "User D",
-         "Message": "DynamoDB Thread 1 Reply 4 text"},
+        {
+            "Id": THREAD_1,
+            "ReplyDateTime": "2015-09-15T19:58:22.947Z",
+            "PostedBy": "User A",
+            "Message": "DynamoDB Thread 1 Reply 1 text",
+        },
+        {
+            "Id": THREAD_1,
+            "ReplyDateTime": "2015-09-22T19:58:22.947Z",
+            "PostedBy": "User B",
+            "Message": "DynamoDB Thread 1 Reply 2 text",
+        },
+        {
+            "Id": THREAD_1,
+            "ReplyDateTime": "2015-09-29T19:58:22.947Z",
+            "PostedBy": "User C",
+            "Message": "DynamoDB Thread 1 Reply 3 text",
+        },
+        {
+            "Id": THREAD_1,
+            "ReplyDateTime": "2015-10-06T19:58:22.947Z",
+            "PostedBy": "User D",
+            "Message": "DynamoDB Thread 1 Reply 4 text",
+        },
     ],
 }
 
 
-def seed(connection: Connection, tables: list[str] | None = None, only_new: bool = False) -> list[str]:
+def seed(
+    connection: Connection, tables: list[str] | None = None, only_new: bool = False
+) -> list[str]:
     """Create the spec's tables (those not there yet) and put their items. Returns the tables.
     `only_new`: fill only the tables created now, leaving the items of existing ones as they are."""
     wanted = [t for t in SPEC_TABLES if tables is None or t["TableName"] in tables]
@@ -100,9 +132,12 @@ def seed(connection: Connection, tables: list[str] | None = None, only_new: bool
                 raise
     for table in wanted:
         connection.client.get_waiter("table_exists").wait(
-            TableName=table["TableName"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
-    writes = {t["TableName"]: [{"PutRequest": {"Item": item}} for item in SPEC_ITEMS[t["TableName"]]]
-              for t in (created if only_new else wanted)}
+            TableName=table["TableName"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        )
+    writes = {
+        t["TableName"]: [{"PutRequest": {"Item": item}} for item in SPEC_ITEMS[t["TableName"]]]
+        for t in (created if only_new else wanted)
+    }
     if writes:
         result = connection.run("BatchWriteItem", {"RequestItems": writes})
         if not result.complete:
@@ -122,9 +157,20 @@ class DemoRun:
 
 DEMO_RUNS = [
     DemoRun("The tables", ["run", "ListTables"]),
-    DemoRun("An item, by its key written with plain values", [
-        "run", "GetItem", '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}}']),
-    DemoRun("The documentation's Query Table, on an index, with the whole result", ["run", "query_table", """{
+    DemoRun(
+        "An item, by its key written with plain values",
+        [
+            "run",
+            "GetItem",
+            '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "emp_1"}}',
+        ],
+    ),
+    DemoRun(
+        "The documentation's Query Table, on an index, with the whole result",
+        [
+            "run",
+            "query_table",
+            """{
     "TableName": "Reply",
     "IndexName": "PostedBy-Index",
     "Limit": 3,
@@ -137,21 +183,43 @@ DEMO_RUNS = [
         ":v2b": {"S": "User C"}
     },
     "ReturnConsumedCapacity": "TOTAL"
-}""", "--output", "full"]),
-    DemoRun("A Scan with a comment in its JSON, as a table", ["run", "Scan", """{
+}""",
+            "--output",
+            "full",
+        ],
+    ),
+    DemoRun(
+        "A Scan with a comment in its JSON, as a table",
+        [
+            "run",
+            "Scan",
+            """{
     "TableName": "users",
     "FilterExpression": "#n = :val",
     "ExpressionAttributeNames": { // "name" is a reserved keyword, so this key sets an alias
         "#n": "name"
     },
     "ExpressionAttributeValues": {":val": {"S": "Anneke"}}
-}""", "--output", "table"]),
-    DemoRun("The documentation's UpdateItem, which is wrong ('name' is a reserved word): "
-            "refused, with the fix", ["run", "UpdateItem", """{
+}""",
+            "--output",
+            "table",
+        ],
+    ),
+    DemoRun(
+        "The documentation's UpdateItem, which is wrong ('name' is a reserved word): "
+        "refused, with the fix",
+        [
+            "run",
+            "UpdateItem",
+            """{
     "TableName" : "users",
     "Key" : {"team_id" : {"S" : "team_1"}, "employee_id" : {"S" : "emp_1"}},
     "UpdateExpression" : "set name = Amal"
-}"""], succeeds=False, refusal="write #name instead"),
+}""",
+        ],
+        succeeds=False,
+        refusal="write #name instead",
+    ),
 ]
 
 
@@ -162,8 +230,11 @@ def run_examples(flags: list[str], runs: list[DemoRun] = DEMO_RUNS) -> int:
     for run in runs:
         print(f"# {run.title}{'' if run.succeeds else ' (expected to fail)'}", flush=True)
         print("$ dynaquery " + " ".join(shlex.quote(a) for a in run.args), flush=True)
-        done = subprocess.run([sys.executable, "-m", "dynaquery", *run.args, *flags],
-                              stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "dynaquery", *run.args, *flags],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         sys.stderr.write(done.stderr)
         sys.stderr.flush()
         code = done.returncode
@@ -178,8 +249,11 @@ def run_examples(flags: list[str], runs: list[DemoRun] = DEMO_RUNS) -> int:
         print("The demo went wrong at: " + "; ".join(unexpected), file=sys.stderr, flush=True)
         return 1
     refused = sum(not run.succeeds for run in runs)
-    print(f"Demo done: {len(runs) - refused} examples ran, {refused} refused as expected.", flush=True)
+    print(
+        f"Demo done: {len(runs) - refused} examples ran, {refused} refused as expected.", flush=True
+    )
     return 0
+
 
 DEMO_DATASOURCE = "demo"
 DEMO_KEYS = {"region": "us-east-1", "access_key_id": "demo", "secret_access_key": "demo"}
@@ -187,10 +261,6 @@ DEMO_KEYS = {"region": "us-east-1", "access_key_id": "demo", "secret_access_key"
 # workspace directory: saved data sources keep pointing at a live engine across restarts.
 DEMO_PORT = 8001
 ENGINE_STATE = "engine.json"
-
-
-class DemoPortTaken(DynaqueryError):
-    """The demo engine's remembered port is held by something that is not this demo engine."""
 
 
 @dataclass
@@ -238,18 +308,24 @@ def start_engine(home: Path | None = None, echo=print, port: int | None = None) 
             echo(f"dynaquery: reusing the demo engine still running at {_url(chosen)}.")
             return DemoEngine(_url(chosen), data_dir, reused=True)
         if found != "free":
-            what = ("another DynamoDB engine, not this workspace's demo engine"
-                    if found == "dynamodb" else "another program")
+            what = (
+                "another DynamoDB engine, not this workspace's demo engine"
+                if found == "dynamodb"
+                else "another program"
+            )
             raise DemoPortTaken(
                 f"The demo engine's port {chosen} (remembered in {state_file}) is taken by {what}. "
                 f"Stop it and start again, or delete {state_file} to give the demo a new port "
-                f"(the data source '{DEMO_DATASOURCE}' follows it).")
+                f"(the data source '{DEMO_DATASOURCE}' follows it)."
+            )
     try:
         server = start_dynamodb_local(chosen, db_path=data_dir, shared_db=True)
     except (LocalEngineUnavailable, OSError, RuntimeError) as error:
-        echo(f"dynaquery: DynamoDB Local is not available ({error}); using moto's engine in this "
-             f"process instead. It keeps nothing: the demo's tables and items are lost when it "
-             f"stops (install Java 17 to keep them).")
+        echo(
+            f"dynaquery: DynamoDB Local is not available ({error}); using moto's engine in this "
+            f"process instead. It keeps nothing: the demo's tables and items are lost when it "
+            f"stops (install Java 17 to keep them)."
+        )
         server = start_moto_in_process(chosen)
         _write_state(state_file, {"port": chosen})
         return DemoEngine(server.endpoint_url, None, server=server)
@@ -310,10 +386,15 @@ def _probe(port: int) -> str:
     except OSError:
         return "other"
     client = botocore.session.get_session().create_client(
-        "dynamodb", endpoint_url=_url(port), **{
-            "region_name": DEMO_KEYS["region"], "aws_access_key_id": DEMO_KEYS["access_key_id"],
-            "aws_secret_access_key": DEMO_KEYS["secret_access_key"]},
-        config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1}))
+        "dynamodb",
+        endpoint_url=_url(port),
+        **{
+            "region_name": DEMO_KEYS["region"],
+            "aws_access_key_id": DEMO_KEYS["access_key_id"],
+            "aws_secret_access_key": DEMO_KEYS["secret_access_key"],
+        },
+        config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1}),
+    )
     try:
         client.list_tables(Limit=1)
         return "dynamodb"
@@ -344,16 +425,18 @@ def _is_ours(pid: Any, data_dir: Path) -> bool:
 def register(workspace, endpoint_url: str):
     """Seed the engine at `endpoint_url` with the spec's tables and save it as the data source
     `demo` (updated in place if the workspace has one). Tables already there keep their items."""
-    from .workspace import NotFound
+    from .errors import NotFound
 
     settings = {"endpoint_url": endpoint_url, **DEMO_KEYS}
     seed(Connection(**settings), only_new=True)
     try:
         workspace.datasource(DEMO_DATASOURCE)
     except NotFound:
-        return workspace.add_datasource(DEMO_DATASOURCE, description="the local demo engine, "
-                                        "with the tables of the documentation's examples",
-                                        **settings)
+        return workspace.add_datasource(
+            DEMO_DATASOURCE,
+            description="the local demo engine, with the tables of the documentation's examples",
+            **settings,
+        )
     return workspace.update_datasource(DEMO_DATASOURCE, read_only=False, **settings)
 
 
@@ -362,13 +445,28 @@ def main() -> int:
 
     print("Starting DynamoDB Local on loopback...", flush=True)
     with start_dynamodb_local() as server:
-        settings = {"endpoint_url": server.endpoint_url, "region": "us-east-1",
-                    "access_key_id": "demo", "secret_access_key": "demo"}
+        settings = {
+            "endpoint_url": server.endpoint_url,
+            "region": "us-east-1",
+            "access_key_id": "demo",
+            "secret_access_key": "demo",
+        }
         seed(Connection(**settings))
-        print(f"DynamoDB Local at {server.endpoint_url}; tables: "
-              f"{', '.join(t['TableName'] for t in SPEC_TABLES)}\n", flush=True)
-        flags = ["--endpoint-url", server.endpoint_url, "--region", "us-east-1",
-                 "--access-key-id", "demo", "--secret-access-key", "demo"]
+        print(
+            f"DynamoDB Local at {server.endpoint_url}; tables: "
+            f"{', '.join(t['TableName'] for t in SPEC_TABLES)}\n",
+            flush=True,
+        )
+        flags = [
+            "--endpoint-url",
+            server.endpoint_url,
+            "--region",
+            "us-east-1",
+            "--access-key-id",
+            "demo",
+            "--secret-access-key",
+            "demo",
+        ]
         return run_examples(flags)
 
 

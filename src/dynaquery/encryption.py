@@ -54,7 +54,7 @@ class SecretBox:
 
         if not token.startswith(PREFIX):
             raise ConfigurationError("A stored secret is in an unknown format.")
-        raw = base64.b64decode(token[len(PREFIX):])
+        raw = base64.b64decode(token[len(PREFIX) :])
         try:
             plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
         except InvalidTag:
@@ -63,12 +63,14 @@ class SecretBox:
             raise ConfigurationError(
                 f"A stored secret cannot be decrypted with the key from {self.source}: the key is "
                 "not the one it was saved with (or the stored value was altered). Use the original "
-                f"key ({KEY_ENV} or the key file), or save the data source's secret again.") from None
+                f"key ({KEY_ENV} or the key file), or save the data source's secret again."
+            ) from None
         return plain.decode("utf-8")
 
 
-def derive_key(text: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R,
-               p: int = SCRYPT_P) -> bytes:
+def derive_key(
+    text: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> bytes:
     """A 256-bit key from a passphrase: scrypt, memory-hard, with the workspace's salt."""
     return _scrypt(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), salt, n, r, p)
 
@@ -86,8 +88,12 @@ def legacy_key(text: str) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"dynaquery-secret-key",
-                info=b"workspace secrets v1").derive(text.encode("utf-8"))
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"dynaquery-secret-key",
+        info=b"workspace secrets v1",
+    ).derive(text.encode("utf-8"))
 
 
 def load_box(key_file: Path) -> SecretBox:
@@ -105,8 +111,13 @@ def open_box(engine, key_file: Path) -> SecretBox:
     from . import store
 
     def read(db) -> tuple[str | None, str | None]:
-        rows = dict(db.execute(sa.select(store.settings.c.key, store.settings.c.value).where(
-            store.settings.c.key.in_([FINGERPRINT_SETTING, KDF_SETTING]))).all())
+        rows = dict(
+            db.execute(
+                sa.select(store.settings.c.key, store.settings.c.value).where(
+                    store.settings.c.key.in_([FINGERPRINT_SETTING, KDF_SETTING])
+                )
+            ).all()
+        )
         return rows.get(FINGERPRINT_SETTING), rows.get(KDF_SETTING)
 
     def put(db, key: str, value: str) -> None:
@@ -130,8 +141,15 @@ def open_box(engine, key_file: Path) -> SecretBox:
             known, kdf = read(db)
             if kdf is None:
                 salt = os.urandom(16)
-                kdf = json.dumps({"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                                  "salt": base64.b64encode(salt).decode("ascii")})
+                kdf = json.dumps(
+                    {
+                        "kdf": "scrypt",
+                        "n": SCRYPT_N,
+                        "r": SCRYPT_R,
+                        "p": SCRYPT_P,
+                        "salt": base64.b64encode(salt).decode("ascii"),
+                    }
+                )
                 box = SecretBox(derive_key(text, salt), KEY_ENV)
                 if known is not None:
                     old = SecretBox(legacy_key(text), KEY_ENV)
@@ -142,8 +160,10 @@ def open_box(engine, key_file: Path) -> SecretBox:
                 put(db, FINGERPRINT_SETTING, box.fingerprint)
                 return box
     params = json.loads(kdf)
-    box = SecretBox(derive_key(text, base64.b64decode(params["salt"]), params["n"], params["r"],
-                               params["p"]), KEY_ENV)
+    box = SecretBox(
+        derive_key(text, base64.b64decode(params["salt"]), params["n"], params["r"], params["p"]),
+        KEY_ENV,
+    )
     return _checked(box, known, key_file)
 
 
@@ -152,7 +172,8 @@ def _checked(box: SecretBox, known: str | None, key_file: Path) -> SecretBox:
         raise ConfigurationError(
             f"The secrets key from {box.source} is not the key this workspace's secrets were "
             f"saved with. Set {KEY_ENV} to the original key (or restore the key file "
-            f"{key_file}).")
+            f"{key_file})."
+        )
     return box
 
 
@@ -165,8 +186,10 @@ def _reseal(db, old: SecretBox, new: SecretBox) -> None:
 
     table = store.datasources
     for ds_id, sealed in db.execute(sa.select(table.c.id, table.c.secrets)).all():
-        secrets = {name: new.seal(old.open(value, f"{ds_id}/{name}"), f"{ds_id}/{name}")
-                   for name, value in json.loads(sealed).items()}
+        secrets = {
+            name: new.seal(old.open(value, f"{ds_id}/{name}"), f"{ds_id}/{name}")
+            for name, value in json.loads(sealed).items()
+        }
         db.execute(table.update().where(table.c.id == ds_id).values(secrets=json.dumps(secrets)))
 
 

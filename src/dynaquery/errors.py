@@ -1,4 +1,26 @@
-"""The errors dynaquery raises. Each carries the exit code the CLI uses for it.
+"""The errors dynaquery raises, all of them, in one tree:
+
+    DynaqueryError                 exit 1, HTTP 500: every error raised on purpose
+    ├── InputError                 exit 2, HTTP 400: the input is wrong, nothing was sent
+    │   ├── ParseError             the parameter text is not JSON (line, column)
+    │   ├── ValidationError        the parameters do not fit the operation (problems)
+    │   ├── UnknownOperationError  no such operation (suggestions)
+    │   ├── ConfigurationError     connection settings incomplete or contradictory
+    │   ├── ReadOnlyError          HTTP 403: a write on a read-only data source
+    │   ├── NotFound               HTTP 404: no data source or query of that name
+    │   └── Conflict               HTTP 409: a name taken, a data source still used
+    ├── ServiceError               HTTP 502: DynamoDB answered with an error
+    ├── ConnectionFailed           HTTP 502: DynamoDB or the credentials out of reach
+    ├── ExportInterrupted          exit 130: an export stopped by Ctrl-C (its checkpoint stays)
+    ├── ImportStopped              an import stopped early (exit code: that of its cause)
+    └── DemoPortTaken              the demo engine's port is held by something else
+
+    RuntimeError
+    └── LocalEngineUnavailable     DynamoDB Local or moto cannot be started (tests, the demo)
+
+Each class carries `exit_code`, the command's exit code, and `http_status`, the API's answer.
+The server's own refusals (401 sign in, 413 body too large, 428 confirm first, 429 too many
+sign-ins) are no errors of the library: they belong to the server.
 
 Messages are written for the person who typed the query: what is wrong, where, and what to do.
 None of them ever contains a secret.
@@ -7,12 +29,14 @@ None of them ever contains a secret.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class DynaqueryError(Exception):
     """Base of every error dynaquery raises on purpose."""
 
     exit_code = 1
+    http_status = 500
     resume_token: str | None = None  # where a paginated run that failed midway can go on
 
     def __init__(self, message: str):
@@ -30,6 +54,7 @@ class InputError(DynaqueryError):
     """The user's input is wrong: nothing was sent. Exit code 2."""
 
     exit_code = 2
+    http_status = 400
 
 
 class ParseError(InputError):
@@ -95,19 +120,42 @@ class ConfigurationError(InputError):
 class ReadOnlyError(InputError):
     """A write or admin operation on a read-only data source: refused before anything is sent."""
 
+    http_status = 403
+
     def __init__(self, operation: str, what: str = "the data source"):
         super().__init__(
             f"{what[:1].upper()}{what[1:]} is read-only: {operation} writes or administers, so it "
             "was not sent. Only reads (Get, BatchGet, TransactGet, Query, Scan, Describe, List, "
-            "PartiQL SELECT) are allowed; use a data source that is not read-only for the rest.")
+            "PartiQL SELECT) are allowed; use a data source that is not read-only for the rest."
+        )
         self.operation = operation
 
 
-class ServiceError(DynaqueryError):
-    """DynamoDB answered with an error. Exit code 1."""
+class NotFound(InputError):
+    """A data source or query that the workspace does not have (or a server's download link)."""
 
-    def __init__(self, operation: str, code: str, message: str, hint: str | None = None,
-                 status: int | None = None):
+    http_status = 404
+
+
+class Conflict(InputError):
+    """A name that is already taken, or a data source still used by queries."""
+
+    http_status = 409
+
+
+class ServiceError(DynaqueryError):
+    """DynamoDB answered with an error. Exit code 1. (`status` is DynamoDB's HTTP status.)"""
+
+    http_status = 502
+
+    def __init__(
+        self,
+        operation: str,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        status: int | None = None,
+    ):
         text = f"{operation} failed: {code}: {message}"
         if hint:
             text += f"\nHint: {hint}"
@@ -130,3 +178,40 @@ class ServiceError(DynaqueryError):
 
 class ConnectionFailed(DynaqueryError):
     """The service could not be reached or the credentials could not be obtained. Exit code 1."""
+
+    http_status = 502
+
+
+class ExportInterrupted(DynaqueryError):
+    """An export stopped by Ctrl-C (KeyboardInterrupt); its checkpoint lets it go on.
+    `result` is the transfer.ExportResult of what was written."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, result: Any, checkpoint: str | None):
+        super().__init__(message)
+        self.result = result
+        self.checkpoint = checkpoint
+
+
+class ImportStopped(DynaqueryError):
+    """An import stopped before the end (a bad line with strict, or a failure of the service).
+    `result` is the transfer.ImportResult of what was written."""
+
+    def __init__(self, message: str, result: Any, exit_code: int = 1):
+        super().__init__(message)
+        self.result = result
+        self.exit_code = exit_code
+
+
+class DemoPortTaken(DynaqueryError):
+    """The demo engine's remembered port is held by something that is not this demo engine."""
+
+
+class LocalEngineUnavailable(RuntimeError):
+    """A local engine cannot be fetched or started; the message says what to do.
+    Raised by the tools for the tests and the demo (local.py), not by the library: a
+    RuntimeError, which the command reports as any unexpected error (exit 1, HTTP 500)."""
+
+    exit_code = 1
+    http_status = 500

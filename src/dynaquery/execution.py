@@ -10,28 +10,40 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .catalog import Operation
-from .connection import Connection, translate_error
 from .errors import DynaqueryError, InputError, ServiceError
 from .request import Request, prepare
 from .results import Result, apply_transform, compile_transform, write_summary
 from .values import plain_response
 
+if TYPE_CHECKING:  # only a type: connection.py imports this module, in Connection.run
+    from .connection import Connection
+
 # The batch operations, and where each answers with what it left undone.
 BATCH_UNPROCESSED = {"BatchWriteItem": "UnprocessedItems", "BatchGetItem": "UnprocessedKeys"}
 # A batch refused with these applied nothing: it is sent again, with the same backoff.
-THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException",
-                              "RequestLimitExceeded"})
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 BACKOFF_BASE = 0.05  # seconds
 BACKOFF_CAP = 5.0
 
 
-def run(connection: Connection, operation: str | Operation | Request, params: Any = None, *,
-        all_pages: bool = False, max_items: int | None = None, starting_token: str | None = None,
-        batch_timeout: float = 60.0, transform: str | None = None,
-        sleep: Callable[[float], None] = time.sleep) -> Result:
+def run(
+    connection: Connection,
+    operation: str | Operation | Request,
+    params: Any = None,
+    *,
+    all_pages: bool = False,
+    max_items: int | None = None,
+    starting_token: str | None = None,
+    batch_timeout: float = 60.0,
+    transform: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Result:
     """Run one operation on a connection and return its Result.
 
     - params: the JSON text (comments and trailing commas allowed) or a dict, plain or typed values;
@@ -50,8 +62,9 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
     stats: dict[str, Any] = {}
     unprocessed = None
     if op.name in BATCH_UNPROCESSED:
-        raw, unprocessed = _batch(connection, op, request.params, BATCH_UNPROCESSED[op.name],
-                                  batch_timeout, stats, sleep)
+        raw, unprocessed = _batch(
+            connection, op, request.params, BATCH_UNPROCESSED[op.name], batch_timeout, stats, sleep
+        )
     elif op.pagination:
         raw = _paginate(connection, op, request.params, all_pages, max_items, starting_token, stats)
     else:
@@ -74,8 +87,9 @@ def run(connection: Connection, operation: str | Operation | Request, params: An
 # result
 
 
-def shape_result(op: Operation, raw: dict, stats: dict, duration: float,
-                 unprocessed: dict | None = None) -> Result:
+def shape_result(
+    op: Operation, raw: dict, stats: dict, duration: float, unprocessed: dict | None = None
+) -> Result:
     body = {k: v for k, v in raw.items() if k != "ResponseMetadata"}
     data = plain_response(body, op.output_plan) if op.output_plan else body
     responses = stats.pop("responses", [])
@@ -96,8 +110,9 @@ def shape_result(op: Operation, raw: dict, stats: dict, duration: float,
         if key in stats:
             meta[key] = stats[key]
     if unprocessed:
-        meta["unprocessed"] = sum(len(v["Keys"]) if isinstance(v, dict) else len(v)
-                                  for v in unprocessed.values())
+        meta["unprocessed"] = sum(
+            len(v["Keys"]) if isinstance(v, dict) else len(v) for v in unprocessed.values()
+        )
     return Result(op.name, data, raw, meta, unprocessed or None)
 
 
@@ -125,8 +140,15 @@ def _count(op: Operation, body: dict) -> int | None:
 # pagination
 
 
-def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bool,
-              max_items: int | None, starting_token: str | None, stats: dict) -> dict:
+def _paginate(
+    connection: Connection,
+    op: Operation,
+    params: dict,
+    all_pages: bool,
+    max_items: int | None,
+    starting_token: str | None,
+    stats: dict,
+) -> dict:
     pagination = op.pagination
     config: dict[str, Any] = {}
     if max_items:
@@ -138,7 +160,8 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
     pages: list[dict] = []
     try:
         iterator = connection.client.get_paginator(op.python_name).paginate(
-            **params, PaginationConfig=config)
+            **params, PaginationConfig=config
+        )
         for page in iterator:
             pages.append(page)
             if not follow:
@@ -146,8 +169,9 @@ def _paginate(connection: Connection, op: Operation, params: dict, all_pages: bo
     except DynaqueryError:
         raise
     except Exception as error:
-        raise _with_progress(translate_error(error, op.name, connection, params), pages,
-                             pagination) from None
+        raise _with_progress(
+            connection.translate_error(error, op.name, params), pages, pagination
+        ) from None
     token = iterator.resume_token if follow else _next_token(pages[0], pagination)
     merged = merge_pages(pages, pagination)
     if max_items and token:
@@ -171,16 +195,21 @@ def _check_token(token: str, pagination: dict) -> None:
     except Exception:
         decoded = None
     if not isinstance(decoded, dict) or not decoded or not set(decoded) <= allowed:
-        raise InputError("The starting token is not valid: pass the meta.next_token of a "
-                         "previous result of the same operation, unchanged.")
+        raise InputError(
+            "The starting token is not valid: pass the meta.next_token of a "
+            "previous result of the same operation, unchanged."
+        )
 
 
 def _next_token(page: dict, pagination: dict) -> str | None:
     """The starting token for the page after `page`, in botocore's format; None after the last."""
     from botocore.paginate import TokenEncoder
 
-    pending = {i: page[o] for i, o in zip(pagination["input_token"], pagination["output_token"])
-               if page.get(o)}
+    pending = {
+        i: page[o]
+        for i, o in zip(pagination["input_token"], pagination["output_token"])
+        if page.get(o)
+    }
     return TokenEncoder().encode(pending) if pending else None
 
 
@@ -190,8 +219,7 @@ def _with_progress(error: DynaqueryError, pages: list, pagination: dict) -> Dyna
         error.resume_token = _next_token(pages[-1], pagination)
         error.message += f"\n{len(pages)} page(s) had been read before the error."
         if error.resume_token:
-            error.message += (" To go on after them, pass this starting token: "
-                              f"{error.resume_token}")
+            error.message += f" To go on after them, pass this starting token: {error.resume_token}"
     return error
 
 
@@ -250,8 +278,9 @@ def batch_limit(op: Operation) -> int:
 def _split(op: Operation, request_items: dict) -> tuple[list[tuple[str, Any]], dict]:
     """(table, request-or-key) pairs, and per table the settings that go with its keys."""
     if op.name == "BatchGetItem":
-        settings = {t: {k: v for k, v in spec.items() if k != "Keys"}
-                    for t, spec in request_items.items()}
+        settings = {
+            t: {k: v for k, v in spec.items() if k != "Keys"} for t, spec in request_items.items()
+        }
         return [(t, key) for t, spec in request_items.items() for key in spec["Keys"]], settings
     return [(t, r) for t, requests in request_items.items() for r in requests], {}
 
@@ -269,50 +298,78 @@ def _group(op: Operation, pairs: list[tuple[str, Any]], settings: dict) -> dict:
 def backoff(attempt: int, deadline: float, sleep: Callable[[float], None] = time.sleep) -> bool:
     """Wait before retry number `attempt` (exponential, full jitter); False, without waiting,
     when the wait would end past the deadline."""
-    wait = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt) * random.random()
+    wait = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * random.random()
     if time.monotonic() + wait >= deadline:
         return False
     sleep(wait)
     return True
 
 
-def _batch(connection: Connection, op: Operation, params: dict, unprocessed_key: str,
-           timeout: float, stats: dict, sleep: Callable[[float], None]) -> tuple[dict, dict]:
+def send_until_processed(
+    send: Callable[[Any], Any],
+    pending: Any,
+    deadline: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[Any, int]:
+    """Send a batch, then what each answer left unprocessed, with backoff between the tries,
+    until nothing is left or the deadline: (what is left, the number of retries).
+
+    `send(pending)` makes one call and returns what it left. A call refused with a throttling
+    code applied nothing: it is sent again the same way. Any other error is raised."""
+    attempt = retries = 0
+    while pending:
+        if attempt:
+            if not backoff(attempt, deadline, sleep):
+                break
+            retries += 1
+        try:
+            pending = send(pending)
+        except ServiceError as error:  # throttled: botocore's own retries were not enough
+            if error.code not in THROTTLING_CODES or time.monotonic() >= deadline:
+                raise
+        attempt += 1
+    return pending, retries
+
+
+def _batch(
+    connection: Connection,
+    op: Operation,
+    params: dict,
+    unprocessed_key: str,
+    timeout: float,
+    stats: dict,
+    sleep: Callable[[float], None],
+) -> tuple[dict, dict]:
     pairs, settings = _split(op, params["RequestItems"])
     others = {k: v for k, v in params.items() if k != "RequestItems"}
     limit = batch_limit(op)
-    chunks = [pairs[i:i + limit] for i in range(0, len(pairs), limit)]
+    chunks = [pairs[i : i + limit] for i in range(0, len(pairs), limit)]
     deadline = time.monotonic() + timeout
     responses: list[dict] = []
     left: list[tuple[str, Any]] = []
     retries = 0
     done = 0
+
+    def call(pending: dict) -> dict:
+        response = connection.call(op.name, {**others, "RequestItems": pending})
+        responses.append(response)
+        return response.get(unprocessed_key) or {}
+
     for number, chunk in enumerate(chunks):
-        pending = _group(op, chunk, settings)
-        attempt = 0
-        while pending:
-            if attempt:
-                if not backoff(attempt, deadline, sleep):
-                    break
-                retries += 1
-            try:
-                response = connection.call(op.name, {**others, "RequestItems": pending})
-            except ServiceError as error:
-                if error.code in THROTTLING_CODES and time.monotonic() < deadline:
-                    attempt += 1  # botocore's own retries were not enough: back off, send again
-                    continue
-                error.message += _batch_progress(op, done, len(pairs), responses)
-                raise
-            responses.append(response)
-            pending = response.get(unprocessed_key) or {}
-            attempt += 1
+        try:
+            pending, tries = send_until_processed(
+                call, _group(op, chunk, settings), deadline, sleep
+            )
+        except ServiceError as error:
+            error.message += _batch_progress(op, done, len(pairs), responses)
+            raise
+        retries += tries
         left.extend(_split(op, pending)[0] if pending else [])
         done += len(chunk)
         if time.monotonic() >= deadline and number + 1 < len(chunks):
-            left.extend(pair for later in chunks[number + 1:] for pair in later)
+            left.extend(pair for later in chunks[number + 1 :] for pair in later)
             break
-    stats.update(responses=responses, batch_requests=len(responses),
-                 batch_retries=retries)
+    stats.update(responses=responses, batch_requests=len(responses), batch_retries=retries)
     unprocessed = _group(op, left, settings) if left else {}
     return _merge_batch(op, responses, unprocessed_key, unprocessed), unprocessed
 
@@ -321,12 +378,15 @@ def _batch_progress(op: Operation, done: int, total: int, responses: list[dict])
     if not done:
         return ""
     verb = "applied" if op.name == "BatchWriteItem" else "read"
-    return (f"\n{done} of {total} requests had been {verb} before the error "
-            f"(in {len(responses)} calls); the rest were not sent.")
+    return (
+        f"\n{done} of {total} requests had been {verb} before the error "
+        f"(in {len(responses)} calls); the rest were not sent."
+    )
 
 
-def _merge_batch(op: Operation, responses: list[dict], unprocessed_key: str,
-                 unprocessed: dict) -> dict:
+def _merge_batch(
+    op: Operation, responses: list[dict], unprocessed_key: str, unprocessed: dict
+) -> dict:
     merged: dict[str, Any] = {}
     if op.name == "BatchGetItem":
         tables: dict[str, list] = {}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from .errors import Problem, join_path
 from .values import ATTRIBUTE_VALUE_SHAPE, TYPE_TAGS
@@ -81,13 +82,13 @@ def reserved_word_advice(word: str, scope: dict) -> str:
     alias, new = _alias_for(word, scope.get("ExpressionAttributeNames"))
     if not new:
         return f"write {alias} instead (ExpressionAttributeNames already maps it to {word!r})."
-    advice = (f"write {alias} instead, and add \"ExpressionAttributeNames\": "
-              f"{{\"{alias}\": \"{word}\"}}.")
+    advice = f'write {alias} instead, and add "ExpressionAttributeNames": {{"{alias}": "{word}"}}.'
     update = scope.get("UpdateExpression")
     if isinstance(update, str):
         # "SET name = Amal": a bare word after = is read as another attribute, not as text.
-        assignment = re.fullmatch(rf"(?is)\s*set\s+{re.escape(word)}\s*=\s*([A-Za-z_]\w*)\s*",
-                                  update)
+        assignment = re.fullmatch(
+            rf"(?is)\s*set\s+{re.escape(word)}\s*=\s*([A-Za-z_]\w*)\s*", update
+        )
         if assignment:
             value = assignment.group(1)
             fixed = {
@@ -95,9 +96,11 @@ def reserved_word_advice(word: str, scope: dict) -> str:
                 "ExpressionAttributeNames": {alias: word},
                 "ExpressionAttributeValues": {f":{word}": value},
             }
-            advice += (f" A value such as {value} goes in through a placeholder too (written bare, "
-                       f"{value} names another attribute); to set {word} to {value!r}, write: "
-                       f"{json.dumps(fixed)[1:-1]}")
+            advice += (
+                f" A value such as {value} goes in through a placeholder too (written bare, "
+                f"{value} names another attribute); to set {word} to {value!r}, write: "
+                f"{json.dumps(fixed)[1:-1]}"
+            )
     return advice
 
 
@@ -108,10 +111,13 @@ def _reserved_word_problems(scope: dict, path: str, members) -> list[Problem]:
         if not isinstance(expression, str):
             continue
         for word in reserved_in(expression):
-            problems.append(Problem(
-                join_path(path, member),
-                f"{word!r} is a reserved word in DynamoDB expressions: "
-                + reserved_word_advice(word, scope)))
+            problems.append(
+                Problem(
+                    join_path(path, member),
+                    f"{word!r} is a reserved word in DynamoDB expressions: "
+                    + reserved_word_advice(word, scope),
+                )
+            )
     return problems
 
 
@@ -120,8 +126,10 @@ def _expression_problems(scope: dict, path: str, members) -> list[Problem]:
     if not expressions:
         return []
     problems: list[Problem] = []
-    for map_name, token_re in (("ExpressionAttributeValues", _VALUE_TOKEN),
-                               ("ExpressionAttributeNames", _NAME_TOKEN)):
+    for map_name, token_re in (
+        ("ExpressionAttributeValues", _VALUE_TOKEN),
+        ("ExpressionAttributeNames", _NAME_TOKEN),
+    ):
         defined = scope.get(map_name)
         defined = defined if isinstance(defined, dict) else {}
         used: set[str] = set()
@@ -129,15 +137,21 @@ def _expression_problems(scope: dict, path: str, members) -> list[Problem]:
             for token in token_re.findall(expression):
                 used.add(token)
                 if token not in defined:
-                    problems.append(Problem(
-                        join_path(path, expr_name),
-                        f"uses {token}, which {map_name} does not define: "
-                        f"add \"{map_name}\": {{\"{token}\": ...}}"))
+                    problems.append(
+                        Problem(
+                            join_path(path, expr_name),
+                            f"uses {token}, which {map_name} does not define: "
+                            f'add "{map_name}": {{"{token}": ...}}',
+                        )
+                    )
         for token in defined:
             if token not in used:
-                problems.append(Problem(
-                    join_path(path, f"{map_name}.{token}"),
-                    "not used in any expression: use it or remove it"))
+                problems.append(
+                    Problem(
+                        join_path(path, f"{map_name}.{token}"),
+                        "not used in any expression: use it or remove it",
+                    )
+                )
     return list(dict.fromkeys(problems))
 
 
@@ -164,16 +178,22 @@ def _key_schema_problems(params: dict) -> list[Problem]:
             continue
         defined[name] = i
         if name not in key_names:
-            problems.append(Problem(
-                f"AttributeDefinitions[{i}]",
-                f"{name!r} is not a key of the table or of any index. Declare only key attributes "
-                f"here (other attributes need no declaration): remove this entry"))
+            problems.append(
+                Problem(
+                    f"AttributeDefinitions[{i}]",
+                    f"{name!r} is not a key of the table or of any index. Declare only key attributes "
+                    f"here (other attributes need no declaration): remove this entry",
+                )
+            )
     for name, where in key_names.items():
         if name not in defined:
-            problems.append(Problem(
-                where,
-                f"{name!r} is not declared in AttributeDefinitions: add "
-                f"{{\"AttributeName\": \"{name}\", \"AttributeType\": \"S\"}} (S, N or B)"))
+            problems.append(
+                Problem(
+                    where,
+                    f"{name!r} is not declared in AttributeDefinitions: add "
+                    f'{{"AttributeName": "{name}", "AttributeType": "S"}} (S, N or B)',
+                )
+            )
     return problems
 
 
@@ -182,8 +202,11 @@ def _expression_members(shape) -> tuple[str, ...]:
     ExpressionAttributeNames (KeyCondition, Filter, Projection, Update, Condition...)."""
     if shape.type_name != "structure" or "ExpressionAttributeNames" not in shape.members:
         return ()
-    return tuple(m for m, sub in shape.members.items()
-                 if m.endswith("Expression") and sub.type_name == "string")
+    return tuple(
+        m
+        for m, sub in shape.members.items()
+        if m.endswith("Expression") and sub.type_name == "string"
+    )
 
 
 def _scopes(value: Any, shape, path: str = ""):
@@ -217,14 +240,14 @@ def _restore_time_problems(params: dict) -> list[Problem]:
         return []
     import datetime
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     try:
         if isinstance(when, (int, float)) or (hasattr(when, "is_finite") and when.is_finite()):
-            moment = datetime.datetime.fromtimestamp(float(when), datetime.timezone.utc)
+            moment = datetime.datetime.fromtimestamp(float(when), datetime.UTC)
         elif isinstance(when, str):
             moment = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.timezone.utc)
+                moment = moment.replace(tzinfo=datetime.UTC)
         else:
             return []
     except (ValueError, OverflowError, OSError):
@@ -233,11 +256,15 @@ def _restore_time_problems(params: dict) -> list[Problem]:
     if moment > now:
         return [Problem("RestoreDateTime", f"{stamp} is in the future")]
     if now - moment > datetime.timedelta(days=RESTORE_WINDOW_DAYS):
-        return [Problem("RestoreDateTime",
-                        f"{stamp} is more than {RESTORE_WINDOW_DAYS} days ago: a table can only be "
-                        "restored to a time inside its restorable window (DescribeContinuousBackups "
-                        "shows EarliestRestorableDateTime); give a later time, or use "
-                        "\"UseLatestRestorableTime\": true instead")]
+        return [
+            Problem(
+                "RestoreDateTime",
+                f"{stamp} is more than {RESTORE_WINDOW_DAYS} days ago: a table can only be "
+                "restored to a time inside its restorable window (DescribeContinuousBackups "
+                "shows EarliestRestorableDateTime); give a later time, or use "
+                '"UseLatestRestorableTime": true instead',
+            )
+        ]
     return []
 
 
@@ -265,11 +292,24 @@ def _reserved_word(code: str, message: str, params: dict, describe: Callable) ->
 
 # DynamoDB's answers to a key that does not fit the table: a wrong name, a missing part, an
 # extra attribute, a value of the wrong type.
-_KEY_ERRORS = ("key element does not match the schema", "required keys was not given a value",
-               "number of conditions on the keys is invalid", "type mismatch for key")
-_TYPE_NAMES = {"S": "a string", "N": "a number", "B": "binary", "BOOL": "true or false",
-               "NULL": "null", "M": "a map", "L": "a list", "SS": "a string set",
-               "NS": "a number set", "BS": "a binary set"}
+_KEY_ERRORS = (
+    "key element does not match the schema",
+    "required keys was not given a value",
+    "number of conditions on the keys is invalid",
+    "type mismatch for key",
+)
+_TYPE_NAMES = {
+    "S": "a string",
+    "N": "a number",
+    "B": "binary",
+    "BOOL": "true or false",
+    "NULL": "null",
+    "M": "a map",
+    "L": "a list",
+    "SS": "a string set",
+    "NS": "a number set",
+    "BS": "a binary set",
+}
 
 
 def _value_type(value: Any) -> str | None:
@@ -299,8 +339,9 @@ def _keys_given(params: dict) -> list[tuple[str, str, dict, bool]]:
         if isinstance(scope, dict) and isinstance(scope.get("TableName"), str):
             for member, is_item in (("Key", False), ("Item", True)):
                 if isinstance(scope.get(member), dict):
-                    found.append((scope["TableName"], join_path(path, member), scope[member],
-                                  is_item))
+                    found.append(
+                        (scope["TableName"], join_path(path, member), scope[member], is_item)
+                    )
 
     beside_table(params, "")
     transact = params.get("TransactItems")
@@ -309,11 +350,14 @@ def _keys_given(params: dict) -> list[tuple[str, str, dict, bool]]:
             for kind, inner in entry.items():
                 beside_table(inner, f"TransactItems[{i}].{kind}")
     requests = params.get("RequestItems")
-    for table, request in (requests.items() if isinstance(requests, dict) else []):
+    for table, request in requests.items() if isinstance(requests, dict) else []:
         where = join_path("RequestItems", str(table))
         if isinstance(request, dict) and isinstance(request.get("Keys"), list):
-            found.extend((table, f"a key in {where}.Keys", key, False)
-                         for key in request["Keys"] if isinstance(key, dict))
+            found.extend(
+                (table, f"a key in {where}.Keys", key, False)
+                for key in request["Keys"]
+                if isinstance(key, dict)
+            )
         for write in request if isinstance(request, list) else []:
             put = write.get("PutRequest") if isinstance(write, dict) else None
             delete = write.get("DeleteRequest") if isinstance(write, dict) else None
@@ -335,8 +379,10 @@ def _key_faults(given: dict, attributes: list, types: dict, is_item: bool) -> li
             continue
         actual = _value_type(given[name])
         if wanted and actual and actual != wanted:
-            mistyped.append(f"{name} is {_TYPE_NAMES.get(actual, actual)} ({actual}), the "
-                            f"table's {name} is {_TYPE_NAMES.get(wanted, wanted)} ({wanted})")
+            mistyped.append(
+                f"{name} is {_TYPE_NAMES.get(actual, actual)} ({actual}), the "
+                f"table's {name} is {_TYPE_NAMES.get(wanted, wanted)} ({wanted})"
+            )
     extra = [] if is_item else [name for name in given if name not in key_names]
     faults = []
     if missing:
@@ -344,8 +390,10 @@ def _key_faults(given: dict, attributes: list, types: dict, is_item: bool) -> li
     if mistyped:
         faults.append("Wrong type: " + "; ".join(mistyped) + ".")
     if extra:
-        faults.append(f"Not part of the key: {', '.join(extra)} (a key names exactly "
-                      f"{' and '.join(key_names)}, nothing else).")
+        faults.append(
+            f"Not part of the key: {', '.join(extra)} (a key names exactly "
+            f"{' and '.join(key_names)}, nothing else)."
+        )
     return faults
 
 
@@ -376,7 +424,8 @@ def _key_mismatch(code: str, message: str, params: dict, describe: Callable) -> 
 _KEY_COMPARISON = re.compile(
     r"(#?[A-Za-z0-9_]+)\s*(?:=|<=|>=|<|>|(?i:between))\s*(:[A-Za-z0-9_]+)"
     r"(?:\s+(?i:and)\s+(:[A-Za-z0-9_]+))?"
-    r"|(?i:begins_with)\s*\(\s*(#?[A-Za-z0-9_]+)\s*,\s*(:[A-Za-z0-9_]+)\s*\)")
+    r"|(?i:begins_with)\s*\(\s*(#?[A-Za-z0-9_]+)\s*,\s*(:[A-Za-z0-9_]+)\s*\)"
+)
 
 
 def _key_condition_types(code: str, message: str, params: dict, describe: Callable) -> str | None:
@@ -400,8 +449,10 @@ def _key_condition_types(code: str, message: str, params: dict, describe: Callab
         for token in filter(None, (match.group(2), match.group(3), match.group(5))):
             actual = _value_type(values.get(token)) if token in values else None
             if wanted and actual and actual != wanted:
-                faults.append(f"{token} is {_TYPE_NAMES.get(actual, actual)} ({actual}), but "
-                              f"{attribute} is {_TYPE_NAMES.get(wanted, wanted)} ({wanted})")
+                faults.append(
+                    f"{token} is {_TYPE_NAMES.get(actual, actual)} ({actual}), but "
+                    f"{attribute} is {_TYPE_NAMES.get(wanted, wanted)} ({wanted})"
+                )
     wanted_key = ", ".join(f"{name} ({kind}, {types.get(name, '?')})" for name, kind in attributes)
     hint = f"The key of table {table!r} is {wanted_key}."
     if faults:
@@ -448,32 +499,46 @@ def _missing_table(code: str, message: str, params: dict, describe: Callable) ->
 def _unimplemented(code: str, message: str, params: dict, describe: Callable) -> str | None:
     if code != "UnknownOperationException" and not (code.isdigit() and int(code) >= 500):
         return None
-    return ("This endpoint does not implement the operation. Local engines (DynamoDB Local, moto) "
-            "cover only part of the API; against AWS DynamoDB this request is valid as written.")
+    return (
+        "This endpoint does not implement the operation. Local engines (DynamoDB Local, moto) "
+        "cover only part of the API; against AWS DynamoDB this request is valid as written."
+    )
 
 
 def _backup_arn(code: str, message: str, params: dict, describe: Callable) -> str | None:
     arn = params.get("BackupArn")
     if not isinstance(arn, str) or "/backup/" in arn:
         return None
-    return (f"{arn!r} is not a backup's ARN (that of a table, or something else). A backup ARN "
-            "looks like arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/backup/ID: ListBackups lists them.")
+    return (
+        f"{arn!r} is not a backup's ARN (that of a table, or something else). A backup ARN "
+        "looks like arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/backup/ID: ListBackups lists them."
+    )
 
 
 def _restore_time(code: str, message: str, params: dict, describe: Callable) -> str | None:
     if "RestoreDateTime" not in params and code != "PointInTimeRecoveryUnavailableException":
         return None
-    return ("A point-in-time restore needs point-in-time recovery enabled on the source table "
-            "(UpdateContinuousBackups) and a RestoreDateTime inside its restorable window "
-            "(DescribeContinuousBackups shows EarliestRestorableDateTime and "
-            "LatestRestorableDateTime), or \"UseLatestRestorableTime\": true.")
+    return (
+        "A point-in-time restore needs point-in-time recovery enabled on the source table "
+        "(UpdateContinuousBackups) and a RestoreDateTime inside its restorable window "
+        "(DescribeContinuousBackups shows EarliestRestorableDateTime and "
+        'LatestRestorableDateTime), or "UseLatestRestorableTime": true.'
+    )
 
 
 def _credentials(code: str, message: str, params: dict, describe: Callable) -> str | None:
-    if code in ("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException",
-                "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken"):
-        return ("The access key id or the secret access key is wrong, or the key was deactivated: "
-                "check both, and the session token if the keys are temporary.")
+    if code in (
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    ):
+        return (
+            "The access key id or the secret access key is wrong, or the key was deactivated: "
+            "check both, and the session token if the keys are temporary."
+        )
     if code in ("ExpiredTokenException", "ExpiredToken"):
         return "The temporary credentials have expired: get new ones (or a new session token)."
     if code in ("AccessDeniedException", "AccessDenied"):
@@ -483,8 +548,16 @@ def _credentials(code: str, message: str, params: dict, describe: Callable) -> s
     return None
 
 
-ADVISORS = [_unimplemented, _credentials, _reserved_word, _key_mismatch, _key_condition_types,
-            _missing_table, _backup_arn, _restore_time]
+ADVISORS = [
+    _unimplemented,
+    _credentials,
+    _reserved_word,
+    _key_mismatch,
+    _key_condition_types,
+    _missing_table,
+    _backup_arn,
+    _restore_time,
+]
 
 
 def advise(code: str, message: str, params: dict, describe: Callable) -> str | None:

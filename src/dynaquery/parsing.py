@@ -37,12 +37,14 @@ def strip_comments(text: str) -> tuple[str, list[tuple[str, int]]]:
     stack: list[tuple[str, int]] = []
     for match in _TOKEN.finditer(text):
         token = match.group()
-        gap = text[last:match.start()]
+        gap = text[last : match.start()]
         if not gap.isspace() and gap:
             pending_comma = None  # a number or literal came after the comma
         pieces.append(gap)
         last = match.end()
-        if token.startswith("//") or (token.startswith("/*") and token.endswith("*/") and len(token) >= 4):
+        if token.startswith("//") or (
+            token.startswith("/*") and token.endswith("*/") and len(token) >= 4
+        ):
             pieces.append(_blank(token))
             continue
         if token == "/*":
@@ -97,8 +99,12 @@ _NOTHING = object()
 def _decode(text: str) -> Any:
     """json.loads with exact numbers, duplicate keys refused; a JSONDecodeError propagates."""
     try:
-        return json.loads(text, parse_float=exact_number, parse_constant=_reject_constant,
-                          object_pairs_hook=_object_without_duplicates)
+        return json.loads(
+            text,
+            parse_float=exact_number,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
     except json.JSONDecodeError:
         raise
     except ValueError as error:  # NaN / Infinity
@@ -123,7 +129,7 @@ def loads(text: str, *, if_empty: Any = _NOTHING) -> Any:
         return _decode(clean)
     except json.JSONDecodeError as error:
         reason = error.msg
-        if not clean[error.pos:].strip() and open_brackets:
+        if not clean[error.pos :].strip() and open_brackets:
             bracket, offset = open_brackets[-1]
             line, column = _position(text, offset)
             reason = (

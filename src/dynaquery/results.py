@@ -66,8 +66,11 @@ def write_summary(operation, params: dict | None, body: dict) -> str | None:
     if verb is None or model is None or model.input_shape is None or model.output_shape is None:
         return None
     members = model.input_shape.members
-    if "TableName" not in members or not ({"Item", "Key"} & set(members)) \
-            or "Attributes" not in model.output_shape.members:
+    if (
+        "TableName" not in members
+        or not ({"Item", "Key"} & set(members))
+        or "Attributes" not in model.output_shape.members
+    ):
         return None
     params = params if isinstance(params, dict) else {}
     asked = params.get("ReturnValues")
@@ -79,8 +82,11 @@ def write_summary(operation, params: dict | None, body: dict) -> str | None:
         # DynamoDB answers the same whether the key existed or not
         parts = ["1 item deleted, if it existed (ReturnValues ALL_OLD says whether it did)"]
     elif verb == "Put" and asked == "ALL_OLD":
-        parts = ["1 item written, replacing the item with this key" if returned
-                 else "1 item written (a new item: none had this key)"]
+        parts = [
+            "1 item written, replacing the item with this key"
+            if returned
+            else "1 item written (a new item: none had this key)"
+        ]
     else:
         parts = [f"1 item {_WRITTEN[verb]}"]
     if returned and asked:
@@ -138,8 +144,10 @@ def compile_transform(expression: str):
     except exceptions.ParseError as error:
         column = getattr(error, "lex_position", None)
         where = f" at column {column + 1}" if isinstance(column, int) else ""
-        raise InputError(f"Invalid transformation {expression!r}{where}: "
-                         f"{error.msg if hasattr(error, 'msg') else error}") from None
+        raise InputError(
+            f"Invalid transformation {expression!r}{where}: "
+            f"{error.msg if hasattr(error, 'msg') else error}"
+        ) from None
     except exceptions.JMESPathError as error:
         raise InputError(f"Invalid transformation {expression!r}: {error}") from None
 
@@ -196,8 +204,12 @@ def rows_of(value: Any) -> list[dict]:
             return [value["Item"]]
         responses = value.get("Responses")
         if isinstance(responses, dict):  # BatchGetItem: table -> items
-            return [{"_table": table, **item} for table, items in responses.items()
-                    for item in items if isinstance(item, dict)]
+            return [
+                {"_table": table, **item}
+                for table, items in responses.items()
+                for item in items
+                if isinstance(item, dict)
+            ]
         lists = [v for v in value.values() if isinstance(v, list)]
         if len(lists) == 1:
             return rows_of(lists[0])

@@ -9,9 +9,9 @@ instead of failing, and nothing is lost.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 
@@ -25,7 +25,8 @@ BUSY_TIMEOUT_S = 60
 metadata = sa.MetaData()
 
 datasources = sa.Table(
-    "datasources", metadata,
+    "datasources",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("description", sa.Text),
@@ -37,7 +38,8 @@ datasources = sa.Table(
 )
 
 queries = sa.Table(
-    "queries", metadata,
+    "queries",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("datasource_id", sa.String(36), sa.ForeignKey("datasources.id"), nullable=False),
@@ -51,7 +53,8 @@ queries = sa.Table(
 )
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("started_at", sa.String(32), nullable=False, index=True),
     sa.Column("duration_ms", sa.Float),
@@ -67,7 +70,8 @@ runs = sa.Table(
 )
 
 settings = sa.Table(
-    "settings", metadata,
+    "settings",
+    metadata,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
@@ -98,7 +102,8 @@ def create_engine(url: str) -> sa.Engine:
         except (ImportError, sa.exc.NoSuchModuleError) as error:
             raise ConfigurationError(
                 f"Cannot use the database {parsed.render_as_string(hide_password=True)}: "
-                f"{error}. Install its driver (for PostgreSQL: pip install psycopg).") from None
+                f"{error}. Install its driver (for PostgreSQL: pip install psycopg)."
+            ) from None
     database = parsed.database
     if database and database != ":memory:":
         _create_private_file(Path(database))

@@ -39,8 +39,13 @@ class Template:
     tree: Any
     names: list[str] = field(default_factory=list)
 
-    def render(self, values: dict[str, Any] | None = None, defaults: dict[str, Any] | None = None,
-               *, missing_ok: bool = False) -> tuple[Any, list[tuple[str, str]]]:
+    def render(
+        self,
+        values: dict[str, Any] | None = None,
+        defaults: dict[str, Any] | None = None,
+        *,
+        missing_ok: bool = False,
+    ) -> tuple[Any, list[tuple[str, str]]]:
         """The parameters with every placeholder filled, and where each one was: (JSON path,
         placeholder name) pairs.
 
@@ -53,15 +58,19 @@ class Template:
             name = unknown[0]
             hint = did_you_mean(name, self.names)
             takes = ", ".join(self.names) or "no parameters"
-            raise InputError(f"Unknown parameter {name!r}{' (' + hint + ')' if hint else ''}; "
-                             f"this query takes: {takes}.")
+            raise InputError(
+                f"Unknown parameter {name!r}{' (' + hint + ')' if hint else ''}; "
+                f"this query takes: {takes}."
+            )
         merged = {**defaults, **values}
         missing = [n for n in self.names if n not in merged]
         if missing and not missing_ok:
             flags = " ".join(f"--param {n}=VALUE" for n in missing)
-            raise InputError(f"Missing value for parameter{'s' if len(missing) > 1 else ''} "
-                             f"{', '.join(repr(n) for n in missing)}: give {flags} "
-                             "(or declare a default when saving the query).")
+            raise InputError(
+                f"Missing value for parameter{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(n) for n in missing)}: give {flags} "
+                "(or declare a default when saving the query)."
+            )
         holes: list[tuple[str, str]] = []
         try:
             return _fill(self.tree, merged, "", holes), holes
@@ -80,7 +89,7 @@ def parse(text: str | None) -> Template:
     # Walk the text outside strings (comments are already blanked in `clean`).
     for match in _STRING.finditer(clean):
         pieces.append(_mark_bare(text, clean, last, match.start(), names))
-        literal = text[match.start():match.end()]
+        literal = text[match.start() : match.end()]
         _check_string(literal, names)
         pieces.append(literal)
         last = match.end()
@@ -101,15 +110,17 @@ def _mark_bare(text: str, clean: str, start: int, end: int, names: list[str]) ->
         begin, finish = start + match.start(), start + match.end()
         out.append(text[last:begin])
         _remember(match.group(1), names)
-        inner = text[begin + 2:finish - 2]
+        inner = text[begin + 2 : finish - 2]
         out.append(f'"{_MARK}{inner}{_MARK}"')  # as long as the placeholder it stands for
         last = finish
     rest = text[last:end]
     stray = _OPENING.search(clean[last:end])
     if stray:
         line, column = _position(text, last + stray.start())
-        raise InputError(f"At line {line}, column {column}: '{{{{' opens a placeholder that is "
-                         "not '{{ name }}' (a name of letters, digits, '_', '.' or '-').")
+        raise InputError(
+            f"At line {line}, column {column}: '{{{{' opens a placeholder that is "
+            "not '{{ name }}' (a name of letters, digits, '_', '.' or '-')."
+        )
     out.append(rest)
     return "".join(out)
 
@@ -152,8 +163,7 @@ def _fill(node: Any, values: dict[str, Any], path: str, holes: list[tuple[str, s
     return node
 
 
-def _fill_text(text: str, values: dict[str, Any], path: str,
-               holes: list[tuple[str, str]]) -> str:
+def _fill_text(text: str, values: dict[str, Any], path: str, holes: list[tuple[str, str]]) -> str:
     """Replace placeholders inside a longer string by the values' text (one pass: a value that
     contains `{{ x }}` is not expanded again)."""
     if "{{" not in text:
@@ -180,8 +190,10 @@ def parse_assignment(item: str) -> tuple[str, Any]:
     """`--param name=text` (a string) or `--param name:=JSON` (any JSON value)."""
     match = re.fullmatch(r"(" + NAME + r")(:?=)(.*)", item, re.S)
     if not match:
-        raise InputError(f"--param {item!r}: write NAME=VALUE (a string) or NAME:=JSON "
-                         "(a number, true, an object...).")
+        raise InputError(
+            f"--param {item!r}: write NAME=VALUE (a string) or NAME:=JSON "
+            "(a number, true, an object...)."
+        )
     name, sign, raw = match.groups()
     if sign == "=":
         return name, raw

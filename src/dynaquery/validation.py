@@ -54,18 +54,30 @@ class _ModelValidator(ParamValidator):
         if shape.name == ATTRIBUTE_VALUE_SHAPE:
             return  # built and checked by values.typed_params
         super()._validate_structure(params, shape, errors, name)
-        if (isinstance(params, dict) and len(params) > 1 and not shape.is_tagged_union
-                and _ONE_OF.match(shape.documentation or "")):
+        if (
+            isinstance(params, dict)
+            and len(params) > 1
+            and not shape.is_tagged_union
+            and _ONE_OF.match(shape.documentation or "")
+        ):
             errors.report(name, "more than one input", members=list(shape.members))
 
     def _validate_string(self, param, shape, errors, name):
-        if (isinstance(param, str) and shape.name in _TABLE_NAME_SHAPES
-                and not looks_like_placeholder(param)
-                and not (shape.name == _NAME_OR_ARN and param.startswith("arn:"))):
+        if (
+            isinstance(param, str)
+            and shape.name in _TABLE_NAME_SHAPES
+            and not looks_like_placeholder(param)
+            and not (shape.name == _NAME_OR_ARN and param.startswith("arn:"))
+        ):
             problem = table_name_problem(param)
             if problem:
-                errors.report(name, "table name", param=param, problem=problem,
-                              arn_allowed=shape.name == _NAME_OR_ARN)
+                errors.report(
+                    name,
+                    "table name",
+                    param=param,
+                    problem=problem,
+                    arn_allowed=shape.name == _NAME_OR_ARN,
+                )
             return
         super()._validate_string(param, shape, errors, name)
         if not isinstance(param, str):
@@ -153,14 +165,22 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
         unknown = details["unknown_param"]
         hint = did_you_mean(unknown, details["valid_names"])
         valid = ", ".join(details["valid_names"])
-        return Problem(join_path(path, unknown), f"unknown parameter; {hint or 'valid here: ' + valid}")
+        return Problem(
+            join_path(path, unknown), f"unknown parameter; {hint or 'valid here: ' + valid}"
+        )
     if reason == "invalid type":
         param = details["param"]
         message = f"expected {_expected(details['valid_types'])}, got {describe_type(param)}"
-        if (isinstance(param, list) and len(param) == 1 and isinstance(param[0], dict)
-                and "dict" in str(details["valid_types"])):
+        if (
+            isinstance(param, list)
+            and len(param) == 1
+            and isinstance(param[0], dict)
+            and "dict" in str(details["valid_types"])
+        ):
             message += " (remove the surrounding [ ] and give the object itself)"
-        if isinstance(param, str) and any("int" in t or "float" in t for t in details["valid_types"]):
+        if isinstance(param, str) and any(
+            "int" in t or "float" in t for t in details["valid_types"]
+        ):
             message += " (write the number without quotes)"
         return Problem(path, message)
     if reason == "invalid range":
@@ -173,11 +193,15 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
     if reason == "invalid enum":
         hint = did_you_mean(details["param"], details["allowed"])
         allowed = ", ".join(details["allowed"])
-        return Problem(path, f"{details['param']!r} is not allowed; "
-                             f"{hint + ' ' if hint else ''}valid values: {allowed}")
+        return Problem(
+            path,
+            f"{details['param']!r} is not allowed; "
+            f"{hint + ' ' if hint else ''}valid values: {allowed}",
+        )
     if reason == "too long":
-        return Problem(path, f"too long: {len(details['param'])} characters, "
-                             f"at most {details['max_allowed']}")
+        return Problem(
+            path, f"too long: {len(details['param'])} characters, at most {details['max_allowed']}"
+        )
     if reason == "placeholder":
         return Problem(path, f"{details['param']!r} is a placeholder: replace it with a real value")
     if reason == "table name":
@@ -204,7 +228,9 @@ def validate(operation, params: dict) -> list[Problem]:
     shape = operation.input_shape
     if shape is None:
         if params:
-            return [Problem(key, f"unknown parameter; {operation.name} takes none") for key in params]
+            return [
+                Problem(key, f"unknown parameter; {operation.name} takes none") for key in params
+            ]
         return []
     report = _VALIDATOR.validate(params, shape)
     # ValidationErrors keeps its findings as (reason, name, details); its public API only formats them.

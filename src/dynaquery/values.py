@@ -4,7 +4,8 @@ Typed:  {"S": "x"}, {"N": "42"}, {"M": {"a": {"BOOL": true}}}, {"B": <bytes>} ..
 Plain:  "x", 42, {"a": true} ...
 
 Where AttributeValues sit is read from the service model (see `attribute_value_plan`): conversion
-happens there and nowhere else, so a parameter that merely looks like `{"S": ...}` elsewhere is untouched.
+happens there and nowhere else, so a parameter that merely looks like `{"S": ...}` elsewhere is
+untouched.
 
 Plain to typed: str -> S, int/Decimal -> N, bool -> BOOL, null -> NULL, list -> L, object -> M.
 An object whose only key is one of the ten type tags is read as a typed value, so typed and plain
@@ -13,11 +14,11 @@ can be mixed freely. Binary and sets have no plain form: write them typed (B and
 Typed to plain: N -> int when integral, else Decimal (never float, so no digit is lost),
 B -> base64 text, SS/NS/BS -> lists.
 
-Speed: these conversions run once per attribute of every item a scan reads or an import writes,
-so each has a fast path. The C module `_codec` (built with the package when a compiler is there)
-does the regular cases and hands anything else to the careful Python code below, which gives the
-same results and reports the same problems; without it, pure Python fast paths do the same job,
-slower. DYNAQUERY_PURE_PYTHON=1 turns the C module off.
+Each conversion has one Python implementation here (`_py_to_typed`, `_py_to_plain` and the
+`_py_` functions built on them): exact numbers, and each problem reported with its path. These
+conversions run once per attribute of every item a scan reads or an import writes, so the C
+module `_codec` (see `_speed/codec.py`) does the regular cases when it is built, and hands
+anything else to that Python code: the results and problems are the same (tests/test_codec.py).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import os
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ._speed.codec import load_codec
 from .errors import InputError, Problem, join_path
 from .parsing import describe_type
 
@@ -109,7 +110,7 @@ def _binary(value: Any, path: str, problems: list[Problem]) -> bytes | None:
         return bytes(value)
     if isinstance(value, str):
         try:
-            return base64.b64decode(value, validate=True)
+            return _strict_b64decode(value)
         except (binascii.Error, ValueError):
             problems.append(Problem(path, "binary values must be written in base64"))
             return None
@@ -142,7 +143,8 @@ def _from_tagged(tag: str, value: Any, path: str, problems: list[Problem]) -> di
         return {"B": _binary(value, tag_path, problems)}
     if tag == "BOOL":
         if not isinstance(value, bool):
-            problems.append(Problem(tag_path, f"expected true or false, got {describe_type(value)}"))
+            got = describe_type(value)
+            problems.append(Problem(tag_path, f"expected true or false, got {got}"))
         return {"BOOL": value}
     if tag == "NULL":
         if value is not True:
@@ -184,24 +186,28 @@ def item_to_typed(item: dict, path: str = "", problems: list[Problem] | None = N
     Problems are appended to `problems` (raised as ValueError when none is given)."""
     own = problems is None
     problems = [] if own else problems
-    result = _fast_item_typed(item)
+    result = _codec.fast_item_typed(item) if _codec is not None else None
     if result is None:
-        result = {name: _to_typed(value, join_path(path, name), problems)
-                  for name, value in item.items()}
+        result = {
+            name: _to_typed(value, join_path(path, name), problems) for name, value in item.items()
+        }
     if own and problems:
         raise ValueError("; ".join(str(p) for p in problems))
     return result
 
 
 def _to_typed(value: Any, path: str, problems: list[Problem]) -> dict:
-    """The typed form of a plain or typed value; what is wrong goes to `problems`, with its path."""
-    try:
-        return _fast_typed(value)
-    except _Careful:
-        return _careful_typed(value, path, problems)
+    """The typed form of a plain or typed value; what is wrong goes to `problems`, with its path.
+    The C module, when built, does the regular cases (it answers None for the others)."""
+    if _fast_typed is not None:
+        typed = _fast_typed(value)
+        if typed is not None:
+            return typed
+    return _py_to_typed(value, path, problems)
 
 
-def _careful_typed(value: Any, path: str, problems: list[Problem]) -> dict:
+def _py_to_typed(value: Any, path: str, problems: list[Problem]) -> dict:
+    """_to_typed in Python, for every case (the C module's included)."""
     if isinstance(value, str):
         return {"S": value}
     if isinstance(value, bool):
@@ -212,7 +218,7 @@ def _careful_typed(value: Any, path: str, problems: list[Problem]) -> dict:
         return {"N": _number_text(value, path, problems)}
     if isinstance(value, dict):
         if len(value) == 1:
-            (tag, inner), = value.items()
+            ((tag, inner),) = value.items()
             if tag in TYPE_TAGS:
                 return _from_tagged(tag, inner, path, problems)
         return {"M": {k: _to_typed(v, join_path(path, k), problems) for k, v in value.items()}}
@@ -237,129 +243,8 @@ def _typed_set(value: set | frozenset, path: str, problems: list[Problem]) -> di
     return {"NULL": True}
 
 
-class _Careful(Exception):
-    """The fast path met something it leaves to the careful one (a problem, an unusual type)."""
-
-
-_NUMBER_TEXT = None  # compiled on first use
-
-
-def _fast_number_text(value: Any) -> str:
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is float:
-        if not math.isfinite(value):
-            raise _Careful
-        return repr(value)
-    if kind is str:
-        global _NUMBER_TEXT
-        if _NUMBER_TEXT is None:
-            import re
-
-            _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-        if value.isascii() and _NUMBER_TEXT.fullmatch(value):
-            return value
-        raise _Careful
-    if kind is Decimal and value.is_finite():
-        return str(value)
-    raise _Careful
-
-
-def _fast_binary(value: Any) -> bytes:
-    kind = type(value)
-    if kind is bytes:
-        return value
-    if kind is bytearray:
-        return bytes(value)
-    if isinstance(value, str):
-        try:
-            return _strict_b64decode(value)
-        except (binascii.Error, ValueError) as error:
-            raise _Careful from error
-    raise _Careful
-
-
 def _strict_b64decode(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
-
-
-def _fast_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise _Careful
-
-
-_SET_ELEMENT = {"SS": _fast_string, "NS": _fast_number_text, "BS": _fast_binary}
-
-
-def _py_fast_typed(value: Any) -> dict:
-    """_careful_typed for the regular cases, with no paths to build; raises _Careful otherwise."""
-    kind = type(value)
-    if kind is str:
-        return {"S": value}
-    if kind is dict:
-        if len(value) == 1:
-            for tag, inner in value.items():
-                if tag in TYPE_TAGS:
-                    if type(tag) is not str:
-                        raise _Careful
-                    return _py_fast_tagged(tag, inner)
-        return {"M": {k: _py_fast_typed(v) for k, v in value.items()}}
-    if kind is int or kind is float or kind is Decimal:
-        return {"N": _fast_number_text(value)}
-    if kind is bool:
-        return {"BOOL": value}
-    if value is None:
-        return {"NULL": True}
-    if kind is list or kind is tuple:
-        return {"L": [_py_fast_typed(v) for v in value]}
-    if kind is bytes or kind is bytearray:
-        return {"B": bytes(value)}
-    if kind is set or kind is frozenset:
-        if all(isinstance(v, str) for v in value):
-            return {"SS": sorted(value)}
-        if all(isinstance(v, (bytes, bytearray)) for v in value):
-            return {"BS": sorted(bytes(v) for v in value)}
-        return {"NS": [_fast_number_text(v) for v in value if type(v) in _NUMBER_TYPES
-                       or _careful()]}
-    raise _Careful
-
-
-_NUMBER_TYPES = (int, float, Decimal)
-
-
-def _careful() -> bool:
-    raise _Careful
-
-
-def _py_fast_tagged(tag: str, value: Any) -> dict:
-    if tag == "S":
-        return {"S": _fast_string(value)}
-    if tag == "N":
-        return {"N": _fast_number_text(value)}
-    if tag == "M":
-        if not isinstance(value, dict):
-            raise _Careful
-        return {"M": {k: _py_fast_typed(v) for k, v in value.items()}}
-    if tag == "L":
-        if not isinstance(value, list):
-            raise _Careful
-        return {"L": [_py_fast_typed(v) for v in value]}
-    if tag == "BOOL":
-        if not isinstance(value, bool):
-            raise _Careful
-        return {"BOOL": value}
-    if tag == "NULL":
-        if value is not True:
-            raise _Careful
-        return {"NULL": True}
-    if tag == "B":
-        return {"B": _fast_binary(value)}
-    if not isinstance(value, (list, tuple, set, frozenset)):
-        raise _Careful
-    element = _SET_ELEMENT[tag]
-    return {tag: [element(v) for v in value]}
 
 
 def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> Any:
@@ -370,8 +255,10 @@ def typed_params(value: Any, plan: Plan, path: str, problems: list[Problem]) -> 
     if kind == "struct":
         if not isinstance(value, dict):
             return value  # the validator reports the wrong type
-        return {k: typed_params(v, sub[k], join_path(path, k), problems) if k in sub else v
-                for k, v in value.items()}
+        return {
+            k: typed_params(v, sub[k], join_path(path, k), problems) if k in sub else v
+            for k, v in value.items()
+        }
     if kind == "list":
         if not isinstance(value, list):
             return value
@@ -406,7 +293,7 @@ def _plain_binary(value: Any) -> str:
 
 
 def _py_to_plain(av: dict) -> Any:
-    (tag, value), = av.items()
+    ((tag, value),) = av.items()
     if tag == "S":
         return value
     if tag == "N":
@@ -430,33 +317,12 @@ def _py_to_plain(av: dict) -> Any:
     raise ValueError(f"unknown AttributeValue type {tag!r}")
 
 
-def _py_fast_plain(av: dict) -> Any:
-    """_py_to_plain, quicker for the common tags (membership tests beat unpacking)."""
-    if len(av) == 1:
-        if "S" in av:
-            return av["S"]
-        if "N" in av:
-            text = av["N"]
-            if type(text) is str and text.isdigit() and text.isascii():
-                return int(text)
-            return number(text)
-        if "M" in av:
-            value = av["M"]
-            if type(value) is dict:
-                return {k: _py_fast_plain(v) for k, v in value.items()}
-        elif "L" in av:
-            value = av["L"]
-            if type(value) is list:
-                return [_py_fast_plain(v) for v in value]
-    return _py_to_plain(av)
-
-
 def _py_item_to_plain(item: dict) -> dict:
-    return {k: _py_fast_plain(v) for k, v in item.items()}
+    return {k: _py_to_plain(v) for k, v in item.items()}
 
 
 def _py_items_to_plain(items) -> list[dict]:
-    return [{k: _py_fast_plain(v) for k, v in item.items()} for item in items]
+    return [_py_item_to_plain(item) for item in items]
 
 
 def _py_item_json(plain: Any) -> str:
@@ -471,8 +337,9 @@ def _py_items_jsonl(items, separator: str = "\n", lossy: list | None = None) -> 
     items = list(items)
     if lossy is not None:
         lossy.append(sum(1 for item in items if any(_lossy(v) for v in item.values())))
-    return "".join(to_json(_py_item_to_plain(item), pretty=False) + separator
-                   for item in items).encode("utf-8")
+    return "".join(
+        to_json(_py_item_to_plain(item), pretty=False) + separator for item in items
+    ).encode("utf-8")
 
 
 def _lossy(av: Any) -> bool:
@@ -509,53 +376,22 @@ def _py_typed_json(av: Any) -> str:
 
 
 def _py_typed_json_items(items, before: bytes, after: bytes, separator: bytes) -> bytes:
-    return separator.join(before + _py_typed_json(item).encode("utf-8") + after
-                          for item in items)
+    return separator.join(before + _py_typed_json(item).encode("utf-8") + after for item in items)
 
 
-def _load_codec():
-    if os.environ.get("DYNAQUERY_PURE_PYTHON"):
-        return None
-    try:
-        from . import _codec
-    except ImportError:
-        return None
-    _codec.setup(Decimal, _py_to_plain, number, _py_item_json, _strict_b64decode, _py_typed_json)
-    return _codec
-
-
-_codec = _load_codec()
+_codec = load_codec(Decimal, _py_to_plain, number, _py_item_json, _strict_b64decode, _py_typed_json)
 ACCELERATED = _codec is not None  # whether the C module does the hot paths
 
-
-def _py_fast_item_typed(item: Any) -> dict | None:
-    if type(item) is not dict:
-        return None
-    try:
-        return {name: _py_fast_typed(value) for name, value in item.items()}
-    except _Careful:
-        return None
-
-
-def _c_fast_typed(value: Any) -> dict:
-    typed = _codec.fast_typed(value)
-    if typed is None:
-        raise _Careful
-    return typed
-
-
 if _codec is not None:
-    _fast_typed = _c_fast_typed
-    _fast_item_typed = _codec.fast_item_typed
+    _fast_typed = _codec.fast_typed
     to_plain = _codec.to_plain
     item_to_plain = _codec.item_to_plain
     items_to_plain = _codec.items_to_plain
     items_jsonl = _codec.items_jsonl
     typed_json_items = _codec.typed_json_items
 else:
-    _fast_typed = _py_fast_typed
-    _fast_item_typed = _py_fast_item_typed
-    to_plain = _py_fast_plain
+    _fast_typed = None
+    to_plain = _py_to_plain
     item_to_plain = _py_item_to_plain
     items_to_plain = _py_items_to_plain
     items_jsonl = _py_items_jsonl

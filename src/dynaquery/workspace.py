@@ -22,40 +22,43 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
 from . import store, templates
-from .connection import SECRET_FIELDS, Connection, ConnectionConfig, Diagnosis
-from .errors import (ConfigurationError, DynaqueryError, InputError, ReadOnlyError,
-                     ValidationError)
+from .connection import Connection, ConnectionConfig, Diagnosis
+from .errors import (
+    ConfigurationError,
+    Conflict,
+    DynaqueryError,
+    InputError,
+    NotFound,
+    ReadOnlyError,
+    ValidationError,
+)
+from .settings import SECRET_FIELDS, keep_stored_secrets, masked
 from .validation import did_you_mean
 
 if TYPE_CHECKING:
     from .request import Request
 
-MASK = "********"
 MAX_CONNECTIONS = 64
 EXPORT_VERSION = 1
 # The settings a data source keeps besides its secrets: every field of ConnectionConfig.
-SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(ConnectionConfig)
-                       if f.name not in SECRET_FIELDS and f.name != "read_only")
-
-
-class NotFound(InputError):
-    """A data source or query that the workspace does not have (or a server's download link)."""
-
-
-class Conflict(InputError):
-    """A name that is already taken, or a data source still used by queries."""
+SETTING_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(ConnectionConfig)
+    if f.name not in SECRET_FIELDS and f.name != "read_only"
+)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -72,14 +75,18 @@ class DataSource:
     updated_at: str = ""
 
     def to_dict(self) -> dict:
-        settings = {k: v for k, v in dataclasses.asdict(self.config).items()
-                    if k in SETTING_FIELDS}
-        for name in SECRET_FIELDS:
-            settings[name] = MASK if name in self.secret_fields else None
+        settings = {k: v for k, v in dataclasses.asdict(self.config).items() if k in SETTING_FIELDS}
+        settings.update(masked({n: (n in self.secret_fields) or None for n in SECRET_FIELDS}))
         settings["auth"] = self.config.auth_method
-        return {"id": self.id, "name": self.name, "description": self.description,
-                "read_only": self.read_only, **settings,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "read_only": self.read_only,
+            **settings,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 @dataclass
@@ -101,12 +108,20 @@ class SavedQuery:
         return templates.parse(self.params).names
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "datasource": self.datasource,
-                "datasource_id": self.datasource_id, "operation": self.operation,
-                "params": self.params, "transform": self.transform,
-                "description": self.description, "defaults": self.defaults,
-                "placeholders": self.placeholders,
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "datasource": self.datasource,
+            "datasource_id": self.datasource_id,
+            "operation": self.operation,
+            "params": self.params,
+            "transform": self.transform,
+            "description": self.description,
+            "defaults": self.defaults,
+            "placeholders": self.placeholders,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 @dataclass
@@ -142,7 +157,7 @@ class Workspace:
         self.network_guard = None  # given to every Connection built (see Connection.network_guard)
 
     @classmethod
-    def open(cls, url: str | None = None, home: str | Path | None = None) -> "Workspace":
+    def open(cls, url: str | None = None, home: str | Path | None = None) -> Workspace:
         """Open (creating or migrating as needed) the workspace at `url`, by default
         DYNAQUERY_DATABASE_URL, else workspace.db in `home` ($DYNAQUERY_HOME, or the user's data
         directory). The secrets key file lives in `home` too."""
@@ -156,7 +171,7 @@ class Workspace:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -173,8 +188,13 @@ class Workspace:
         return self._box
 
     def _seal(self, ds_id: str, secrets: dict[str, str]) -> str:
-        return json.dumps({name: self.box.seal(value, f"{ds_id}/{name}")
-                           for name, value in secrets.items() if value})
+        return json.dumps(
+            {
+                name: self.box.seal(value, f"{ds_id}/{name}")
+                for name, value in secrets.items()
+                if value
+            }
+        )
 
     def _open_secrets(self, ds_id: str, sealed: str) -> dict[str, str]:
         stored = json.loads(sealed)
@@ -182,8 +202,15 @@ class Workspace:
 
     # -- data sources --------------------------------------------------------------------------
 
-    def add_datasource(self, name: str, *, read_only: bool = False, description: str | None = None,
-                       config: ConnectionConfig | None = None, **settings: Any) -> DataSource:
+    def add_datasource(
+        self,
+        name: str,
+        *,
+        read_only: bool = False,
+        description: str | None = None,
+        config: ConnectionConfig | None = None,
+        **settings: Any,
+    ) -> DataSource:
         """Save a new data source. Settings are ConnectionConfig's fields (secrets included)."""
         _check_text({"description": description})
         config = config or ConnectionConfig(**_known_settings(settings))
@@ -192,9 +219,16 @@ class Workspace:
         ds_id = str(uuid.uuid4())
         secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
         now = _now()
-        row = {"id": ds_id, "name": name, "description": description,
-               "settings": _settings_json(config), "secrets": self._seal(ds_id, secrets),
-               "read_only": read_only, "created_at": now, "updated_at": now}
+        row = {
+            "id": ds_id,
+            "name": name,
+            "description": description,
+            "settings": _settings_json(config),
+            "secrets": self._seal(ds_id, secrets),
+            "read_only": read_only,
+            "created_at": now,
+            "updated_at": now,
+        }
         with store.transaction(self.engine, write=True) as db:
             self._claim_name(db, store.datasources, name)
             db.execute(store.datasources.insert().values(**row))
@@ -209,9 +243,16 @@ class Workspace:
         with store.transaction(self.engine) as db:
             return self._datasource_from_row(self._get(db, store.datasources, name_or_id))
 
-    def update_datasource(self, name_or_id: str, *, name: str | None = None,
-                          read_only: bool | None = None, description: str | None = None,
-                          clear: Iterable[str] = (), **settings: Any) -> DataSource:
+    def update_datasource(
+        self,
+        name_or_id: str,
+        *,
+        name: str | None = None,
+        read_only: bool | None = None,
+        description: str | None = None,
+        clear: Iterable[str] = (),
+        **settings: Any,
+    ) -> DataSource:
         """Change some settings of a data source. A secret not given keeps its stored value;
         `clear` names settings (secrets too) to reset."""
         settings = _known_settings(settings)
@@ -237,22 +278,38 @@ class Workspace:
             if description is not None:
                 row["description"] = description or None
             new_secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
-            row.update(settings=_settings_json(config), secrets=self._seal(ds_id, new_secrets),
-                       read_only=config.read_only, updated_at=_now())
-            db.execute(store.datasources.update().where(store.datasources.c.id == ds_id)
-                       .values(**row))
+            row.update(
+                settings=_settings_json(config),
+                secrets=self._seal(ds_id, new_secrets),
+                read_only=config.read_only,
+                updated_at=_now(),
+            )
+            db.execute(
+                store.datasources.update().where(store.datasources.c.id == ds_id).values(**row)
+            )
         return self._datasource_from_row(row)
 
     def remove_datasource(self, name_or_id: str, *, with_queries: bool = False) -> None:
         with store.transaction(self.engine, write=True) as db:
             row = self._get(db, store.datasources, name_or_id)
-            used = db.execute(sa.select(store.queries.c.name).where(
-                store.queries.c.datasource_id == row["id"]).order_by(store.queries.c.name)).scalars().all()
+            used = (
+                db.execute(
+                    sa.select(store.queries.c.name)
+                    .where(store.queries.c.datasource_id == row["id"])
+                    .order_by(store.queries.c.name)
+                )
+                .scalars()
+                .all()
+            )
             if used and not with_queries:
-                shown = ", ".join(used[:5]) + (f" and {len(used) - 5} more" if len(used) > 5 else "")
-                raise Conflict(f"The data source {row['name']!r} is used by {len(used)} saved "
-                               f"quer{'y' if len(used) == 1 else 'ies'} ({shown}): remove them or "
-                               "point them at another data source first, or remove them with it.")
+                shown = ", ".join(used[:5]) + (
+                    f" and {len(used) - 5} more" if len(used) > 5 else ""
+                )
+                raise Conflict(
+                    f"The data source {row['name']!r} is used by {len(used)} saved "
+                    f"quer{'y' if len(used) == 1 else 'ies'} ({shown}): remove them or "
+                    "point them at another data source first, or remove them with it."
+                )
             db.execute(store.queries.delete().where(store.queries.c.datasource_id == row["id"]))
             db.execute(store.datasources.delete().where(store.datasources.c.id == row["id"]))
 
@@ -261,11 +318,15 @@ class Workspace:
         with store.transaction(self.engine) as db:
             row = self._get(db, store.datasources, name_or_id)
         if row["read_only"] and overrides.pop("read_only", True) is False:
-            raise InputError(f"The data source {row['name']!r} is read-only; an override cannot "
-                             "lift that (change it with `datasource edit --read-write`).")
+            raise InputError(
+                f"The data source {row['name']!r} is read-only; an override cannot "
+                "lift that (change it with `datasource edit --read-write`)."
+            )
         overrides.pop("read_only", None)
-        values = {**dataclasses.asdict(self._datasource_from_row(row).config),
-                  **self._open_secrets(row["id"], row["secrets"])}
+        values = {
+            **dataclasses.asdict(self._datasource_from_row(row).config),
+            **self._open_secrets(row["id"], row["secrets"]),
+        }
         values.update({k: v for k, v in _known_settings(overrides).items() if v is not None})
         values["read_only"] = bool(row["read_only"])
         return ConnectionConfig(**values)
@@ -290,62 +351,145 @@ class Workspace:
     def test_datasource(self, name_or_id: str, **overrides: Any) -> Diagnosis:
         return self.connect(name_or_id, **overrides).test()
 
+    def table_names(self, name_or_id: str) -> list[str]:
+        """Every table the data source's credentials list (all pages)."""
+        return (
+            self.connect(name_or_id)
+            .run("ListTables", {}, all_pages=True)
+            .data.get("TableNames", [])
+        )
+
+    def describe_table(self, name_or_id: str, table: str) -> dict:
+        """The table's keys, indexes, counts, and a Query and a Scan to start from
+        (tables.describe_table)."""
+        from .tables import describe_table
+
+        answer = self.connect(name_or_id).run("DescribeTable", {"TableName": table})
+        return describe_table(answer.data["Table"])
+
+    def test_settings(
+        self, settings: dict[str, Any], *, secrets_of: str | None = None
+    ) -> Diagnosis:
+        """Test connection for settings not saved (a form being edited). With `secrets_of`, a
+        saved data source, a secret left out or masked is its stored one (the mask rule);
+        settings that are incomplete are a failed test, not an error."""
+        stored = dataclasses.asdict(self.connection_config(secrets_of)) if secrets_of else {}
+        merged = keep_stored_secrets(_known_settings(settings), stored)
+        try:
+            connection = Connection(
+                ConnectionConfig(**{k: v for k, v in merged.items() if v is not None})
+            )
+        except ConfigurationError as error:
+            return Diagnosis(False, error.message)
+        connection.network_guard = self.network_guard
+        return connection.test()
+
     def _datasource_from_row(self, row) -> DataSource:
         settings = json.loads(row["settings"])
         config = ConnectionConfig(**_known_settings(settings), read_only=bool(row["read_only"]))
-        return DataSource(id=row["id"], name=row["name"], config=config,
-                          read_only=bool(row["read_only"]), description=row["description"],
-                          secret_fields=tuple(sorted(json.loads(row["secrets"]))),
-                          created_at=row["created_at"], updated_at=row["updated_at"])
+        return DataSource(
+            id=row["id"],
+            name=row["name"],
+            config=config,
+            read_only=bool(row["read_only"]),
+            description=row["description"],
+            secret_fields=tuple(sorted(json.loads(row["secrets"]))),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
 
     # -- queries -------------------------------------------------------------------------------
 
-    def save_query(self, name: str, datasource: str, operation: str, params: str | None = None,
-                   *, transform: str | None = None, description: str | None = None,
-                   defaults: dict[str, Any] | None = None) -> SavedQuery:
+    def save_query(
+        self,
+        name: str,
+        datasource: str,
+        operation: str,
+        params: str | None = None,
+        *,
+        transform: str | None = None,
+        description: str | None = None,
+        defaults: dict[str, Any] | None = None,
+    ) -> SavedQuery:
         """Save a query. It must parse and validate (placeholders without a default are allowed
         wherever a value goes); the parameter text is kept verbatim."""
         _check_name(name, "query")
-        _check_text({"description": description, "params": params, "transform": transform,
-                     "defaults": defaults})
+        _check_text(
+            {
+                "description": description,
+                "params": params,
+                "transform": transform,
+                "defaults": defaults,
+            }
+        )
         op_name = check_query(operation, params or "", transform, defaults).operation
         now = _now()
         with store.transaction(self.engine, write=True) as db:
             ds = self._get(db, store.datasources, datasource)
             self._claim_name(db, store.queries, name)
-            row = {"id": str(uuid.uuid4()), "name": name, "datasource_id": ds["id"],
-                   "operation": op_name, "params": params or "", "transform": transform or None,
-                   "description": description or None, "defaults": _dumps(defaults or {}),
-                   "created_at": now, "updated_at": now}
+            row = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "datasource_id": ds["id"],
+                "operation": op_name,
+                "params": params or "",
+                "transform": transform or None,
+                "description": description or None,
+                "defaults": _dumps(defaults or {}),
+                "created_at": now,
+                "updated_at": now,
+            }
             db.execute(store.queries.insert().values(**row))
         return self._query_from_row(row, ds["name"])
 
     def queries(self, datasource: str | None = None) -> list[SavedQuery]:
         q, ds = store.queries, store.datasources
-        statement = (sa.select(q, ds.c.name.label("datasource_name"))
-                     .join(ds, q.c.datasource_id == ds.c.id).order_by(q.c.name))
+        statement = (
+            sa.select(q, ds.c.name.label("datasource_name"))
+            .join(ds, q.c.datasource_id == ds.c.id)
+            .order_by(q.c.name)
+        )
         with store.transaction(self.engine) as db:
             if datasource is not None:
-                statement = statement.where(q.c.datasource_id == self._get(db, ds, datasource)["id"])
-            return [self._query_from_row(r._mapping, r.datasource_name)
-                    for r in db.execute(statement)]
+                statement = statement.where(
+                    q.c.datasource_id == self._get(db, ds, datasource)["id"]
+                )
+            return [
+                self._query_from_row(r._mapping, r.datasource_name) for r in db.execute(statement)
+            ]
 
     def query(self, name_or_id: str) -> SavedQuery:
         with store.transaction(self.engine) as db:
             row = self._get(db, store.queries, name_or_id)
-            ds_name = db.execute(sa.select(store.datasources.c.name).where(
-                store.datasources.c.id == row["datasource_id"])).scalar()
+            ds_name = db.execute(
+                sa.select(store.datasources.c.name).where(
+                    store.datasources.c.id == row["datasource_id"]
+                )
+            ).scalar()
         return self._query_from_row(row, ds_name)
 
-    def update_query(self, name_or_id: str, *, name: str | None = None,
-                     datasource: str | None = None, operation: str | None = None,
-                     params: str | None = None, transform: str | None = None,
-                     description: str | None = None,
-                     defaults: dict[str, Any] | None = None) -> SavedQuery:
+    def update_query(
+        self,
+        name_or_id: str,
+        *,
+        name: str | None = None,
+        datasource: str | None = None,
+        operation: str | None = None,
+        params: str | None = None,
+        transform: str | None = None,
+        description: str | None = None,
+        defaults: dict[str, Any] | None = None,
+    ) -> SavedQuery:
         """Change a saved query. `transform=""` / `description=""` clear them; the result must
         still parse and validate."""
-        _check_text({"description": description, "params": params, "transform": transform,
-                     "defaults": defaults})
+        _check_text(
+            {
+                "description": description,
+                "params": params,
+                "transform": transform,
+                "defaults": defaults,
+            }
+        )
         with store.transaction(self.engine, write=True) as db:
             row = dict(self._get(db, store.queries, name_or_id))
             if name is not None and name != row["name"]:
@@ -360,12 +504,16 @@ class Workspace:
                     row[key] = value or None
             if defaults is not None:
                 row["defaults"] = _dumps(defaults)
-            row["operation"] = check_query(row["operation"], row["params"], row["transform"],
-                                           _loads(row["defaults"])).operation
+            row["operation"] = check_query(
+                row["operation"], row["params"], row["transform"], _loads(row["defaults"])
+            ).operation
             row["updated_at"] = _now()
             db.execute(store.queries.update().where(store.queries.c.id == row["id"]).values(**row))
-            ds_name = db.execute(sa.select(store.datasources.c.name).where(
-                store.datasources.c.id == row["datasource_id"])).scalar()
+            ds_name = db.execute(
+                sa.select(store.datasources.c.name).where(
+                    store.datasources.c.id == row["datasource_id"]
+                )
+            ).scalar()
         return self._query_from_row(row, ds_name)
 
     def remove_query(self, name_or_id: str) -> None:
@@ -375,11 +523,19 @@ class Workspace:
 
     @staticmethod
     def _query_from_row(row, datasource_name: str) -> SavedQuery:
-        return SavedQuery(id=row["id"], name=row["name"], datasource_id=row["datasource_id"],
-                          datasource=datasource_name, operation=row["operation"],
-                          params=row["params"], transform=row["transform"],
-                          description=row["description"], defaults=_loads(row["defaults"]),
-                          created_at=row["created_at"], updated_at=row["updated_at"])
+        return SavedQuery(
+            id=row["id"],
+            name=row["name"],
+            datasource_id=row["datasource_id"],
+            datasource=datasource_name,
+            operation=row["operation"],
+            params=row["params"],
+            transform=row["transform"],
+            description=row["description"],
+            defaults=_loads(row["defaults"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
 
     # -- running -------------------------------------------------------------------------------
 
@@ -391,9 +547,16 @@ class Workspace:
         params, _ = templates.parse(saved.params).render(values, saved.defaults)
         return saved, prepare(saved.operation, params)
 
-    def run_query(self, name_or_id: str, values: dict[str, Any] | None = None, *,
-                  transform: str | None = None, origin: str = "library",
-                  confirm: Callable[[Request], None] | None = None, **options: Any):
+    def run_query(
+        self,
+        name_or_id: str,
+        values: dict[str, Any] | None = None,
+        *,
+        transform: str | None = None,
+        origin: str = "library",
+        confirm: Callable[[Request], None] | None = None,
+        **options: Any,
+    ):
         """Run a saved query with its placeholders filled from `values` (then its defaults).
         Its saved transformation applies, then `transform` if given. Recorded in the history.
         `confirm(request)` is called before a destructive call is sent (see `_run`)."""
@@ -408,16 +571,42 @@ class Workspace:
                 params = templates.parse(saved.params).render(values, saved.defaults)[0]
             except DynaqueryError:
                 params = saved.params
-            self._record(started, saved.operation, saved.datasource_id, saved.datasource,
-                         error=error, query=saved, origin=origin, params=params, values=given)
+            self._record(
+                started,
+                saved.operation,
+                saved.datasource_id,
+                saved.datasource,
+                error=error,
+                query=saved,
+                origin=origin,
+                params=params,
+                values=given,
+            )
             raise
-        return self._run(saved.datasource_id, request, expression, options, started,
-                         query=saved, origin=origin, confirm=confirm, values=given)
+        return self._run(
+            saved.datasource_id,
+            request,
+            expression,
+            options,
+            started,
+            query=saved,
+            origin=origin,
+            confirm=confirm,
+            values=given,
+        )
 
-    def run(self, datasource: str, operation: Any, params: Any = None, *,
-            values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-            origin: str = "library", confirm: Callable[[Request], None] | None = None,
-            **options: Any):
+    def run(
+        self,
+        datasource: str,
+        operation: Any,
+        params: Any = None,
+        *,
+        values: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        origin: str = "library",
+        confirm: Callable[[Request], None] | None = None,
+        **options: Any,
+    ):
         """Run an unsaved query against a saved data source. Recorded in the history.
         A parameter text may hold `{{ placeholders }}`, filled from `values`.
         `confirm(request)` is called before a destructive call is sent (see `_run`)."""
@@ -433,27 +622,61 @@ class Workspace:
                 if template.names or values:
                     params, _ = template.render(values or {})
             elif values:
-                raise InputError("'values' fill {{ }} placeholders in a parameter text; the "
-                                 "parameters here are an object.")
+                raise InputError(
+                    "'values' fill {{ }} placeholders in a parameter text; the "
+                    "parameters here are an object."
+                )
             request = operation if isinstance(operation, Request) else prepare(operation, params)
         except DynaqueryError as error:
-            self._record(started, str(getattr(operation, "name", operation)), ds.id, ds.name,
-                         error=error, origin=origin, params=params, values=values)
+            self._record(
+                started,
+                str(getattr(operation, "name", operation)),
+                ds.id,
+                ds.name,
+                error=error,
+                origin=origin,
+                params=params,
+                values=values,
+            )
             raise
         transform = options.pop("transform", None)
-        return self._run(ds.id, request, transform, options, started, overrides=overrides,
-                         origin=origin, confirm=confirm, values=values)
+        return self._run(
+            ds.id,
+            request,
+            transform,
+            options,
+            started,
+            overrides=overrides,
+            origin=origin,
+            confirm=confirm,
+            values=values,
+        )
 
-    def _run(self, ds_id: str, request, transform, options, started, *, query=None,
-             overrides=None, origin: str, confirm=None, values: dict | None = None):
+    def _run(
+        self,
+        ds_id: str,
+        request,
+        transform,
+        options,
+        started,
+        *,
+        query=None,
+        overrides=None,
+        origin: str,
+        confirm=None,
+        values: dict | None = None,
+    ):
         config = None
         ds = self.datasource(ds_id)
         name = query.datasource if query else ds.name
         # The caller's question before a call that deletes data or changes a table (the command
         # asks, the API wants "confirm"); its refusal is not a run. A read-only data source
         # refuses such a call itself, so nothing is asked.
-        if confirm is not None and not ds.read_only and request.operation.is_destructive(
-                request.params):
+        if (
+            confirm is not None
+            and not ds.read_only
+            and request.operation.is_destructive(request.params)
+        ):
             confirm(request)
         try:
             config = self.connection_config(ds_id, **(overrides or {}))
@@ -463,19 +686,37 @@ class Workspace:
                 error = ReadOnlyError(error.operation, f"the data source {name!r}")
             if config is not None:
                 error.message = config.redact(error.message)
-            self._record(started, request.name, ds_id, name, error=error, query=query,
-                         origin=origin, params=request.params, values=values)
+            self._record(
+                started,
+                request.name,
+                ds_id,
+                name,
+                error=error,
+                query=query,
+                origin=origin,
+                params=request.params,
+                values=values,
+            )
             raise error from None
-        self._record(started, request.name, ds_id, name, result=result, query=query,
-                     origin=origin)
+        self._record(started, request.name, ds_id, name, result=result, query=query, origin=origin)
         return result
 
     # -- history -------------------------------------------------------------------------------
 
-    def _record(self, started: float, operation: str, ds_id: str | None, ds_name: str | None, *,
-                result=None, error: DynaqueryError | None = None, query: SavedQuery | None = None,
-                origin: str = "library", params: Any = None,
-                values: dict[str, Any] | None = None) -> None:
+    def _record(
+        self,
+        started: float,
+        operation: str,
+        ds_id: str | None,
+        ds_name: str | None,
+        *,
+        result=None,
+        error: DynaqueryError | None = None,
+        query: SavedQuery | None = None,
+        origin: str = "library",
+        params: Any = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
         """Record a run. An error is kept as `history_message` makes it of the request's
         `params` and placeholder `values`: never with a value in it."""
         if result is not None:
@@ -485,29 +726,53 @@ class Workspace:
         else:
             outcome, count = "error", None
             duration = round((time.time() - started) * 1000, 3)
-        row = {"started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(
-                   timespec="microseconds").replace("+00:00", "Z"),
-               "duration_ms": duration, "query_id": query.id if query else None,
-               "query_name": query.name if query else None, "datasource_id": ds_id,
-               "datasource_name": ds_name, "operation": operation, "outcome": outcome,
-               "item_count": count, "origin": origin,
-               "error": history_message(error, operation, params, values) if error else None}
+        row = {
+            "started_at": datetime.fromtimestamp(started, UTC)
+            .isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"),
+            "duration_ms": duration,
+            "query_id": query.id if query else None,
+            "query_name": query.name if query else None,
+            "datasource_id": ds_id,
+            "datasource_name": ds_name,
+            "operation": operation,
+            "outcome": outcome,
+            "item_count": count,
+            "origin": origin,
+            "error": history_message(error, operation, params, values) if error else None,
+        }
         with store.transaction(self.engine, write=True) as db:
             db.execute(store.runs.insert().values(**row))
 
-    def history(self, *, limit: int | None = 50, query: str | None = None,
-                datasource: str | None = None, operation: str | None = None,
-                outcome: str | None = None, since: str | None = None) -> list[Run]:
+    def history(
+        self,
+        *,
+        limit: int | None = 50,
+        query: str | None = None,
+        datasource: str | None = None,
+        operation: str | None = None,
+        outcome: str | None = None,
+        since: str | None = None,
+    ) -> list[Run]:
         """Runs, newest first. `since`: an ISO time or a span like 30m, 12h, 7d."""
         r = store.runs
         statement = sa.select(r).order_by(r.c.started_at.desc(), r.c.id.desc())
         if query:
-            statement = statement.where(sa.or_(r.c.query_name == query, r.c.query_id == query,
-                                               r.c.query_id == self._id_of(store.queries, query)))
+            statement = statement.where(
+                sa.or_(
+                    r.c.query_name == query,
+                    r.c.query_id == query,
+                    r.c.query_id == self._id_of(store.queries, query),
+                )
+            )
         if datasource:
-            statement = statement.where(sa.or_(
-                r.c.datasource_name == datasource, r.c.datasource_id == datasource,
-                r.c.datasource_id == self._id_of(store.datasources, datasource)))
+            statement = statement.where(
+                sa.or_(
+                    r.c.datasource_name == datasource,
+                    r.c.datasource_id == datasource,
+                    r.c.datasource_id == self._id_of(store.datasources, datasource),
+                )
+            )
         if operation:
             from .catalog import catalog
 
@@ -521,11 +786,21 @@ class Workspace:
         if limit:
             statement = statement.limit(limit)
         with store.transaction(self.engine) as db:
-            return [Run(id=row.id, started_at=row.started_at, duration_ms=row.duration_ms,
-                        operation=row.operation, outcome=row.outcome, query=row.query_name,
-                        datasource=row.datasource_name, item_count=row.item_count,
-                        error=row.error, origin=row.origin)
-                    for row in db.execute(statement)]
+            return [
+                Run(
+                    id=row.id,
+                    started_at=row.started_at,
+                    duration_ms=row.duration_ms,
+                    operation=row.operation,
+                    outcome=row.outcome,
+                    query=row.query_name,
+                    datasource=row.datasource_name,
+                    item_count=row.item_count,
+                    error=row.error,
+                    origin=row.origin,
+                )
+                for row in db.execute(statement)
+            ]
 
     def clear_history(self, before: str | None = None) -> int:
         with store.transaction(self.engine, write=True) as db:
@@ -540,15 +815,26 @@ class Workspace:
         """Data sources (without secrets) and queries, for version control."""
         sources = []
         for ds in self.datasources():
-            settings = {k: v for k, v in dataclasses.asdict(ds.config).items()
-                        if k in SETTING_FIELDS and v != ConnectionConfig.__dataclass_fields__[k].default}
-            entry = {"name": ds.name, **({"description": ds.description} if ds.description else {}),
-                     "read_only": ds.read_only, "settings": settings}
+            settings = {
+                k: v
+                for k, v in dataclasses.asdict(ds.config).items()
+                if k in SETTING_FIELDS and v != ConnectionConfig.__dataclass_fields__[k].default
+            }
+            entry = {
+                "name": ds.name,
+                **({"description": ds.description} if ds.description else {}),
+                "read_only": ds.read_only,
+                "settings": settings,
+            }
             sources.append(entry)
         queries = []
         for q in self.queries():
-            entry = {"name": q.name, "datasource": q.datasource, "operation": q.operation,
-                     "params": q.params}
+            entry = {
+                "name": q.name,
+                "datasource": q.datasource,
+                "operation": q.operation,
+                "params": q.params,
+            }
             for key in ("transform", "description"):
                 if getattr(q, key):
                     entry[key] = getattr(q, key)
@@ -569,52 +855,76 @@ class Workspace:
             for entry in sources:
                 existing = self._find(db, store.datasources, entry["name"])
                 if existing is not None and on_conflict == "error":
-                    raise Conflict(f"datasources: {entry['name']!r} already exists; import with "
-                                   "skip or replace.")
+                    raise Conflict(
+                        f"datasources: {entry['name']!r} already exists; import with "
+                        "skip or replace."
+                    )
                 ids[entry["name"]] = existing["id"] if existing is not None else str(uuid.uuid4())
                 if existing is not None and on_conflict == "skip":
                     counts["skipped"] += 1
                     continue
                 config = ConnectionConfig(**entry["settings"], read_only=entry["read_only"])
                 now = _now()
-                row = {"name": entry["name"], "description": entry.get("description"),
-                       "settings": _settings_json(config), "read_only": entry["read_only"],
-                       "updated_at": now}
+                row = {
+                    "name": entry["name"],
+                    "description": entry.get("description"),
+                    "settings": _settings_json(config),
+                    "read_only": entry["read_only"],
+                    "updated_at": now,
+                }
                 if existing is None:
-                    db.execute(store.datasources.insert().values(
-                        id=ids[entry["name"]], secrets="{}", created_at=now, **row))
+                    db.execute(
+                        store.datasources.insert().values(
+                            id=ids[entry["name"]], secrets="{}", created_at=now, **row
+                        )
+                    )
                 else:
-                    db.execute(store.datasources.update().where(
-                        store.datasources.c.id == existing["id"]).values(**row))
+                    db.execute(
+                        store.datasources.update()
+                        .where(store.datasources.c.id == existing["id"])
+                        .values(**row)
+                    )
                 counts["datasources"] += 1
             for entry in queries:
                 ds_id = ids.get(entry["datasource"])
                 if ds_id is None:
                     found = self._find(db, store.datasources, entry["datasource"])
                     if found is None:
-                        raise NotFound(f"queries: {entry['name']!r} uses the data source "
-                                       f"{entry['datasource']!r}, which is neither in the file "
-                                       "nor in the workspace.")
+                        raise NotFound(
+                            f"queries: {entry['name']!r} uses the data source "
+                            f"{entry['datasource']!r}, which is neither in the file "
+                            "nor in the workspace."
+                        )
                     ds_id = found["id"]
                 existing = self._find(db, store.queries, entry["name"])
                 if existing is not None and on_conflict == "error":
-                    raise Conflict(f"queries: {entry['name']!r} already exists; import with "
-                                   "skip or replace.")
+                    raise Conflict(
+                        f"queries: {entry['name']!r} already exists; import with skip or replace."
+                    )
                 if existing is not None and on_conflict == "skip":
                     counts["skipped"] += 1
                     continue
                 now = _now()
-                row = {"name": entry["name"], "datasource_id": ds_id,
-                       "operation": entry["operation"], "params": entry["params"],
-                       "transform": entry.get("transform"), "description": entry.get("description"),
-                       "defaults": _dumps(entry.get("defaults") or {}),
-                       "updated_at": now}
+                row = {
+                    "name": entry["name"],
+                    "datasource_id": ds_id,
+                    "operation": entry["operation"],
+                    "params": entry["params"],
+                    "transform": entry.get("transform"),
+                    "description": entry.get("description"),
+                    "defaults": _dumps(entry.get("defaults") or {}),
+                    "updated_at": now,
+                }
                 if existing is None:
-                    db.execute(store.queries.insert().values(id=str(uuid.uuid4()),
-                                                             created_at=now, **row))
+                    db.execute(
+                        store.queries.insert().values(id=str(uuid.uuid4()), created_at=now, **row)
+                    )
                 else:
-                    db.execute(store.queries.update().where(
-                        store.queries.c.id == existing["id"]).values(**row))
+                    db.execute(
+                        store.queries.update()
+                        .where(store.queries.c.id == existing["id"])
+                        .values(**row)
+                    )
                 counts["queries"] += 1
         return counts
 
@@ -622,8 +932,9 @@ class Workspace:
 
     def get_setting(self, key: str) -> str | None:
         with store.transaction(self.engine) as db:
-            return db.execute(sa.select(store.settings.c.value).where(
-                store.settings.c.key == key)).scalar()
+            return db.execute(
+                sa.select(store.settings.c.value).where(store.settings.c.key == key)
+            ).scalar()
 
     def set_setting(self, key: str, value: str) -> None:
         with store.transaction(self.engine, write=True) as db:
@@ -640,7 +951,11 @@ class Workspace:
 
     @staticmethod
     def _find(db: sa.Connection, table: sa.Table, name_or_id: str):
-        if not isinstance(name_or_id, str) or not name_or_id.isascii() and not _storable(name_or_id):
+        if (
+            not isinstance(name_or_id, str)
+            or not name_or_id.isascii()
+            and not _storable(name_or_id)
+        ):
             return None  # no saved name holds a lone surrogate
         row = db.execute(sa.select(table).where(table.c.name == name_or_id)).first()
         if row is None:
@@ -653,8 +968,10 @@ class Workspace:
         _check_name(name, what)
         if self._find(db, table, name) is not None:
             command = "datasource" if table is store.datasources else "query"
-            raise Conflict(f"A {what} named {name!r} already exists (change it with "
-                           f"`{command} edit`, or remove it first).")
+            raise Conflict(
+                f"A {what} named {name!r} already exists (change it with "
+                f"`{command} edit`, or remove it first)."
+            )
         return name
 
     def _get(self, db: sa.Connection, table: sa.Table, name_or_id: str):
@@ -664,8 +981,7 @@ class Workspace:
             names = db.execute(sa.select(table.c.name)).scalars().all()
             hint = did_you_mean(name_or_id, names)
             known = f" (saved: {', '.join(sorted(names)[:10])})" if names and not hint else ""
-            raise NotFound(f"No {what} named {name_or_id!r}"
-                           f"{'; ' + hint if hint else known}.")
+            raise NotFound(f"No {what} named {name_or_id!r}{'; ' + hint if hint else known}.")
         return row
 
 
@@ -678,8 +994,9 @@ class CheckedQuery(NamedTuple):
     placeholders: list[str]
 
 
-def check_query(operation: str, params: str, transform: str | None,
-                defaults: dict[str, Any] | None) -> CheckedQuery:
+def check_query(
+    operation: str, params: str, transform: str | None, defaults: dict[str, Any] | None
+) -> CheckedQuery:
     """Check a query for saving, as `run` would. Placeholders take their defaults; those without
     one are accepted wherever a value can go."""
     from .catalog import catalog
@@ -690,8 +1007,10 @@ def check_query(operation: str, params: str, transform: str | None,
     template = templates.parse(params)
     unknown = sorted(set(defaults or {}) - set(template.names))
     if unknown:
-        raise InputError(f"A default is given for {unknown[0]!r}, which the query does not use "
-                         f"(it uses: {', '.join(template.names) or 'no placeholders'}).")
+        raise InputError(
+            f"A default is given for {unknown[0]!r}, which the query does not use "
+            f"(it uses: {', '.join(template.names) or 'no placeholders'})."
+        )
     tree, holes = template.render(None, defaults, missing_ok=True)
     open_holes = [path for path, name in holes if name not in (defaults or {})]
     try:
@@ -741,8 +1060,9 @@ _PARTIQL_NAME = re.compile(r'"(?:[^"]|"")*"')
 _PARTIQL_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 
 
-def history_message(error: DynaqueryError, operation: str, params: Any = None,
-                    values: dict[str, Any] | None = None) -> str:
+def history_message(
+    error: DynaqueryError, operation: str, params: Any = None, values: dict[str, Any] | None = None
+) -> str:
     """The error as the history keeps it: its message (with DynamoDB's error code) without any
     value of the request. Every value the request holds (item data, keys, PartiQL literals and
     parameters, placeholder values) is replaced by <value> wherever it occurs, and so is any
@@ -753,8 +1073,9 @@ def history_message(error: DynaqueryError, operation: str, params: Any = None,
         return f"{operation} failed: {getattr(error, 'code', None) or type(error).__name__}"
 
 
-def _history_message(error: DynaqueryError, operation: str, params: Any,
-                     values: dict[str, Any] | None) -> str:
+def _history_message(
+    error: DynaqueryError, operation: str, params: Any, values: dict[str, Any] | None
+) -> str:
     data: set[str] = set()
     names: set[str] = {operation}
     try:
@@ -782,8 +1103,12 @@ def _scrub(text: str, data: set[str], names: set[str]) -> str:
     found = sorted((v for v in data if v.strip()), key=len, reverse=True)
     if found:  # the longest first: a value inside another goes with it
         word = re.compile(r"\w")
-        pattern = "|".join((r"(?<!\w)" if word.match(v[0]) else "") + re.escape(v)
-                           + (r"(?!\w)" if word.match(v[-1]) else "") for v in found)
+        pattern = "|".join(
+            (r"(?<!\w)" if word.match(v[0]) else "")
+            + re.escape(v)
+            + (r"(?!\w)" if word.match(v[-1]) else "")
+            for v in found
+        )
         text = re.sub(pattern, "\0", text)
 
     def quoted(match: re.Match) -> str:
@@ -847,7 +1172,7 @@ def _statement_literals(statement: str, data: set[str], names: set[str]) -> None
     names.update(name[1:-1].replace('""', '"') for name in _PARTIQL_NAME.findall(statement))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _member_names(operation: str) -> frozenset[str]:
     """Every parameter name an operation's model knows (what a message may suggest)."""
     from .catalog import catalog
@@ -877,12 +1202,27 @@ def _check_name(name: str, what: str) -> None:
         raise InputError(f"The {what} name {name!r} has leading/trailing spaces or a line break.")
 
 
+_KEEP = object()  # a stored secret that a form left as it is
+
+
+def settings_from_form(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A data source's settings as a form or a client sends them (the API's bodies): (the
+    settings to set, the names to clear). A setting given as null is cleared; a secret follows
+    the mask rule (settings.keep_stored_secrets): masked, null or left out keeps the stored
+    one, "" clears it."""
+    merged = keep_stored_secrets(given, {name: _KEEP for name in SECRET_FIELDS})
+    settings = {k: v for k, v in merged.items() if v is not None and v is not _KEEP}
+    return settings, [k for k, v in merged.items() if v is None and k in given]
+
+
 def _known_settings(settings: dict[str, Any]) -> dict[str, Any]:
     known = sorted(set(SETTING_FIELDS) | set(SECRET_FIELDS))
     unknown = sorted(set(settings) - set(known))
     if unknown:
         hint = did_you_mean(unknown[0], known)
-        raise InputError(f"Unknown data source setting {unknown[0]!r}{'; ' + hint if hint else ''}.")
+        raise InputError(
+            f"Unknown data source setting {unknown[0]!r}{'; ' + hint if hint else ''}."
+        )
     return dict(settings)
 
 
@@ -916,16 +1256,16 @@ def _since(value: str) -> str:
         amount, unit = int(match.group(1)), match.group(2)
         unit_name = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]
         span = timedelta(**{unit_name: amount})
-        return (datetime.now(timezone.utc) - span).isoformat(timespec="microseconds").replace(
-            "+00:00", "Z")
+        return (datetime.now(UTC) - span).isoformat(timespec="microseconds").replace("+00:00", "Z")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"--since {value!r}: give a time (2026-11-23T10:00:00Z) or a span "
-                         "(30m, 12h, 7d).") from None
+        raise InputError(
+            f"--since {value!r}: give a time (2026-11-23T10:00:00Z) or a span (30m, 12h, 7d)."
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def dump_export(data: dict, fmt: str = "json") -> str:
@@ -973,8 +1313,10 @@ def load_export(text: str, fmt: str = "json") -> Any:
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():
-            raise InputError(f"Invalid YAML at line {node.start_mark.line + 1}: {value!r} is not "
-                             "a number DynamoDB can store.")
+            raise InputError(
+                f"Invalid YAML at line {node.start_mark.line + 1}: {value!r} is not "
+                "a number DynamoDB can store."
+            )
         return number
 
     _Loader.add_constructor("tag:yaml.org,2002:float", decimal)
@@ -983,7 +1325,9 @@ def load_export(text: str, fmt: str = "json") -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"Invalid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+        raise InputError(
+            f"Invalid YAML{where}: {getattr(error, 'problem', None) or error}"
+        ) from None
 
 
 def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
@@ -991,8 +1335,10 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
     if not isinstance(data, dict) or "dynaquery_workspace" not in data:
         raise InputError("Not a dynaquery workspace export (no 'dynaquery_workspace' key).")
     if data["dynaquery_workspace"] != EXPORT_VERSION:
-        raise InputError(f"Unsupported export version {data['dynaquery_workspace']!r} "
-                         f"(this dynaquery reads version {EXPORT_VERSION}).")
+        raise InputError(
+            f"Unsupported export version {data['dynaquery_workspace']!r} "
+            f"(this dynaquery reads version {EXPORT_VERSION})."
+        )
     sources = data.get("datasources") or []
     queries = data.get("queries") or []
     if not isinstance(sources, list) or not isinstance(queries, list):
@@ -1008,12 +1354,16 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
             raise InputError(f"{where}.settings must be an object.")
         from decimal import Decimal  # exports are read with exact numbers: timeouts are floats
 
-        settings = {k: (int(v) if v == v.to_integral_value() else float(v))
-                    if isinstance(v, Decimal) else v for k, v in settings.items()}
+        settings = {
+            k: (int(v) if v == v.to_integral_value() else float(v)) if isinstance(v, Decimal) else v
+            for k, v in settings.items()
+        }
         secret = set(settings) & set(SECRET_FIELDS)
         if secret:
-            raise InputError(f"{where}.settings holds {sorted(secret)[0]}: exports carry no "
-                             "secrets; add them after importing with `datasource edit`.")
+            raise InputError(
+                f"{where}.settings holds {sorted(secret)[0]}: exports carry no "
+                "secrets; add them after importing with `datasource edit`."
+            )
         try:
             _known_settings(settings)
             ConnectionConfig(**settings).check_values()  # a URL or max_attempts that cannot work
@@ -1042,8 +1392,9 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
         if not isinstance(defaults, dict):
             raise InputError(f"{where}.defaults must be an object.")
         try:
-            entry["operation"] = check_query(entry["operation"], params, entry.get("transform"),
-                                             defaults).operation
+            entry["operation"] = check_query(
+                entry["operation"], params, entry.get("transform"), defaults
+            ).operation
         except InputError as error:
             raise InputError(f"{where} ({entry['name']}): {error.message}") from None
     return sources, queries

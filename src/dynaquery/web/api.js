@@ -70,7 +70,8 @@ export async function api(method, path, body, { token, signal } = {}) {
   try {
     response = await fetch(path, init);
   } catch (error) {
-    if (signal && signal.aborted) throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
+    if (signal && signal.aborted)
+      throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
     throw new ApiError(0, {
       error: "NetworkError",
       message: `The server did not answer (${error.message}). Is \`dynaquery serve\` still running?`,
@@ -80,7 +81,8 @@ export async function api(method, path, body, { token, signal } = {}) {
   try {
     text = await response.text();
   } catch (error) {
-    if (signal && signal.aborted) throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
+    if (signal && signal.aborted)
+      throw new ApiError(0, { error: "Cancelled", message: "Cancelled." });
     throw error;
   }
   let data = null;
@@ -88,7 +90,9 @@ export async function api(method, path, body, { token, signal } = {}) {
     try {
       data = parseExact(text);
     } catch {
-      data = response.ok ? text : { error: "HTTPError", message: `HTTP ${response.status}: ${text.slice(0, 500)}` };
+      data = response.ok
+        ? text
+        : { error: "HTTPError", message: `HTTP ${response.status}: ${text.slice(0, 500)}` };
     }
   }
   if (!response.ok) {

@@ -4,7 +4,8 @@
 // Keys: Tab / Shift+Tab indent and outdent (press Esc first to move focus on with Tab),
 // Enter keeps the indentation, Ctrl+Enter runs, Ctrl+S saves.
 
-import { escapeHtml, highlight } from "./json.js";
+import { html, setHtml } from "./html.js";
+import { highlight } from "./json.js";
 
 const INDENT = "    ";
 
@@ -64,42 +65,14 @@ export class JsonEditor {
   render() {
     const text = this.textarea.value;
     // a last empty line still needs its height
-    this.code.innerHTML = highlight(text) + (text.endsWith("\n") || !text ? " " : "");
-    const count = text.split("\n").length;
+    setHtml(this.code, html`${highlight(text)}${text.endsWith("\n") || !text ? " " : ""}`);
     const byLine = new Map();
     for (const error of this.errors) {
       if (!byLine.has(error.line)) byLine.set(error.line, []);
       byLine.get(error.line).push(error);
     }
-    let gutter = "";
-    for (let n = 1; n <= count; n++) {
-      const errors = byLine.get(n);
-      if (errors) {
-        const title = escapeHtml(errors.map((e) => e.message).join("\n"));
-        gutter += `<div class="ln error" data-line="${n}" data-testid="gutter-error" title="${title}">${n}</div>`;
-      } else {
-        gutter += `<div class="ln" data-line="${n}">${n}</div>`;
-      }
-    }
-    this.gutter.innerHTML = gutter;
-    // positions set through the CSSOM, not style attributes (a style CSP would refuse those)
-    const mark = (className, line, column = null) => {
-      const div = document.createElement("div");
-      div.className = className;
-      div.style.setProperty("--line-index", String(line - 1));
-      if (column !== null) div.style.setProperty("--column", String(column));
-      return div;
-    };
-    const marks = [];
-    for (const [line, errors] of byLine) {
-      const lineMark = mark("mark-line", line);
-      lineMark.dataset.line = String(line);
-      marks.push(lineMark);
-      for (const error of errors) {
-        if (error.column) marks.push(mark("mark-column", line, Number(error.column)));
-      }
-    }
-    this.marks.replaceChildren(...marks);
+    setHtml(this.gutter, gutterLines(text.split("\n").length, byLine));
+    this.marks.replaceChildren(...errorMarks(byLine));
     this.sync();
   }
 
@@ -119,86 +92,137 @@ export class JsonEditor {
     this.textarea.setSelectionRange(offset, offset);
     const lineHeight = parseFloat(getComputedStyle(this.textarea).lineHeight) || 20;
     const top = (line - 1) * lineHeight;
-    if (top < this.textarea.scrollTop || top > this.textarea.scrollTop + this.textarea.clientHeight - lineHeight * 2) {
+    if (
+      top < this.textarea.scrollTop ||
+      top > this.textarea.scrollTop + this.textarea.clientHeight - lineHeight * 2
+    ) {
       this.textarea.scrollTop = Math.max(0, top - this.textarea.clientHeight / 3);
     }
   }
 
   insert(text) {
     if (!(document.execCommand && document.execCommand("insertText", false, text))) {
-      this.textarea.setRangeText(text, this.textarea.selectionStart, this.textarea.selectionEnd, "end");
+      this.textarea.setRangeText(
+        text,
+        this.textarea.selectionStart,
+        this.textarea.selectionEnd,
+        "end",
+      );
       this.textarea.dispatchEvent(new Event("input"));
     }
   }
 
   key(event) {
-    const ta = this.textarea;
-    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+    const command = event.ctrlKey || event.metaKey;
+    if (command && event.key === "Enter") {
       event.preventDefault();
       this.onRun();
-      return;
-    }
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+    } else if (command && event.key.toLowerCase() === "s") {
       event.preventDefault();
       this.onSave();
-      return;
-    }
-    if (event.key === "Escape") {
+    } else if (event.key === "Escape") {
       this.escaped = true;
-      return;
-    }
-    if (event.key === "Tab") {
-      if (this.escaped || event.ctrlKey || event.altKey || event.metaKey) {
-        this.escaped = false;
-        return; // move focus as usual
-      }
-      event.preventDefault();
-      const { selectionStart: start, selectionEnd: end, value } = ta;
-      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
-      if (start === end && !event.shiftKey) {
-        this.insert(INDENT.slice(0, INDENT.length - ((start - lineStart) % INDENT.length)));
-        return;
-      }
-      // indent or outdent every selected line
-      const blockEnd = end > start && value[end - 1] === "\n" ? end - 1 : end;
-      const block = value.slice(lineStart, blockEnd);
-      const changed = block
-        .split("\n")
-        .map((line) => (event.shiftKey ? line.replace(/^( {1,4}|\t)/, "") : INDENT + line))
-        .join("\n");
-      ta.setSelectionRange(lineStart, blockEnd);
-      this.insert(changed);
-      ta.setSelectionRange(lineStart, lineStart + changed.length);
-      return;
-    }
-    this.escaped = false;
-    if ((event.key === "}" || event.key === "]") && ta.selectionStart === ta.selectionEnd) {
-      // a closing bracket alone on its line goes back one level
-      const { selectionStart: start, value } = ta;
-      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
-      const before = value.slice(lineStart, start);
-      if (before.length >= INDENT.length && /^ +$/.test(before)) {
-        event.preventDefault();
-        ta.setSelectionRange(start - INDENT.length, start);
-        this.insert(event.key);
-        return;
-      }
-    }
-    if (event.key === "Enter" && !event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      const { selectionStart: start, value } = ta;
-      const lineStart = value.lastIndexOf("\n", start - 1) + 1;
-      const indent = /^[ \t]*/.exec(value.slice(lineStart, start))[0];
-      const before = value.slice(lineStart, start).trimEnd();
-      const opens = before.endsWith("{") || before.endsWith("[");
-      const after = value[ta.selectionEnd];
-      event.preventDefault();
-      if (opens && (after === "}" || after === "]")) {
-        this.insert("\n" + indent + INDENT + "\n" + indent);
-        const caret = start + 1 + indent.length + INDENT.length;
-        ta.setSelectionRange(caret, caret);
-      } else {
-        this.insert("\n" + indent + (opens ? INDENT : ""));
-      }
+    } else if (event.key === "Tab") {
+      const moveOn = this.escaped || event.ctrlKey || event.altKey || event.metaKey;
+      this.escaped = false;
+      if (!moveOn) this.tab(event); // else focus moves on as usual
+    } else {
+      this.escaped = false;
+      const plain = !event.shiftKey && !event.ctrlKey && !event.metaKey && !event.altKey;
+      if (event.key === "}" || event.key === "]") this.closing(event);
+      else if (event.key === "Enter" && plain) this.newLine(event);
     }
   }
+
+  // Tab indents (a caret: to the next stop; a selection: every line), Shift+Tab outdents.
+  tab(event) {
+    const ta = this.textarea;
+    event.preventDefault();
+    const { selectionStart: start, selectionEnd: end, value } = ta;
+    const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+    if (start === end && !event.shiftKey) {
+      this.insert(INDENT.slice(0, INDENT.length - ((start - lineStart) % INDENT.length)));
+      return;
+    }
+    const blockEnd = end > start && value[end - 1] === "\n" ? end - 1 : end;
+    const changed = value
+      .slice(lineStart, blockEnd)
+      .split("\n")
+      .map((line) => (event.shiftKey ? line.replace(/^( {1,4}|\t)/, "") : INDENT + line))
+      .join("\n");
+    ta.setSelectionRange(lineStart, blockEnd);
+    this.insert(changed);
+    ta.setSelectionRange(lineStart, lineStart + changed.length);
+  }
+
+  // A closing bracket typed alone on its line goes back one level.
+  closing(event) {
+    const ta = this.textarea;
+    if (ta.selectionStart !== ta.selectionEnd) return;
+    const { selectionStart: start, value } = ta;
+    const before = value.slice(value.lastIndexOf("\n", start - 1) + 1, start);
+    if (before.length < INDENT.length || !/^ +$/.test(before)) return;
+    event.preventDefault();
+    ta.setSelectionRange(start - INDENT.length, start);
+    this.insert(event.key);
+  }
+
+  // Enter keeps the indentation, one level more after an opening bracket.
+  newLine(event) {
+    const ta = this.textarea;
+    const { selectionStart: start, value } = ta;
+    const lineStart = value.lastIndexOf("\n", start - 1) + 1;
+    const indent = /^[ \t]*/.exec(value.slice(lineStart, start))[0];
+    const before = value.slice(lineStart, start).trimEnd();
+    const opens = before.endsWith("{") || before.endsWith("[");
+    const after = value[ta.selectionEnd];
+    event.preventDefault();
+    if (opens && (after === "}" || after === "]")) {
+      this.insert("\n" + indent + INDENT + "\n" + indent);
+      const caret = start + 1 + indent.length + INDENT.length;
+      ta.setSelectionRange(caret, caret);
+    } else {
+      this.insert("\n" + indent + (opens ? INDENT : ""));
+    }
+  }
+}
+
+// The gutter's line numbers; a line with errors has their messages as its title.
+function gutterLines(count, byLine) {
+  const lines = [];
+  for (let n = 1; n <= count; n++) {
+    const errors = byLine.get(n);
+    if (errors) {
+      const title = errors.map((e) => e.message).join("\n");
+      lines.push(
+        html`<div class="ln error" data-line="${n}" data-testid="gutter-error"
+          title="${title}">${n}</div>`,
+      );
+    } else {
+      lines.push(html`<div class="ln" data-line="${n}">${n}</div>`);
+    }
+  }
+  return lines;
+}
+
+// The marks behind the text: each line with an error, and each error's column. Positions are
+// set through the CSSOM, not style attributes (the page's style policy refuses those).
+function errorMarks(byLine) {
+  const mark = (className, line, column = null) => {
+    const div = document.createElement("div");
+    div.className = className;
+    div.style.setProperty("--line-index", String(line - 1));
+    if (column !== null) div.style.setProperty("--column", String(column));
+    return div;
+  };
+  const marks = [];
+  for (const [line, errors] of byLine) {
+    const lineMark = mark("mark-line", line);
+    lineMark.dataset.line = String(line);
+    marks.push(lineMark);
+    for (const error of errors) {
+      if (error.column) marks.push(mark("mark-column", line, Number(error.column)));
+    }
+  }
+  return marks;
 }

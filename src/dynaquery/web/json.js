@@ -4,6 +4,8 @@
 // them, so responses are read with parseExact: a number that a JS number cannot hold as written
 // becomes an ExactNumber that keeps its text. stringify writes it back verbatim.
 
+import { html } from "./html.js";
+
 export class ExactNumber {
   constructor(text) {
     this.text = text;
@@ -18,7 +20,13 @@ export class ExactNumber {
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
+const LITERALS = [
+  ["true", true],
+  ["false", false],
+  ["null", null],
+];
 
+// Longer than a screen: a recursive descent parser whose small functions share the position `at`.
 export function parseExact(text) {
   let at = 0;
 
@@ -29,6 +37,25 @@ export function parseExact(text) {
     WHITESPACE.lastIndex = at;
     WHITESPACE.exec(text);
     at = WHITESPACE.lastIndex;
+  }
+  // After an item of an object or array: true when another follows, false at `close`.
+  function more(close) {
+    space();
+    if (text[at] === ",") {
+      at++;
+      return true;
+    }
+    if (text[at] === close) {
+      at++;
+      return false;
+    }
+    fail(`Expected ',' or '${close}'`);
+  }
+  function empty(close) {
+    space();
+    if (text[at] !== close) return false;
+    at++;
+    return true;
   }
   function string() {
     let end = at + 1;
@@ -45,71 +72,41 @@ export function parseExact(text) {
     at = end + 1;
     return escaped ? JSON.parse(slice) : slice.slice(1, -1);
   }
-  function value() {
-    space();
-    const c = text[at];
-    if (c === "{") {
-      at++;
-      const object = {};
+  function object() {
+    at++;
+    const result = {};
+    if (empty("}")) return result;
+    do {
       space();
-      if (text[at] === "}") {
-        at++;
-        return object;
-      }
-      for (;;) {
-        space();
-        if (text[at] !== '"') fail("Expected a key");
-        const key = string();
-        space();
-        if (text[at] !== ":") fail("Expected ':'");
-        at++;
-        object[key] = value();
-        space();
-        if (text[at] === ",") {
-          at++;
-          continue;
-        }
-        if (text[at] === "}") {
-          at++;
-          return object;
-        }
-        fail("Expected ',' or '}'");
-      }
-    }
-    if (c === "[") {
-      at++;
-      const array = [];
+      if (text[at] !== '"') fail("Expected a key");
+      const key = string();
       space();
-      if (text[at] === "]") {
-        at++;
-        return array;
+      if (text[at] !== ":") fail("Expected ':'");
+      at++;
+      // an own property even for "__proto__", as JSON.parse makes it
+      Object.defineProperty(result, key, {
+        value: value(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } while (more("}"));
+    return result;
+  }
+  function array() {
+    at++;
+    const result = [];
+    if (empty("]")) return result;
+    do result.push(value());
+    while (more("]"));
+    return result;
+  }
+  function literal() {
+    for (const [word, meaning] of LITERALS) {
+      if (text.startsWith(word, at)) {
+        at += word.length;
+        return meaning;
       }
-      for (;;) {
-        array.push(value());
-        space();
-        if (text[at] === ",") {
-          at++;
-          continue;
-        }
-        if (text[at] === "]") {
-          at++;
-          return array;
-        }
-        fail("Expected ',' or ']'");
-      }
-    }
-    if (c === '"') return string();
-    if (text.startsWith("true", at)) {
-      at += 4;
-      return true;
-    }
-    if (text.startsWith("false", at)) {
-      at += 5;
-      return false;
-    }
-    if (text.startsWith("null", at)) {
-      at += 4;
-      return null;
     }
     NUMBER.lastIndex = at;
     const match = NUMBER.exec(text);
@@ -118,6 +115,14 @@ export function parseExact(text) {
     const written = match[0];
     const number = Number(written);
     return String(number) === written ? number : new ExactNumber(written);
+  }
+  function value() {
+    space();
+    const c = text[at];
+    if (c === "{") return object();
+    if (c === "[") return array();
+    if (c === '"') return string();
+    return literal();
   }
 
   const result = value();
@@ -146,7 +151,9 @@ export function stringify(value, indent = 0) {
     const keys = Object.keys(v).filter((k) => v[k] !== undefined);
     if (!keys.length) return "{}";
     const colon = indent ? ": " : ":";
-    const items = keys.map((k) => (indent ? inner : "") + JSON.stringify(k) + colon + write(v[k], depth + 1));
+    const items = keys.map(
+      (k) => (indent ? inner : "") + JSON.stringify(k) + colon + write(v[k], depth + 1),
+    );
     return indent ? `{\n${items.join(sep)}\n${outer}}` : `{${items.join(sep)}}`;
   }
   return write(value, 0);
@@ -187,23 +194,22 @@ export function tokenize(text) {
   return tokens;
 }
 
-export function escapeHtml(text) {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
-
 // Highlighted HTML of a parameter text (placeholders inside strings are marked too).
 export function highlight(text) {
-  let html = "";
-  for (const token of tokenize(text)) {
-    if (token.type === "ws") {
-      html += escapeHtml(token.text);
-      continue;
-    }
-    let inner = escapeHtml(token.text);
-    if (token.type === "string" || token.type === "key") {
-      inner = inner.replace(/\{\{[^{}\n]*\}\}/g, (m) => `<span class="t-placeholder">${m}</span>`);
-    }
-    html += `<span class="t-${token.type}">${inner}</span>`;
+  return html`${tokenize(text).map(highlightToken)}`;
+}
+
+const PLACEHOLDER = /(\{\{[^{}\n]*\}\})/;
+
+function highlightToken(token) {
+  if (token.type === "ws") return token.text;
+  let inner = token.text;
+  const quoted = token.type === "string" || token.type === "key";
+  if (quoted && inner.includes("{{")) {
+    // split with a capturing group: the odd pieces are the placeholders
+    inner = token.text
+      .split(PLACEHOLDER)
+      .map((piece, i) => (i % 2 ? html`<span class="t-placeholder">${piece}</span>` : piece));
   }
-  return html;
+  return html`<span class="t-${token.type}">${inner}</span>`;
 }

@@ -12,7 +12,7 @@ name that did not resolve at first, or resolves elsewhere later (DNS rebinding).
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from collections.abc import Iterable
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -50,8 +50,11 @@ def parse_address(text: str) -> Address:
 class NetworkPolicy:
     """Addresses in `forbidden` (CIDR networks) may not be reached."""
 
-    def __init__(self, forbidden: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network],
-                 why: str = "a forbidden address"):
+    def __init__(
+        self,
+        forbidden: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network],
+        why: str = "a forbidden address",
+    ):
         self.forbidden = tuple(ipaddress.ip_network(n) for n in forbidden)
         self.why = why
 
@@ -60,8 +63,11 @@ class NetworkPolicy:
         if isinstance(address, str):
             address = parse_address(address)
         for candidate in unwrap(address):
-            if any(candidate in network for network in self.forbidden
-                   if network.version == candidate.version):
+            if any(
+                candidate in network
+                for network in self.forbidden
+                if network.version == candidate.version
+            ):
                 return candidate
         return None
 
@@ -84,7 +90,8 @@ def _guarded_connection(base, policy: NetworkPolicy):
                 sock.close()
                 raise ForbiddenPeer(
                     f"refused: {self.host}:{self.port} connected to {bad}, {policy.why}; "
-                    "the connection was closed before anything was sent.")
+                    "the connection was closed before anything was sent."
+                )
             return sock
 
     Guarded.__name__ = f"Guarded{base.__name__}"
@@ -92,8 +99,11 @@ def _guarded_connection(base, policy: NetworkPolicy):
 
 
 def _guarded_pool(base, policy: NetworkPolicy):
-    return type(f"Guarded{base.__name__}", (base,),
-                {"ConnectionCls": _guarded_connection(base.ConnectionCls, policy)})
+    return type(
+        f"Guarded{base.__name__}",
+        (base,),
+        {"ConnectionCls": _guarded_connection(base.ConnectionCls, policy)},
+    )
 
 
 def guard_session(session, policy: NetworkPolicy) -> None:

@@ -1,8 +1,10 @@
 // Results as rows and columns, their table, and the exports (CSV, JSON).
 
-import { ExactNumber, escapeHtml, stringify } from "./json.js";
+import { html, setHtml } from "./html.js";
+import { ExactNumber, stringify } from "./json.js";
 
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof ExactNumber);
+const isObject = (v) =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof ExactNumber);
 
 // The rows a result shows as a table, or null when it is no list of things.
 //   a transformed result that is a list: its objects (or one "value" column for other values);
@@ -15,7 +17,8 @@ export function rowsOf(data, meta = {}) {
     return data.map((value) => ({ value }));
   }
   if (!isObject(data)) return meta.transform ? [{ value: data }] : null;
-  if (Array.isArray(data.Items)) return data.Items.map((item) => (isObject(item) ? item : { value: item }));
+  if (Array.isArray(data.Items))
+    return data.Items.map((item) => (isObject(item) ? item : { value: item }));
   if (isObject(data.Item)) return [data.Item];
   if (isObject(data.Responses)) {
     const rows = [];
@@ -25,7 +28,9 @@ export function rowsOf(data, meta = {}) {
     return rows;
   }
   if (Array.isArray(data.Responses)) {
-    return data.Responses.map((r) => (isObject(r) && isObject(r.Item) ? r.Item : isObject(r) ? r : { value: r }));
+    return data.Responses.map((r) =>
+      isObject(r) && isObject(r.Item) ? r.Item : isObject(r) ? r : { value: r },
+    );
   }
   if (isObject(data.Attributes)) return [data.Attributes];
   if (Array.isArray(data.TableNames)) return data.TableNames.map((name) => ({ TableName: name }));
@@ -76,47 +81,79 @@ function compare(a, b) {
 
 const MAX_ROWS_SHOWN = 2000;
 
+function sortRows(rows, sort) {
+  if (!sort) return rows;
+  return rows
+    .map((row, i) => [row, i])
+    .sort((x, y) => compare(x[0][sort.column], y[0][sort.column]) * sort.direction || x[1] - y[1])
+    .map(([row]) => row);
+}
+
+function headCell(column, sort) {
+  const order = sort && sort.column === column ? sort.direction : 0;
+  const state = order > 0 ? "ascending" : order < 0 ? "descending" : "none";
+  const arrow = order > 0 ? " ▲" : order < 0 ? " ▼" : "";
+  return html`<th scope="col" aria-sort="${state}">
+    <button type="button" class="sort" data-column="${column}">${column}${arrow}</button>
+  </th>`;
+}
+
+function kindOf(value) {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (typeof value === "object" && !(value instanceof ExactNumber)) return "json";
+  return typeof value === "string" ? "string" : "number";
+}
+
+function cell(value) {
+  const text = cellText(value);
+  const title = text.length > 80 ? text : null;
+  const shown = text.length > 300 ? text.slice(0, 300) + "…" : text;
+  return title === null
+    ? html`<td class="c-${kindOf(value)}">${shown}</td>`
+    : html`<td class="c-${kindOf(value)}" title="${title}">${shown}</td>`;
+}
+
 // A table of the rows; a click on a column header sorts by it.
 export function renderTable(container, columns, rows, sort = null, onSort = () => {}) {
-  let shown = rows;
-  if (sort) {
-    shown = rows
-      .map((row, i) => [row, i])
-      .sort((x, y) => compare(x[0][sort.column], y[0][sort.column]) * sort.direction || x[1] - y[1])
-      .map(([row]) => row);
-  }
-  const head = columns
-    .map((column) => {
-      const state = sort && sort.column === column ? (sort.direction > 0 ? "ascending" : "descending") : "none";
-      const arrow = state === "ascending" ? " ▲" : state === "descending" ? " ▼" : "";
-      return `<th scope="col" aria-sort="${state}"><button type="button" class="sort" data-column="${escapeHtml(column)}">${escapeHtml(column)}${arrow}</button></th>`;
-    })
-    .join("");
-  const body = shown
-    .slice(0, MAX_ROWS_SHOWN)
-    .map((row, i) => {
-      const cells = columns
-        .map((column) => {
-          const value = row[column];
-          const text = cellText(value);
-          const kind =
-            value === undefined ? "missing" : value === null ? "null" : typeof value === "object" && !(value instanceof ExactNumber) ? "json" : typeof value === "string" ? "string" : "number";
-          const title = text.length > 80 ? ` title="${escapeHtml(text)}"` : "";
-          return `<td class="c-${kind}"${title}>${escapeHtml(text.length > 300 ? text.slice(0, 300) + "…" : text)}</td>`;
-        })
-        .join("");
-      return `<tr data-testid="result-row"><th scope="row" class="rownum">${i + 1}</th>${cells}</tr>`;
-    })
-    .join("");
-  const more = shown.length > MAX_ROWS_SHOWN ? `<p class="note">Showing the first ${MAX_ROWS_SHOWN} of ${shown.length} rows; the exports have them all.</p>` : "";
-  container.innerHTML = `<div class="table-scroll"><table class="grid" data-testid="result-table"><thead><tr><th scope="col" class="rownum">#</th>${head}</tr></thead><tbody>${body}</tbody></table></div>${more}`;
-  container.querySelectorAll("button.sort").forEach((button) =>
+  const shown = sortRows(rows, sort);
+  const body = shown.slice(0, MAX_ROWS_SHOWN).map(
+    (row, i) =>
+      html`<tr data-testid="result-row">
+        <th scope="row" class="rownum">${i + 1}</th>
+        ${columns.map((column) => cell(row[column]))}
+      </tr>`,
+  );
+  const more =
+    shown.length > MAX_ROWS_SHOWN
+      ? html`<p class="note">
+          Showing the first ${MAX_ROWS_SHOWN} of ${shown.length} rows; the exports have them all.
+        </p>`
+      : "";
+  setHtml(
+    container,
+    html`<div class="table-scroll">
+        <table class="grid" data-testid="result-table">
+          <thead>
+            <tr>
+              <th scope="col" class="rownum">#</th>
+              ${columns.map((column) => headCell(column, sort))}
+            </tr>
+          </thead>
+          <tbody>
+            ${body}
+          </tbody>
+        </table>
+      </div>
+      ${more}`,
+  );
+  for (const button of container.querySelectorAll("button.sort")) {
     button.addEventListener("click", () => {
       const column = button.dataset.column;
       const direction = sort && sort.column === column ? -sort.direction : 1;
       onSort({ column, direction });
-    }),
-  );
+    });
+  }
 }
 
 function csvField(text) {
@@ -153,11 +190,21 @@ export function joinData(previous, next) {
   if (Array.isArray(previous) && Array.isArray(next)) return previous.concat(next);
   if (isObject(previous) && isObject(next)) {
     const joined = { ...next };
-    for (const key of ["Items", "TableNames", "BackupSummaries", "Tags", "GlobalTables", "Exports", "Imports"]) {
-      if (Array.isArray(previous[key]) && Array.isArray(next[key])) joined[key] = previous[key].concat(next[key]);
+    for (const key of [
+      "Items",
+      "TableNames",
+      "BackupSummaries",
+      "Tags",
+      "GlobalTables",
+      "Exports",
+      "Imports",
+    ]) {
+      if (Array.isArray(previous[key]) && Array.isArray(next[key]))
+        joined[key] = previous[key].concat(next[key]);
     }
     for (const key of ["Count", "ScannedCount"]) {
-      if (previous[key] !== undefined && next[key] !== undefined) joined[key] = Number(previous[key]) + Number(next[key]);
+      if (previous[key] !== undefined && next[key] !== undefined)
+        joined[key] = Number(previous[key]) + Number(next[key]);
     }
     return joined;
   }

@@ -1,12 +1,14 @@
 """botocore's data files (the DynamoDB model, endpoints, retry rules), loaded for a quick start.
 
-Two things about botocore's own loader cost a short command much of its time (measured by the
-cold start benchmark, `bench/`): asked whether a service exists, it lists the directories of
-every service it has; and it parses the same JSON files at every start, 1.3 MB of them for one
-DynamoDB call (`endpoints.json` alone takes about 26 ms). This loader asks about DynamoDB alone
-first, and keeps each parsed file in the cache directory as `marshal` data, which loads about
-four times faster; a file is parsed again when it, or botocore, changes. Everything else is
-botocore's.
+Justified by benchmark 5, cold start (`scripts/bench --only coldstart`; docs/performance.md,
+"5. Cold start"): with the cache, 38 ms of parsing become 10 ms.
+
+Two things about botocore's own loader cost a short command much of its time: asked whether a
+service exists, it lists the directories of every service it has; and it parses the same JSON
+files at every start, 1.3 MB of them for one DynamoDB call (`endpoints.json` alone takes about
+26 ms). This loader asks about DynamoDB alone first, and keeps each parsed file in the cache
+directory as `marshal` data, which loads about four times faster; a file is parsed again when
+it, or botocore, changes. Everything else is botocore's.
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ def _looks_up_one_service_first(loader: Loader) -> Loader:
             for path in loader.search_paths:
                 directory = os.path.join(path, name)
                 if os.path.isdir(directory) and any(
-                        loader.file_loader.exists(os.path.join(directory, version, self.type_name))
-                        for version in os.listdir(directory)):
+                    loader.file_loader.exists(os.path.join(directory, version, self.type_name))
+                    for version in os.listdir(directory)
+                ):
                     return True
             return list.__contains__(self._all(), name)
 

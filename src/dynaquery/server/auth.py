@@ -1,0 +1,120 @@
+"""Signing in: the server's token (kept as a SHA-256 digest), the check of every /api request,
+and the limit on wrong tokens per client address."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import threading
+import time
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..errors import ConfigurationError
+from ..workspace import Workspace
+from .answers import TooManySignIns, Unauthorized
+
+TOKEN_ENV = "DYNAQUERY_TOKEN"  # read by the command, which passes it on
+TOKEN_SETTING = "server_token_sha256"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def server_token(
+    workspace: Workspace, given: str | None = None, *, allow_new: bool = True
+) -> tuple[str, str | None]:
+    """(SHA-256 of the token, the token itself when it was just generated, else None).
+    `given`: the operator's token (DYNAQUERY_TOKEN), else the stored one, else a new one."""
+    if given:
+        return _digest(given), None
+    stored = workspace.get_setting(TOKEN_SETTING)
+    if stored:
+        return stored, None
+    if not allow_new:
+        raise ConfigurationError(
+            f"No token configured: set {TOKEN_ENV} before listening on a non-loopback address."
+        )
+    return _digest(token := new_token(workspace)), token
+
+
+def new_token(workspace: Workspace) -> str:
+    token = secrets.token_urlsafe(32)
+    workspace.set_setting(TOKEN_SETTING, _digest(token))
+    return token
+
+
+def token_matches(given: str, token_sha256: str) -> bool:
+    # Digests of equal length, compared in constant time: the token's length leaks nothing.
+    return hmac.compare_digest(_digest(given), token_sha256)
+
+
+class SignInLimiter:
+    """Failed sign-ins per client address: after `failures` wrong tokens within `window` seconds,
+    every request from that address is answered 429 (with Retry-After) until the oldest of them
+    is older than the window. In memory, thread-safe; a success resets nothing (failures expire
+    by time alone), and one address's failures never block another."""
+
+    def __init__(self, failures: int = 10, window: float = 60, max_addresses: int = 100_000):
+        self.failures = failures
+        self.window = window
+        self.max_addresses = max_addresses
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> list[float]:
+        times = [t for t in self._seen.get(address, ()) if now - t < self.window]
+        if times:
+            self._seen[address] = times
+        else:
+            self._seen.pop(address, None)
+        return times
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until `address` may try again; 0 when it may now."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(address, now)
+            if len(times) < self.failures:
+                return 0
+            return max(1, math.ceil(times[-self.failures] + self.window - now))
+
+    def failed(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if address not in self._seen and len(self._seen) >= self.max_addresses:
+                for other in list(self._seen):  # forget the expired; if none, the oldest entry
+                    self._recent(other, now)
+                if len(self._seen) >= self.max_addresses:
+                    self._seen.pop(next(iter(self._seen)))
+            self._seen.setdefault(address, []).append(now)
+            del self._seen[address][: -self.failures]
+
+
+def not_blocked(request: Request) -> str:
+    """The client's address, unless too many wrong tokens came from it lately."""
+    address = request.client.host if request.client else ""
+    wait = request.app.state.sign_ins.retry_after(address)
+    if wait:
+        raise TooManySignIns(wait)
+    return address
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def authorized(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """The dependency of every /api route but a download link (the gate checks first; this
+    also documents the scheme in /openapi.json)."""
+    address = not_blocked(request)
+    given = credentials.credentials if credentials else ""
+    if not token_matches(given, request.app.state.token_sha256):
+        if given:  # a wrong token is a guess; no token at all is not
+            request.app.state.sign_ins.failed(address)
+        raise Unauthorized()

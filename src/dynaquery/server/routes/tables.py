@@ -1,0 +1,104 @@
+"""The table browser: tables, a table's keys and indexes with a Query and a Scan to start from
+(Workspace.describe_table), and a whole table's export, streamed or through a one-use link."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from ...errors import NotFound
+from ...transfer import iter_export
+from ...workspace import Workspace
+from ..auth import not_blocked
+from ..deps import DataSourceParam, GuardDep, WorkspaceDep
+from ..models import DownloadLinkOut, TableOut, TablesOut
+
+router = APIRouter()
+downloads = APIRouter()  # public: a download link is its own key
+
+Format = Literal["jsonl", "json", "csv"]
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
+EXPORT_RESPONSES = {
+    200: {
+        "description": "the table's items, streamed as they are read",
+        "content": {media: {} for media in MEDIA_TYPES.values()},
+    }
+}
+
+
+@router.get("/api/tables", response_model=TablesOut)
+def tables(datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep) -> dict:
+    guard(datasource)
+    return {"tables": workspace.table_names(datasource)}
+
+
+@router.get("/api/tables/{name}", response_model=TableOut)
+def table(name: str, datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep) -> dict:
+    guard(datasource)
+    return workspace.describe_table(datasource, name)
+
+
+@router.get("/api/tables/{name}/export", response_class=Response, responses=EXPORT_RESPONSES)
+def export(
+    name: str,
+    datasource: DataSourceParam,
+    workspace: WorkspaceDep,
+    guard: GuardDep,
+    format: Format = "jsonl",
+    segments: int = Query(4, ge=1, le=64),
+) -> Response:
+    """The whole table, streamed (a parallel scan, memory flat whatever its size)."""
+    guard(datasource)
+    return _stream_export(workspace, name, datasource, format, segments)
+
+
+@router.post("/api/tables/{name}/export/link", response_model=DownloadLinkOut)
+def export_link(
+    request: Request,
+    name: str,
+    datasource: DataSourceParam,
+    workspace: WorkspaceDep,
+    guard: GuardDep,
+    format: Format = "jsonl",
+    segments: int = Query(4, ge=1, le=64),
+) -> dict:
+    """A one-use link to the table's export, for a browser to download it straight to disk."""
+    guard(datasource)
+    # A missing table or a refused read is told now, to the page, not in a failed download.
+    workspace.describe_table(datasource, name)
+    links = request.app.state.download_links
+    ticket = links.new(
+        {"name": name, "datasource": datasource, "format": format, "segments": segments}
+    )
+    return {"url": f"/api/downloads/{ticket}", "expires_in": links.seconds}
+
+
+@downloads.get("/api/downloads/{ticket}", response_class=Response, responses=EXPORT_RESPONSES)
+def download(request: Request, ticket: str, workspace: WorkspaceDep, guard: GuardDep) -> Response:
+    """A table's export through a link from `/api/tables/{name}/export/link`: no token
+    needed, the link is one; it works once, within its time."""
+    not_blocked(request)
+    # Not counted as a guess when wrong: 256 random bits are not found by trying.
+    export = request.app.state.download_links.take(ticket)
+    if export is None:
+        raise NotFound(
+            "This download link is unknown, used already or expired: export the table again."
+        )
+    guard(export["datasource"])
+    return _stream_export(workspace, **export)
+
+
+def _stream_export(
+    workspace: Workspace, name: str, datasource: str, format: str, segments: int
+) -> Response:
+    chunks = iter_export(workspace.connect(datasource), name, format=format, segments=segments)
+    first = next(chunks, b"")  # errors (no such table...) are answered before streaming
+    filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return StreamingResponse(
+        itertools.chain([first], chunks),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{format}"'},
+    )

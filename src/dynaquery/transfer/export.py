@@ -1,0 +1,360 @@
+"""Export: a table to a file or a stream, with checkpoints to resume an interrupted export."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from .. import values
+from ..errors import DynaqueryError, ExportInterrupted, InputError
+from .formats import Progress, Writer, format_of, projection_columns
+from .scan import DEFAULT_PAGE_SIZE, item_count, scan_pages, scan_params
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+
+CHECKPOINT_SUFFIX = ".checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_EVERY = 2.0  # seconds between checkpoints of a running export
+DEFAULT_SEGMENTS = 8
+
+
+@dataclass
+class ExportResult:
+    table: str
+    format: str
+    items: int = 0  # items written
+    scanned: int = 0  # items the scan read (more than written with a filter)
+    pages: int = 0
+    segments: int = 1
+    duration: float = 0.0
+    output: str | None = None
+    resumed: bool = False
+    lossy: int = 0  # items with sets, binary or tag-like maps, written in plain form
+    dropped: list[str] = field(default_factory=list)  # CSV: attributes not in the columns
+    dropped_items: int = 0
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items / self.duration if self.duration else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "table": self.table,
+            "format": self.format,
+            "items": self.items,
+            "scanned": self.scanned,
+            "pages": self.pages,
+            "segments": self.segments,
+            "duration_s": round(self.duration, 3),
+            "output": self.output,
+            "resumed": self.resumed,
+            "lossy_items": self.lossy,
+            "dropped_attributes": self.dropped,
+            "dropped_items": self.dropped_items,
+        }
+
+
+class _Checkpoint:
+    """The file that lets an interrupted export go on: written whole, then renamed into place."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"Nothing to resume: there is no checkpoint {str(self.path)!r} "
+                "(an export that finished removes it)."
+            ) from None
+        except (OSError, ValueError) as error:
+            raise InputError(f"The checkpoint {str(self.path)!r} cannot be read: {error}") from None
+        if data.get("version") != CHECKPOINT_VERSION:
+            raise InputError(f"The checkpoint {str(self.path)!r} is of another version.")
+        return data
+
+    def save(self, data: dict) -> None:
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(data, f, default=values.typed_json_default)  # keys' binary values in base64
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+
+    def remove(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def export_table(
+    connection: Connection,
+    table: str,
+    output: str | os.PathLike | IO[bytes],
+    *,
+    format: str | None = None,
+    segments: int = DEFAULT_SEGMENTS,
+    filter: str | None = None,
+    projection: str | None = None,
+    names: dict | None = None,
+    values: Any = None,
+    consistent_read: bool = False,
+    index: str | None = None,
+    typed: bool = False,
+    columns: list[str] | None = None,
+    page_size: int | None = DEFAULT_PAGE_SIZE,
+    resume: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Export a table (or an index) to `output`: a path, or a binary file object (no checkpoint).
+
+    - format: "jsonl" (one plain item per line), "json" (an array) or "csv" (default: from the
+      file's extension, else jsonl); typed=True writes DynamoDB's typed JSON instead of plain,
+      which reads back exactly (plain has no sets nor binary: they come out as lists and base64);
+    - segments: the parallel scan's TotalSegments; page_size: items per request (None: as
+      many as fit DynamoDB's 1 MB);
+    - filter / projection / names / values / consistent_read / index: as Scan takes them
+      (values plain or typed);
+    - columns: CSV's columns (default: the projection's attributes, else those of the first page);
+    - resume: go on from the checkpoint of an interrupted export of the same table to the same
+      file; checkpoint: where it is kept (default: `<output>.checkpoint`);
+    - progress(scanned, total): called after every page; total is the table's item count.
+    """
+    fmt = format_of(output if isinstance(output, (str, os.PathLike)) else None, format)
+    if segments < 1:
+        raise InputError("segments must be at least 1.")
+    if typed and fmt == "csv":
+        raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
+    params = scan_params(
+        table, filter, projection, names, values, consistent_read, page_size, index
+    )
+    settings = {
+        "table": table,
+        "format": fmt,
+        "typed": typed,
+        "segments": segments,
+        "scan": _jsonable(params),
+    }
+    if fmt == "csv" and columns is None and projection:
+        columns = projection_columns(projection, names)
+
+    total = item_count(connection, table, index)  # a table that is not there fails here
+    to_file = isinstance(output, (str, os.PathLike))
+    if to_file:
+        store = _Checkpoint(
+            Path(checkpoint)
+            if checkpoint
+            else Path(output).with_name(Path(output).name + CHECKPOINT_SUFFIX)
+        )
+        sink, done, columns = _open_file(Path(output), store, resume, settings, columns)
+    elif resume:
+        raise InputError("Only an export to a file can be resumed.")
+    else:
+        sink, store, done = output, None, (0, 0, 0, (None,) * segments)
+
+    started = time.perf_counter()
+    result = ExportResult(
+        table, fmt, segments=segments, output=str(output) if to_file else None, resumed=resume
+    )
+    out = _Output(sink, store, Writer(fmt, typed, columns), settings, done)
+    pages = scan_pages(
+        connection, params, segments, list(done[3]), out.writer.body, out.writer.page
+    )
+    try:
+        out.write(pages, result, progress, total)
+    except BaseException as error:
+        pages.close()
+        out.count(result, started)
+        if store is None:
+            raise
+        out.interrupted(error, result, str(output))
+    if store is not None:
+        sink.close()
+        store.remove()
+    out.count(result, started)
+    result.lossy = out.writer.lossy
+    result.dropped, result.dropped_items = list(out.writer.dropped), out.writer.dropped_items
+    return result
+
+
+Done = tuple[int, int, int, tuple]  # the output's size, its items, the items scanned, and each
+# segment's state: None (not started), the key to go on from, or True (done)
+
+
+def _open_file(
+    path: Path, store: _Checkpoint, resume: bool, settings: dict, columns: list[str] | None
+) -> tuple[IO[bytes], Done, list[str] | None]:
+    """The output file, opened new, or truncated to what its checkpoint says it holds."""
+    if not resume:
+        if store.path.exists():
+            raise InputError(
+                f"An interrupted export left the checkpoint {str(store.path)!r}: pass "
+                "resume=True (--resume) to go on with it, or remove it to start over."
+            )
+        return open(path, "wb"), (0, 0, 0, (None,) * settings["segments"]), columns
+    saved = store.load()
+    mismatch = [k for k in settings if settings[k] != saved["settings"].get(k)]
+    if columns and saved["settings"].get("columns") not in (None, columns):
+        mismatch.append("columns")
+    if mismatch:
+        raise InputError(
+            "The checkpoint is of another export ("
+            + ", ".join(f"{k}: {saved['settings'].get(k)!r}" for k in mismatch)
+            + "): resume with the same table, format, segments and scan options."
+        )
+    offset = saved["offset"]
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = -1
+    if size < offset:
+        raise InputError(
+            f"The output {str(path)!r} is shorter than its checkpoint says "
+            f"({max(size, 0)} < {offset} bytes): it was changed since; "
+            "start the export over."
+        )
+    sink = open(path, "r+b")
+    sink.truncate(offset)
+    sink.seek(offset)
+    done = (offset, saved["items"], saved["scanned"], tuple(saved["state"]))
+    return sink, done, saved["settings"].get("columns") or columns
+
+
+class _Output:
+    """What an export has written so far, and its checkpoint (None for a stream)."""
+
+    def __init__(
+        self, sink: IO[bytes], store: _Checkpoint | None, writer: Writer, settings: dict, done: Done
+    ):
+        self.sink, self.store, self.writer, self.settings = sink, store, writer, settings
+        # Replaced whole, in one assignment, after a page is written: an interruption anywhere
+        # leaves either the state before that page or the state after it, never half of each.
+        self.done = done
+
+    def write(
+        self,
+        pages: Iterator[tuple],
+        result: ExportResult,
+        progress: Progress | None,
+        total: int | None,
+    ) -> None:
+        """Write the pages as they come, saving the checkpoint every CHECKPOINT_EVERY seconds."""
+        last_save = time.monotonic()
+        if self.done[0] == 0:
+            head = self.writer.start()
+            self.sink.write(head)
+            self.done = (len(head), *self.done[1:])
+        for segment, body, n, key, page_scanned in pages:
+            size, items, seen, states = self.done
+            chunk = self.writer.before(size, items) + body if n else b""
+            self.sink.write(chunk)
+            after = states[:segment] + (key or True,) + states[segment + 1 :]
+            self.done = (size + len(chunk), items + n, seen + page_scanned, after)
+            result.pages += 1
+            if progress:
+                progress(self.done[2], total)
+            if self.store and time.monotonic() - last_save >= CHECKPOINT_EVERY:
+                self.sink.flush()
+                os.fsync(self.sink.fileno())
+                self.store.save(self.snapshot())
+                last_save = time.monotonic()
+        self.sink.write(self.writer.end(self.done[0]))
+        self.sink.flush()
+
+    def snapshot(self) -> dict:
+        size, items, seen, states = self.done
+        return {
+            "version": CHECKPOINT_VERSION,
+            "settings": {**self.settings, "columns": self.writer.columns},
+            "state": list(states),
+            "offset": size,
+            "items": items,
+            "scanned": seen,
+        }
+
+    def count(self, result: ExportResult, started: float) -> None:
+        result.items, result.scanned = self.done[1], self.done[2]
+        result.duration = time.perf_counter() - started
+
+    def interrupted(self, error: BaseException, result: ExportResult, output: str) -> NoReturn:
+        """Save the checkpoint, and raise the error saying how to go on."""
+        try:
+            self.sink.flush()
+            self.store.save(self.snapshot())
+        finally:
+            self.sink.close()
+        where = (
+            f"\n{self.done[1]} item(s) had been written to {output!r}. Go on with --resume "
+            f"(resume=True); the checkpoint is {str(self.store.path)!r}."
+        )
+        if isinstance(error, DynaqueryError):
+            error.message += where
+            raise error
+        if isinstance(error, KeyboardInterrupt):
+            raise ExportInterrupted(
+                "Export interrupted." + where, result, str(self.store.path)
+            ) from None
+        raise error
+
+
+def iter_export(
+    connection: Connection,
+    table: str,
+    *,
+    format: str = "jsonl",
+    segments: int = DEFAULT_SEGMENTS,
+    typed: bool = False,
+    columns: list[str] | None = None,
+    **scan: Any,
+) -> Iterator[bytes]:
+    """The export as a stream of byte chunks (a page's worth each), for an HTTP response: the
+    same bytes export_table writes, with memory flat whatever the table's size. Closing the
+    generator stops the scan. `scan` takes filter, projection, names, values, consistent_read,
+    index, page_size."""
+    fmt = format_of(None, format)
+    if typed and fmt == "csv":
+        raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
+    params = scan_params(
+        table,
+        scan.get("filter"),
+        scan.get("projection"),
+        scan.get("names"),
+        scan.get("values"),
+        scan.get("consistent_read", False),
+        scan.get("page_size", DEFAULT_PAGE_SIZE),
+        scan.get("index"),
+    )
+    if fmt == "csv" and columns is None and scan.get("projection"):
+        columns = projection_columns(scan["projection"], scan.get("names"))
+    writer = Writer(fmt, typed, columns)
+    pages = scan_pages(connection, params, segments, [None] * segments, writer.body, writer.page)
+    offset = count = 0
+    try:
+        head = writer.start()
+        if head:
+            yield head
+            offset += len(head)
+        for _segment, body, n, _key, _scanned in pages:
+            if n:
+                chunk = writer.before(offset, count) + body
+                offset, count = offset + len(chunk), count + n
+                yield chunk
+        tail = writer.end(offset)
+        if tail:
+            yield tail
+    finally:
+        pages.close()
+
+
+def _jsonable(params: dict) -> Any:
+    """The scan's parameters as JSON (to compare a resume's with the checkpoint's)."""
+    return json.loads(json.dumps(params, default=values.typed_json_default))

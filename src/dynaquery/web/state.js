@@ -1,0 +1,50 @@
+// What several views share, by name. A view changes it with `set`, and every view that shows it
+// hears of the change through `subscribe`. What only one view uses stays in that view's module.
+
+const values = {
+  datasources: [],
+  currentDs: null, // the id of the data source picked in the sidebar
+  operations: [], // the catalog's operations (GET /api/operations)
+  queries: [], // the saved queries
+  // The query in the editor: {id, name, datasource_id, operation, transform, description,
+  // defaults, placeholders}. The query view edits its fields; it is set anew when another loads.
+  query: null,
+  dirty: false, // the query in the editor has unsaved changes
+  view: "query", // the view shown: query, tables or history
+  running: false, // a run is in flight
+  runs: 0, // how many runs ended (the history shows them)
+};
+
+const listeners = new Map(Object.keys(values).map((key) => [key, []]));
+
+function known(key) {
+  if (!listeners.has(key)) throw new Error(`The page's state has no "${key}".`);
+}
+
+export function get(key) {
+  known(key);
+  return values[key];
+}
+
+// set("view", "tables"), or set({datasources, currentDs}) to change several at once: the
+// listeners are told once every value is in place, each listener once (with the value of the
+// first key it listens to).
+export function set(keyOrChanges, value) {
+  const changes = typeof keyOrChanges === "string" ? { [keyOrChanges]: value } : keyOrChanges;
+  Object.keys(changes).forEach(known);
+  Object.assign(values, changes);
+  const told = new Set();
+  for (const key of Object.keys(changes)) {
+    for (const listener of listeners.get(key)) {
+      if (told.has(listener)) continue;
+      told.add(listener);
+      listener(values[key]);
+    }
+  }
+}
+
+// Call `listener` with the new value whenever `key` is set.
+export function subscribe(key, listener) {
+  known(key);
+  listeners.get(key).push(listener);
+}
