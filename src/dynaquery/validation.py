@@ -155,6 +155,7 @@ def _expected(valid_types: list[str]) -> str:
 
 
 def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
+    """One of botocore's findings, said for a user: a path and what is wrong there."""
     path = name[1:] if name.startswith(".") else name
     map_key = _MAP_KEY.fullmatch(path)  # botocore names a map's key "RequestItems (key: users)"
     if map_key:
@@ -162,27 +163,9 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
     if reason == "missing required field":
         return Problem(join_path(path, details["required_name"]), "required, but missing")
     if reason == "unknown field":
-        unknown = details["unknown_param"]
-        hint = did_you_mean(unknown, details["valid_names"])
-        valid = ", ".join(details["valid_names"])
-        return Problem(
-            join_path(path, unknown), f"unknown parameter; {hint or 'valid here: ' + valid}"
-        )
+        return _unknown_field(path, details)
     if reason == "invalid type":
-        param = details["param"]
-        message = f"expected {_expected(details['valid_types'])}, got {describe_type(param)}"
-        if (
-            isinstance(param, list)
-            and len(param) == 1
-            and isinstance(param[0], dict)
-            and "dict" in str(details["valid_types"])
-        ):
-            message += " (remove the surrounding [ ] and give the object itself)"
-        if isinstance(param, str) and any(
-            "int" in t or "float" in t for t in details["valid_types"]
-        ):
-            message += " (write the number without quotes)"
-        return Problem(path, message)
+        return _invalid_type(path, details)
     if reason == "invalid range":
         return Problem(path, f"must be at least {details['min_allowed']}, got {details['param']}")
     if reason == "invalid length":
@@ -191,13 +174,7 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
             return Problem(path, f"must not be empty (at least {details['min_allowed']})")
         return Problem(path, f"too short: {count}, at least {details['min_allowed']}")
     if reason == "invalid enum":
-        hint = did_you_mean(details["param"], details["allowed"])
-        allowed = ", ".join(details["allowed"])
-        return Problem(
-            path,
-            f"{details['param']!r} is not allowed; "
-            f"{hint + ' ' if hint else ''}valid values: {allowed}",
-        )
+        return _invalid_enum(path, details)
     if reason == "too long":
         return Problem(
             path, f"too long: {len(details['param'])} characters, at most {details['max_allowed']}"
@@ -205,12 +182,7 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
     if reason == "placeholder":
         return Problem(path, f"{details['param']!r} is a placeholder: replace it with a real value")
     if reason == "table name":
-        message = details["problem"]
-        if details["arn_allowed"]:
-            message += " (or give the table's ARN, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
-        name = details["param"]
-        shown = repr(name) if len(name) <= 60 else repr(name[:40]) + "..."
-        return Problem(path, f"{shown} is not a valid table name: {message}" if name else message)
+        return _invalid_table_name(path, details)
     if reason == "pattern mismatch":
         value = details["param"]
         return Problem(path, f"{value!r} does not match the pattern {details['pattern']}")
@@ -221,6 +193,48 @@ def _problem(reason: str, name: str, details: dict[str, Any]) -> Problem:
             message += " (put each in its own element of the list)"
         return Problem(path, message)
     return Problem(path, reason)
+
+
+def _unknown_field(path: str, details: dict[str, Any]) -> Problem:
+    unknown = details["unknown_param"]
+    hint = did_you_mean(unknown, details["valid_names"])
+    valid = ", ".join(details["valid_names"])
+    return Problem(join_path(path, unknown), f"unknown parameter; {hint or 'valid here: ' + valid}")
+
+
+def _invalid_type(path: str, details: dict[str, Any]) -> Problem:
+    """The expected type, and how to fix the two usual slips: a list around an object, and
+    a number in quotes."""
+    param = details["param"]
+    message = f"expected {_expected(details['valid_types'])}, got {describe_type(param)}"
+    if (
+        isinstance(param, list)
+        and len(param) == 1
+        and isinstance(param[0], dict)
+        and "dict" in str(details["valid_types"])
+    ):
+        message += " (remove the surrounding [ ] and give the object itself)"
+    if isinstance(param, str) and any("int" in t or "float" in t for t in details["valid_types"]):
+        message += " (write the number without quotes)"
+    return Problem(path, message)
+
+
+def _invalid_enum(path: str, details: dict[str, Any]) -> Problem:
+    hint = did_you_mean(details["param"], details["allowed"])
+    allowed = ", ".join(details["allowed"])
+    return Problem(
+        path,
+        f"{details['param']!r} is not allowed; {hint + ' ' if hint else ''}valid values: {allowed}",
+    )
+
+
+def _invalid_table_name(path: str, details: dict[str, Any]) -> Problem:
+    message = details["problem"]
+    if details["arn_allowed"]:
+        message += " (or give the table's ARN, arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+    name = details["param"]
+    shown = repr(name) if len(name) <= 60 else repr(name[:40]) + "..."
+    return Problem(path, f"{shown} is not a valid table name: {message}" if name else message)
 
 
 def validate(operation, params: dict) -> list[Problem]:

@@ -610,35 +610,10 @@ class Workspace:
         """Run an unsaved query against a saved data source. Recorded in the history.
         A parameter text may hold `{{ placeholders }}`, filled from `values`.
         `confirm(request)` is called before a destructive call is sent (see `_run`)."""
-        from . import templates
-        from .request import Request, prepare
-
         started = time.time()
         ds = self.datasource(datasource)
         _check_text({"operation": operation if isinstance(operation, str) else None})
-        try:
-            if isinstance(params, str) and not isinstance(operation, Request):
-                template = templates.parse(params)
-                if template.names or values:
-                    params, _ = template.render(values or {})
-            elif values:
-                raise InputError(
-                    "'values' fill {{ }} placeholders in a parameter text; the "
-                    "parameters here are an object."
-                )
-            request = operation if isinstance(operation, Request) else prepare(operation, params)
-        except DynaqueryError as error:
-            self._record(
-                started,
-                str(getattr(operation, "name", operation)),
-                ds.id,
-                ds.name,
-                error=error,
-                origin=origin,
-                params=params,
-                values=values,
-            )
-            raise
+        request = self._unsaved_request(ds, operation, params, values, started, origin)
         transform = options.pop("transform", None)
         return self._run(
             ds.id,
@@ -651,6 +626,42 @@ class Workspace:
             confirm=confirm,
             values=values,
         )
+
+    def _unsaved_request(
+        self,
+        ds: DataSource,
+        operation: Any,
+        params: Any,
+        values: dict[str, Any] | None,
+        started: float,
+        origin: str,
+    ) -> Request:
+        """The request of `run`, its placeholders filled; a mistake in it is recorded as a run."""
+        from .request import Request, prepare
+
+        try:
+            if isinstance(params, str) and not isinstance(operation, Request):
+                template = templates.parse(params)
+                if template.names or values:
+                    params, _ = template.render(values or {})
+            elif values:
+                raise InputError(
+                    "'values' fill {{ }} placeholders in a parameter text; the "
+                    "parameters here are an object."
+                )
+            return operation if isinstance(operation, Request) else prepare(operation, params)
+        except DynaqueryError as error:
+            self._record(
+                started,
+                str(getattr(operation, "name", operation)),
+                ds.id,
+                ds.name,
+                error=error,
+                origin=origin,
+                params=params,
+                values=values,
+            )
+            raise
 
     def _run(
         self,
@@ -757,8 +768,27 @@ class Workspace:
         """Runs, newest first. `since`: an ISO time or a span like 30m, 12h, 7d."""
         r = store.runs
         statement = sa.select(r).order_by(r.c.started_at.desc(), r.c.id.desc())
+        for condition in self._history_filters(query, datasource, operation, outcome, since):
+            statement = statement.where(condition)
+        if limit:
+            statement = statement.limit(limit)
+        with store.transaction(self.engine) as db:
+            return [self._run_from_row(row) for row in db.execute(statement)]
+
+    def _history_filters(
+        self,
+        query: str | None,
+        datasource: str | None,
+        operation: str | None,
+        outcome: str | None,
+        since: str | None,
+    ) -> list[sa.ColumnElement[bool]]:
+        """The conditions of `history`'s filters. A saved query or data source matches by the
+        name or id it ran under, or by the id its name has now (history follows renames)."""
+        r = store.runs
+        conditions = []
         if query:
-            statement = statement.where(
+            conditions.append(
                 sa.or_(
                     r.c.query_name == query,
                     r.c.query_id == query,
@@ -766,7 +796,7 @@ class Workspace:
                 )
             )
         if datasource:
-            statement = statement.where(
+            conditions.append(
                 sa.or_(
                     r.c.datasource_name == datasource,
                     r.c.datasource_id == datasource,
@@ -776,31 +806,30 @@ class Workspace:
         if operation:
             from .catalog import catalog
 
-            statement = statement.where(r.c.operation == catalog().get(operation).name)
+            conditions.append(r.c.operation == catalog().get(operation).name)
         if outcome:
             if outcome not in ("ok", "incomplete", "error"):
                 raise InputError(f"Unknown outcome {outcome!r}: use ok, incomplete or error.")
-            statement = statement.where(r.c.outcome == outcome)
+            conditions.append(r.c.outcome == outcome)
         if since:
-            statement = statement.where(r.c.started_at >= _since(since))
-        if limit:
-            statement = statement.limit(limit)
-        with store.transaction(self.engine) as db:
-            return [
-                Run(
-                    id=row.id,
-                    started_at=row.started_at,
-                    duration_ms=row.duration_ms,
-                    operation=row.operation,
-                    outcome=row.outcome,
-                    query=row.query_name,
-                    datasource=row.datasource_name,
-                    item_count=row.item_count,
-                    error=row.error,
-                    origin=row.origin,
-                )
-                for row in db.execute(statement)
-            ]
+            conditions.append(r.c.started_at >= _since(since))
+        return conditions
+
+    @staticmethod
+    def _run_from_row(row) -> Run:
+        """The entry of a row of the runs table."""
+        return Run(
+            id=row.id,
+            started_at=row.started_at,
+            duration_ms=row.duration_ms,
+            operation=row.operation,
+            outcome=row.outcome,
+            query=row.query_name,
+            datasource=row.datasource_name,
+            item_count=row.item_count,
+            error=row.error,
+            origin=row.origin,
+        )
 
     def clear_history(self, before: str | None = None) -> int:
         with store.transaction(self.engine, write=True) as db:
@@ -849,84 +878,13 @@ class Workspace:
         if on_conflict not in ("error", "skip", "replace"):
             raise InputError("on_conflict must be 'error', 'skip' or 'replace'.")
         sources, queries = _check_export(data)
-        counts = {"datasources": 0, "queries": 0, "skipped": 0}
         with store.transaction(self.engine, write=True) as db:
-            ids: dict[str, str] = {}
+            writer = _ImportWriter(db, on_conflict)
             for entry in sources:
-                existing = self._find(db, store.datasources, entry["name"])
-                if existing is not None and on_conflict == "error":
-                    raise Conflict(
-                        f"datasources: {entry['name']!r} already exists; import with "
-                        "skip or replace."
-                    )
-                ids[entry["name"]] = existing["id"] if existing is not None else str(uuid.uuid4())
-                if existing is not None and on_conflict == "skip":
-                    counts["skipped"] += 1
-                    continue
-                config = ConnectionConfig(**entry["settings"], read_only=entry["read_only"])
-                now = _now()
-                row = {
-                    "name": entry["name"],
-                    "description": entry.get("description"),
-                    "settings": _settings_json(config),
-                    "read_only": entry["read_only"],
-                    "updated_at": now,
-                }
-                if existing is None:
-                    db.execute(
-                        store.datasources.insert().values(
-                            id=ids[entry["name"]], secrets="{}", created_at=now, **row
-                        )
-                    )
-                else:
-                    db.execute(
-                        store.datasources.update()
-                        .where(store.datasources.c.id == existing["id"])
-                        .values(**row)
-                    )
-                counts["datasources"] += 1
+                writer.datasource(entry)
             for entry in queries:
-                ds_id = ids.get(entry["datasource"])
-                if ds_id is None:
-                    found = self._find(db, store.datasources, entry["datasource"])
-                    if found is None:
-                        raise NotFound(
-                            f"queries: {entry['name']!r} uses the data source "
-                            f"{entry['datasource']!r}, which is neither in the file "
-                            "nor in the workspace."
-                        )
-                    ds_id = found["id"]
-                existing = self._find(db, store.queries, entry["name"])
-                if existing is not None and on_conflict == "error":
-                    raise Conflict(
-                        f"queries: {entry['name']!r} already exists; import with skip or replace."
-                    )
-                if existing is not None and on_conflict == "skip":
-                    counts["skipped"] += 1
-                    continue
-                now = _now()
-                row = {
-                    "name": entry["name"],
-                    "datasource_id": ds_id,
-                    "operation": entry["operation"],
-                    "params": entry["params"],
-                    "transform": entry.get("transform"),
-                    "description": entry.get("description"),
-                    "defaults": _dumps(entry.get("defaults") or {}),
-                    "updated_at": now,
-                }
-                if existing is None:
-                    db.execute(
-                        store.queries.insert().values(id=str(uuid.uuid4()), created_at=now, **row)
-                    )
-                else:
-                    db.execute(
-                        store.queries.update()
-                        .where(store.queries.c.id == existing["id"])
-                        .values(**row)
-                    )
-                counts["queries"] += 1
-        return counts
+                writer.query(entry)
+        return writer.counts
 
     # -- settings (the server keeps its token here) --------------------------------------------
 
@@ -983,6 +941,85 @@ class Workspace:
             known = f" (saved: {', '.join(sorted(names)[:10])})" if names and not hint else ""
             raise NotFound(f"No {what} named {name_or_id!r}{'; ' + hint if hint else known}.")
         return row
+
+
+class _ImportWriter:
+    """The rows of one `import_`, written in its transaction: what was written and skipped, and
+    the data sources' ids by name (the file's queries point at them)."""
+
+    def __init__(self, db: sa.Connection, on_conflict: str):
+        self.db = db
+        self.on_conflict = on_conflict
+        self.counts = {"datasources": 0, "queries": 0, "skipped": 0}
+        self.ids: dict[str, str] = {}
+
+    def datasource(self, entry: dict) -> None:
+        existing = self._existing(store.datasources, "datasources", entry["name"])
+        self.ids[entry["name"]] = existing["id"] if existing is not None else str(uuid.uuid4())
+        if existing is not None and self.on_conflict == "skip":
+            self.counts["skipped"] += 1
+            return
+        config = ConnectionConfig(**entry["settings"], read_only=entry["read_only"])
+        now = _now()
+        row = {
+            "name": entry["name"],
+            "description": entry.get("description"),
+            "settings": _settings_json(config),
+            "read_only": entry["read_only"],
+            "updated_at": now,
+        }
+        # A new data source has no secrets; a replaced one keeps its own.
+        self._write(store.datasources, existing, row, self.ids[entry["name"]], secrets="{}")
+        self.counts["datasources"] += 1
+
+    def query(self, entry: dict) -> None:
+        ds_id = self.ids.get(entry["datasource"])
+        if ds_id is None:
+            found = Workspace._find(self.db, store.datasources, entry["datasource"])
+            if found is None:
+                raise NotFound(
+                    f"queries: {entry['name']!r} uses the data source "
+                    f"{entry['datasource']!r}, which is neither in the file "
+                    "nor in the workspace."
+                )
+            ds_id = found["id"]
+        existing = self._existing(store.queries, "queries", entry["name"])
+        if existing is not None and self.on_conflict == "skip":
+            self.counts["skipped"] += 1
+            return
+        now = _now()
+        row = {
+            "name": entry["name"],
+            "datasource_id": ds_id,
+            "operation": entry["operation"],
+            "params": entry["params"],
+            "transform": entry.get("transform"),
+            "description": entry.get("description"),
+            "defaults": _dumps(entry.get("defaults") or {}),
+            "updated_at": now,
+        }
+        self._write(store.queries, existing, row)
+        self.counts["queries"] += 1
+
+    def _existing(self, table: sa.Table, section: str, name: str):
+        """The saved row of that name, or None; with on_conflict 'error', a Conflict."""
+        existing = Workspace._find(self.db, table, name)
+        if existing is not None and self.on_conflict == "error":
+            raise Conflict(f"{section}: {name!r} already exists; import with skip or replace.")
+        return existing
+
+    def _write(
+        self, table: sa.Table, existing, row: dict, new_id: str | None = None, **new_only: Any
+    ) -> None:
+        """Update the existing row, or insert a new one (with `new_only`'s columns too)."""
+        if existing is None:
+            self.db.execute(
+                table.insert().values(
+                    id=new_id or str(uuid.uuid4()), created_at=row["updated_at"], **new_only, **row
+                )
+            )
+        else:
+            self.db.execute(table.update().where(table.c.id == existing["id"]).values(**row))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1344,57 +1381,66 @@ def _check_export(data: Any) -> tuple[list[dict], list[dict]]:
     if not isinstance(sources, list) or not isinstance(queries, list):
         raise InputError("'datasources' and 'queries' must be lists.")
     for i, entry in enumerate(sources):
-        where = f"datasources[{i}]"
-        _check_text({where: entry})
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise InputError(f"{where}: needs a 'name'.")
-        _check_name(entry["name"], "data source")
-        settings = entry.get("settings") or {}
-        if not isinstance(settings, dict):
-            raise InputError(f"{where}.settings must be an object.")
-        from decimal import Decimal  # exports are read with exact numbers: timeouts are floats
-
-        settings = {
-            k: (int(v) if v == v.to_integral_value() else float(v)) if isinstance(v, Decimal) else v
-            for k, v in settings.items()
-        }
-        secret = set(settings) & set(SECRET_FIELDS)
-        if secret:
-            raise InputError(
-                f"{where}.settings holds {sorted(secret)[0]}: exports carry no "
-                "secrets; add them after importing with `datasource edit`."
-            )
-        try:
-            _known_settings(settings)
-            ConnectionConfig(**settings).check_values()  # a URL or max_attempts that cannot work
-        except InputError as error:
-            raise InputError(f"{where}.settings: {error.message}") from None
-        entry["settings"] = settings
-        entry["read_only"] = bool(entry.get("read_only", False))
-    names = set()
+        _check_export_datasource(f"datasources[{i}]", entry)
+    names: set[str] = set()
     for i, entry in enumerate(queries):
-        where = f"queries[{i}]"
-        _check_text({where: entry})
-        if not isinstance(entry, dict):
-            raise InputError(f"{where} must be an object.")
-        for key in ("name", "datasource", "operation"):
-            if not isinstance(entry.get(key), str):
-                raise InputError(f"{where}: needs '{key}' (a string).")
-        _check_name(entry["name"], "query")
-        if entry["name"] in names:
-            raise InputError(f"{where}: the name {entry['name']!r} appears twice.")
-        names.add(entry["name"])
-        params = entry.get("params", "")
-        if not isinstance(params, str):  # a YAML/JSON object instead of text: keep it as JSON
-            params = _dumps_pretty(params)
-        entry["params"] = params
-        defaults = entry.get("defaults") or {}
-        if not isinstance(defaults, dict):
-            raise InputError(f"{where}.defaults must be an object.")
-        try:
-            entry["operation"] = check_query(
-                entry["operation"], params, entry.get("transform"), defaults
-            ).operation
-        except InputError as error:
-            raise InputError(f"{where} ({entry['name']}): {error.message}") from None
+        _check_export_query(f"queries[{i}]", entry, names)
     return sources, queries
+
+
+def _check_export_datasource(where: str, entry: Any) -> None:
+    """Check an exported data source; its settings and read_only are made ready to save."""
+    _check_text({where: entry})
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise InputError(f"{where}: needs a 'name'.")
+    _check_name(entry["name"], "data source")
+    settings = entry.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise InputError(f"{where}.settings must be an object.")
+    from decimal import Decimal  # exports are read with exact numbers: timeouts are floats
+
+    settings = {
+        k: (int(v) if v == v.to_integral_value() else float(v)) if isinstance(v, Decimal) else v
+        for k, v in settings.items()
+    }
+    secret = set(settings) & set(SECRET_FIELDS)
+    if secret:
+        raise InputError(
+            f"{where}.settings holds {sorted(secret)[0]}: exports carry no "
+            "secrets; add them after importing with `datasource edit`."
+        )
+    try:
+        _known_settings(settings)
+        ConnectionConfig(**settings).check_values()  # a URL or max_attempts that cannot work
+    except InputError as error:
+        raise InputError(f"{where}.settings: {error.message}") from None
+    entry["settings"] = settings
+    entry["read_only"] = bool(entry.get("read_only", False))
+
+
+def _check_export_query(where: str, entry: Any, names: set[str]) -> None:
+    """Check an exported query (`names`: those of the queries before it, this one added); its
+    params become text and its operation the API name."""
+    _check_text({where: entry})
+    if not isinstance(entry, dict):
+        raise InputError(f"{where} must be an object.")
+    for key in ("name", "datasource", "operation"):
+        if not isinstance(entry.get(key), str):
+            raise InputError(f"{where}: needs '{key}' (a string).")
+    _check_name(entry["name"], "query")
+    if entry["name"] in names:
+        raise InputError(f"{where}: the name {entry['name']!r} appears twice.")
+    names.add(entry["name"])
+    params = entry.get("params", "")
+    if not isinstance(params, str):  # a YAML/JSON object instead of text: keep it as JSON
+        params = _dumps_pretty(params)
+    entry["params"] = params
+    defaults = entry.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise InputError(f"{where}.defaults must be an object.")
+    try:
+        entry["operation"] = check_query(
+            entry["operation"], params, entry.get("transform"), defaults
+        ).operation
+    except InputError as error:
+        raise InputError(f"{where} ({entry['name']}): {error.message}") from None

@@ -130,64 +130,64 @@ def export_table(
     - progress(scanned, total): called after every page; total is the table's item count.
     """
     fmt = format_of(output if isinstance(output, (str, os.PathLike)) else None, format)
+    _check_options(fmt, segments, typed)
+    params = scan_params(
+        table, filter, projection, names, values, consistent_read, page_size, index
+    )
+    settings = _settings(table, fmt, typed, segments, params)
+    if fmt == "csv" and columns is None and projection:
+        columns = projection_columns(projection, names)
+    total = item_count(connection, table, index)  # a table that is not there fails here
+    sink, store, done, columns = _open_output(output, checkpoint, resume, settings, columns)
+    result = ExportResult(
+        table, fmt, segments=segments, output=None if store is None else str(output), resumed=resume
+    )
+    out = _Output(sink, store, Writer(fmt, typed, columns), settings, done)
+    return out.export(connection, params, result, progress, total)
+
+
+def _check_options(fmt: str, segments: int, typed: bool) -> None:
+    """Options refused before anything is asked of DynamoDB."""
     if segments < 1:
         raise InputError("segments must be at least 1.")
     if typed and fmt == "csv":
         raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
-    params = scan_params(
-        table, filter, projection, names, values, consistent_read, page_size, index
-    )
-    settings = {
+
+
+def _settings(table: str, fmt: str, typed: bool, segments: int, params: dict) -> dict:
+    """What a resumed export must share with the one it goes on with (kept in the checkpoint)."""
+    return {
         "table": table,
         "format": fmt,
         "typed": typed,
         "segments": segments,
         "scan": _jsonable(params),
     }
-    if fmt == "csv" and columns is None and projection:
-        columns = projection_columns(projection, names)
 
-    total = item_count(connection, table, index)  # a table that is not there fails here
-    to_file = isinstance(output, (str, os.PathLike))
-    if to_file:
+
+Done = tuple[int, int, int, tuple]  # the output's size, its items, the items scanned, and each
+# segment's state: None (not started), the key to go on from, or True (done)
+
+
+def _open_output(
+    output: str | os.PathLike | IO[bytes],
+    checkpoint: str | os.PathLike | None,
+    resume: bool,
+    settings: dict,
+    columns: list[str] | None,
+) -> tuple[IO[bytes], _Checkpoint | None, Done, list[str] | None]:
+    """Where the export goes: a file with its checkpoint, or the stream as given (no checkpoint)."""
+    if isinstance(output, (str, os.PathLike)):
         store = _Checkpoint(
             Path(checkpoint)
             if checkpoint
             else Path(output).with_name(Path(output).name + CHECKPOINT_SUFFIX)
         )
         sink, done, columns = _open_file(Path(output), store, resume, settings, columns)
-    elif resume:
+        return sink, store, done, columns
+    if resume:
         raise InputError("Only an export to a file can be resumed.")
-    else:
-        sink, store, done = output, None, (0, 0, 0, (None,) * segments)
-
-    started = time.perf_counter()
-    result = ExportResult(
-        table, fmt, segments=segments, output=str(output) if to_file else None, resumed=resume
-    )
-    out = _Output(sink, store, Writer(fmt, typed, columns), settings, done)
-    pages = scan_pages(
-        connection, params, segments, list(done[3]), out.writer.body, out.writer.page
-    )
-    try:
-        out.write(pages, result, progress, total)
-    except BaseException as error:
-        pages.close()
-        out.count(result, started)
-        if store is None:
-            raise
-        out.interrupted(error, result, str(output))
-    if store is not None:
-        sink.close()
-        store.remove()
-    out.count(result, started)
-    result.lossy = out.writer.lossy
-    result.dropped, result.dropped_items = list(out.writer.dropped), out.writer.dropped_items
-    return result
-
-
-Done = tuple[int, int, int, tuple]  # the output's size, its items, the items scanned, and each
-# segment's state: None (not started), the key to go on from, or True (done)
+    return output, None, (0, 0, 0, (None,) * settings["segments"]), columns
 
 
 def _open_file(
@@ -240,6 +240,35 @@ class _Output:
         # leaves either the state before that page or the state after it, never half of each.
         self.done = done
 
+    def export(
+        self,
+        connection: Connection,
+        params: dict,
+        result: ExportResult,
+        progress: Progress | None,
+        total: int | None,
+    ) -> ExportResult:
+        """Scan the table into the output and count what was done; an interrupted export to a
+        file saves its checkpoint and says how to go on."""
+        started = time.perf_counter()
+        segments, states = result.segments, list(self.done[3])
+        pages = scan_pages(connection, params, segments, states, self.writer.body, self.writer.page)
+        try:
+            self.write(pages, result, progress, total)
+        except BaseException as error:
+            pages.close()
+            self.count(result, started)
+            if self.store is None:
+                raise
+            self.interrupted(error, result)
+        if self.store is not None:
+            self.sink.close()
+            self.store.remove()
+        self.count(result, started)
+        result.lossy = self.writer.lossy
+        result.dropped, result.dropped_items = list(self.writer.dropped), self.writer.dropped_items
+        return result
+
     def write(
         self,
         pages: Iterator[tuple],
@@ -285,7 +314,7 @@ class _Output:
         result.items, result.scanned = self.done[1], self.done[2]
         result.duration = time.perf_counter() - started
 
-    def interrupted(self, error: BaseException, result: ExportResult, output: str) -> NoReturn:
+    def interrupted(self, error: BaseException, result: ExportResult) -> NoReturn:
         """Save the checkpoint, and raise the error saying how to go on."""
         try:
             self.sink.flush()
@@ -293,7 +322,7 @@ class _Output:
         finally:
             self.sink.close()
         where = (
-            f"\n{self.done[1]} item(s) had been written to {output!r}. Go on with --resume "
+            f"\n{self.done[1]} item(s) had been written to {result.output!r}. Go on with --resume "
             f"(resume=True); the checkpoint is {str(self.store.path)!r}."
         )
         if isinstance(error, DynaqueryError):

@@ -210,14 +210,9 @@ def read_csv(stream: IO[str], key_types: dict[str, str]) -> Iterator[Row]:
     object or a list is taken as one, anything else is a string, an empty cell no attribute;
     key attributes take their key type."""
     reader = csv.reader(_without_bom(stream))
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise InputError(f"line 1: the CSV header cannot be read: {error}") from None
+    header = _csv_header(reader)
     if header is None:
         return
-    if bad := _NOT_UTF8.search("".join(header)):
-        raise InputError(f"line 1: the CSV header is {_not_utf8(bad)}.")
     while True:
         try:
             row = next(reader, None)
@@ -226,37 +221,52 @@ def read_csv(stream: IO[str], key_types: dict[str, str]) -> Iterator[Row]:
             continue
         if row is None:
             return
-        number = reader.line_num
-        if not row:
+        if row:
+            yield _csv_row(reader.line_num, header, row, key_types)
+
+
+def _csv_header(reader: Iterator[list[str]]) -> list[str] | None:
+    """The CSV's first line (None for an empty file): one that cannot be read stops the import."""
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise InputError(f"line 1: the CSV header cannot be read: {error}") from None
+    if header is not None and (bad := _NOT_UTF8.search("".join(header))):
+        raise InputError(f"line 1: the CSV header is {_not_utf8(bad)}.")
+    return header
+
+
+def _csv_row(number: int, header: list[str], row: list[str], key_types: dict[str, str]) -> Row:
+    """The row of line `number`: its item, or what is wrong with it."""
+    if len(row) > len(header):
+        return number, None, f"{len(row)} cells for {len(header)} columns", False
+    text = "".join(row)
+    if not text.isascii() and _NOT_UTF8.search(text):
+        column, bad = next(
+            (name, found) for name, cell in zip(header, row) if (found := _NOT_UTF8.search(cell))
+        )
+        return number, None, _not_utf8(bad, f"column {column!r}"), False
+    try:
+        item = _csv_item(header, row, key_types)
+    except RecursionError:
+        return number, None, TOO_DEEP, False
+    return number, item, None, _may_be_too_deep(text)
+
+
+def _csv_item(header: list[str], row: list[str], key_types: dict[str, str]) -> dict[str, Any]:
+    """The cells as attributes: an empty cell is none, a key attribute's cell is of its type."""
+    item = {}
+    for name, cell in zip(header, row):
+        if cell == "":
             continue
-        if len(row) > len(header):
-            yield number, None, f"{len(row)} cells for {len(header)} columns", False
-            continue
-        text = "".join(row)
-        if not text.isascii() and _NOT_UTF8.search(text):
-            column, bad = next(
-                (name, found)
-                for name, cell in zip(header, row)
-                if (found := _NOT_UTF8.search(cell))
-            )
-            yield number, None, _not_utf8(bad, f"column {column!r}"), False
-            continue
-        item = {}
-        try:
-            for name, cell in zip(header, row):
-                if cell == "":
-                    continue
-                kind = key_types.get(name)
-                if kind == "S":
-                    item[name] = cell
-                elif kind == "B":
-                    item[name] = {"B": cell}
-                else:
-                    item[name] = _cell_value(cell)
-        except RecursionError:
-            yield number, None, TOO_DEEP, False
-            continue
-        yield number, item, None, _may_be_too_deep(text)
+        kind = key_types.get(name)
+        if kind == "S":
+            item[name] = cell
+        elif kind == "B":
+            item[name] = {"B": cell}
+        else:
+            item[name] = _cell_value(cell)
+    return item
 
 
 def _cell_value(text: str) -> Any:
