@@ -242,6 +242,17 @@ def test_the_whole_api(api):
         },
     )
     assert prefilled.json()["meta"]["count"] == 4
+    on_index = api(
+        "POST",
+        "/api/run",
+        json={
+            "datasource": "local2",
+            "operation": "Query",
+            "params": table["index_query_templates"]["PostedBy-Index"],
+            "values": {"Id": "Amazon DynamoDB#DynamoDB Thread 1"},
+        },
+    ).json()
+    assert on_index["meta"]["count"] == 4 and "PostedBy" in on_index["data"]["Items"][0]
 
     exported = api("GET", "/api/tables/users/export?datasource=local2&segments=2")
     assert exported.headers["content-type"] == "application/x-ndjson"

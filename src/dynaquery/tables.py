@@ -11,6 +11,7 @@ def describe_table(table: dict) -> dict:
     of DescribeTable's answer)."""
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
     partition, sort = _keys(table["KeySchema"], types)
+    indexes = _indexes(table, types)
     return {
         "name": table["TableName"],
         "status": table.get("TableStatus"),
@@ -18,8 +19,12 @@ def describe_table(table: dict) -> dict:
         "size_bytes": table.get("TableSizeBytes"),
         "partition_key": partition,
         "sort_key": sort,
-        "indexes": _indexes(table, types),
+        "indexes": indexes,
         "query_template": query_template(table["TableName"], partition),
+        "index_query_templates": {
+            index["name"]: query_template(table["TableName"], index["partition_key"], index["name"])
+            for index in indexes
+        },
         "scan_template": to_json({"TableName": table["TableName"], "Limit": 25}) + "\n",
     }
 
@@ -54,17 +59,20 @@ def _indexes(table: dict, types: dict[str, str]) -> list[dict]:
     return indexes
 
 
-def query_template(table: str, partition: dict) -> str:
-    """A Query on the partition key, its value a {{ placeholder }} named after the key."""
+def query_template(table: str, partition: dict, index: str | None = None) -> str:
+    """A Query on the partition key (of the table, or of `index`), its value a {{ placeholder }}
+    named after the key."""
     placeholder = "".join(c if c.isalnum() or c == "_" else "_" for c in partition["name"])
     if not placeholder or placeholder[0].isdigit():
         placeholder = "key_" + placeholder
     value = f'"{{{{ {placeholder} }}}}"' if partition["type"] != "N" else f"{{{{ {placeholder} }}}}"
-    name = to_json(partition["name"], pretty=False)
-    return (
-        f'{{\n    "TableName": {to_json(table, pretty=False)},\n'
-        f'    "KeyConditionExpression": "#pk = :pk",\n'
-        f'    "ExpressionAttributeNames": {{"#pk": {name}}},\n'
-        f'    "ExpressionAttributeValues": {{":pk": {value}}}'
-        f"{'  // a number' if partition['type'] == 'N' else ''}\n}}\n"
-    )
+    lines = [f'"TableName": {to_json(table, pretty=False)}']
+    if index:
+        lines.append(f'"IndexName": {to_json(index, pretty=False)}')
+    lines += [
+        '"KeyConditionExpression": "#pk = :pk"',
+        f'"ExpressionAttributeNames": {{"#pk": {to_json(partition["name"], pretty=False)}}}',
+        f'"ExpressionAttributeValues": {{":pk": {value}}}',
+    ]
+    number_note = "  // a number" if partition["type"] == "N" else ""
+    return "{\n" + ",\n".join("    " + line for line in lines) + number_note + "\n}\n"

@@ -265,6 +265,7 @@ class TableOut(BaseModel):
     sort_key: KeyOut | None
     indexes: list[IndexOut]
     query_template: str
+    index_query_templates: dict[str, str] = Field(description="index name -> a Query on it")
     scan_template: str
 
 

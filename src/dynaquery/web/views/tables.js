@@ -162,20 +162,6 @@ function renderDetail(detail) {
   );
 }
 
-// A Query on an index's partition key, its value a {{ placeholder }} named after the key.
-function indexTemplate(table, index) {
-  const pk = index.partition_key;
-  const hole = /^[A-Za-z_][A-Za-z0-9_]*$/.test(pk.name) ? pk.name : "key";
-  const value = pk.type === "N" ? `{{ ${hole} }}` : `"{{ ${hole} }}"`;
-  return (
-    `{\n    "TableName": ${JSON.stringify(table)},\n` +
-    `    "IndexName": ${JSON.stringify(index.name)},\n` +
-    `    "KeyConditionExpression": "#pk = :pk",\n` +
-    `    "ExpressionAttributeNames": {"#pk": ${JSON.stringify(pk.name)}},\n` +
-    `    "ExpressionAttributeValues": {":pk": ${value}}\n}\n`
-  );
-}
-
 // A new query in the query manager (after asking about unsaved changes there).
 function startQuery(operation, params) {
   if (!mayLeaveQuery()) return;
@@ -216,7 +202,7 @@ function onDetailClick(event) {
   if (testid === "t-query") startQuery("Query", detail.query_template);
   if (testid === "t-scan") startQuery("Scan", detail.scan_template);
   if (testid === "t-index-query") {
-    startQuery("Query", indexTemplate(detail.name, detail.indexes[Number(index)]));
+    startQuery("Query", detail.index_query_templates[detail.indexes[Number(index)].name]);
   }
   if (format) exportTable(format);
 }
