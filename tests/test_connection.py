@@ -18,7 +18,7 @@ from dynaquery import ConfigurationError, Connection, ConnectionConfig, InputErr
 from dynaquery.local import free_port
 from dynaquery.workspace import EXPORT_VERSION
 
-from support import clean_env, dynaquery, iam_user, start_moto_with_iam
+from support import Endpoint, clean_env, dynaquery, iam_user, start_moto_with_iam
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
@@ -645,3 +645,15 @@ def test_an_endpoint_url_that_is_no_url_is_refused_with_the_settings(tmp_path, m
             assert "is not a valid URL" in answer.json()["message"]
         done = runner.invoke(cli, ["run", "ListTables", "--datasource", "ok"])
         assert done.exit_code == 2 and "is not a valid URL" in done.stderr, done.output
+
+
+def test_the_user_agent_names_dynaquery_once(dynamodb_local):
+    # Read off the request as it is sent to DynamoDB Local (an observer, nothing replaced).
+    conn = Endpoint(dynamodb_local.endpoint_url).connection()
+    seen = []
+    conn.client.meta.events.register(
+        "before-send.dynamodb", lambda request, **_: seen.append(request.headers["User-Agent"])
+    )
+    conn.run("ListTables", {})
+    user_agent = seen[0].decode() if isinstance(seen[0], bytes) else seen[0]
+    assert user_agent.endswith(" dynaquery/0.1") and user_agent.count("dynaquery/0.1") == 1

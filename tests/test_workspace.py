@@ -23,6 +23,7 @@ from dynaquery import (
     Workspace,
 )
 from dynaquery.demo import seed
+from dynaquery.errors import NotFound
 from dynaquery.templates import parse, parse_assignment
 
 from support import ROOT, Endpoint
@@ -434,6 +435,8 @@ def test_history_records_runs_without_data_or_secrets(ws, local):
     assert [r.operation for r in ws.history(query="one", outcome="ok")] == ["GetItem"]
     assert len(ws.history(operation="scan")) == 1 and ws.history(since="1h") == runs
     assert ws.history(since="2999-01-01") == []
+    # A name that was never saved matches nothing (not every run made without a saved query).
+    assert ws.history(query="never-saved") == [] and ws.history(datasource="never-saved") == []
     ws.update_datasource("local", name="renamed")
     assert len(ws.history(datasource="renamed")) == 4  # history follows the data source's id
     from dynaquery import store
@@ -806,3 +809,16 @@ def test_connections_are_reused_until_the_settings_change(ws):
     ws.update_datasource("a", read_only=True)
     changed = ws.connect("a")
     assert changed is not first and changed.config.read_only
+
+
+def test_a_did_you_mean_ends_the_sentence_once(ws, tmp_path):
+    ws.add_datasource("local", endpoint_url="http://127.0.0.1:1", region="us-east-1")
+    with pytest.raises(NotFound) as error:
+        ws.datasource("lokal")
+    assert error.value.message == "No data source named 'lokal'; did you mean 'local'?"
+    with pytest.raises(NotFound) as error:
+        ws.datasource("elsewhere")
+    assert error.value.message == "No data source named 'elsewhere' (saved: local)."
+    with pytest.raises(InputError) as error:
+        ws.add_datasource("other", regoin="us-east-1")
+    assert error.value.message.endswith("did you mean 'region'?")

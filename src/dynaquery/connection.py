@@ -292,7 +292,7 @@ class Connection:
                 self.network_guard(session)
             # Share the catalog's loader, so the service model is read from disk only once.
             session.register_component("data_loader", catalog()._loader)
-            session.user_agent_extra = USER_AGENT
+            session.user_agent_extra = USER_AGENT  # once, for every client of the session
             session.get_scoped_config()  # a missing profile fails here, whatever the method
             method = cfg.auth_method
             if method == "iam_credentials":
@@ -443,7 +443,6 @@ class Connection:
             connect_timeout=cfg.connect_timeout,
             read_timeout=cfg.read_timeout,
             retries=retries or None,
-            user_agent_extra=USER_AGENT,
         )
 
     @property

@@ -788,19 +788,11 @@ class Workspace:
         r = store.runs
         conditions = []
         if query:
-            conditions.append(
-                sa.or_(
-                    r.c.query_name == query,
-                    r.c.query_id == query,
-                    r.c.query_id == self._id_of(store.queries, query),
-                )
-            )
+            conditions.append(self._ran_under(r.c.query_name, r.c.query_id, store.queries, query))
         if datasource:
             conditions.append(
-                sa.or_(
-                    r.c.datasource_name == datasource,
-                    r.c.datasource_id == datasource,
-                    r.c.datasource_id == self._id_of(store.datasources, datasource),
+                self._ran_under(
+                    r.c.datasource_name, r.c.datasource_id, store.datasources, datasource
                 )
             )
         if operation:
@@ -901,6 +893,15 @@ class Workspace:
 
     # -- lookups -------------------------------------------------------------------------------
 
+    def _ran_under(self, name_column, id_column, table: sa.Table, name: str):
+        """Runs made under `name` (a name or an id), or under the id that name has now. A name
+        that is not saved matches no id (comparing with None would match every run without one)."""
+        alternatives = [name_column == name, id_column == name]
+        saved_id = self._id_of(table, name)
+        if saved_id is not None:
+            alternatives.append(id_column == saved_id)
+        return sa.or_(*alternatives)
+
     def _id_of(self, table: sa.Table, name: str) -> str | None:
         """The id of a saved name (history follows renames), or None."""
         with store.transaction(self.engine) as db:
@@ -939,7 +940,9 @@ class Workspace:
             names = db.execute(sa.select(table.c.name)).scalars().all()
             hint = did_you_mean(name_or_id, names)
             known = f" (saved: {', '.join(sorted(names)[:10])})" if names and not hint else ""
-            raise NotFound(f"No {what} named {name_or_id!r}{'; ' + hint if hint else known}.")
+            # "did you mean 'x'?" ends the sentence itself
+            ending = f"; {hint}" if hint else f"{known}."
+            raise NotFound(f"No {what} named {name_or_id!r}{ending}")
         return row
 
 
@@ -1257,9 +1260,8 @@ def _known_settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(known))
     if unknown:
         hint = did_you_mean(unknown[0], known)
-        raise InputError(
-            f"Unknown data source setting {unknown[0]!r}{'; ' + hint if hint else ''}."
-        )
+        ending = f"; {hint}" if hint else "."
+        raise InputError(f"Unknown data source setting {unknown[0]!r}{ending}")
     return dict(settings)
 
 
