@@ -196,3 +196,71 @@ def parse_json_option(text: str | None, name: str) -> Any:
         return loads(text)
     except InputError as error:
         raise InputError(f"{name}: {error.message}") from None
+
+
+def code_option(command: Callable) -> Callable:
+    """--code LANG: print the program that makes the call; send nothing (`run`, `query run`)."""
+    from ..codegen import LANGUAGES
+
+    return click.option(
+        "--code",
+        "code",
+        type=click.Choice(LANGUAGES),
+        help="Print the equivalent program (boto3, AWS CLI, SDK for JavaScript v3); send nothing.",
+    )(command)
+
+
+def print_code(request, language: str, config) -> None:
+    """The program for `request`, to the endpoint and region of `config` (never its secrets)."""
+    from ..codegen import generate
+    from ..connection import Connection
+    from ..errors import ConfigurationError
+
+    config.check_values()  # an endpoint that is no URL, a bad region: refused as for a run
+    try:  # a saved data source's config has no secrets: only the region is asked of it
+        region = config.region or Connection(config).region
+    except ConfigurationError:
+        region = None  # the program takes the region where the SDK or the CLI looks for it
+    click.echo(
+        generate(request, language, endpoint_url=config.endpoint_url, region=region), nl=False
+    )
+
+
+def code_config(kwargs: dict[str, Any]):
+    """The settings the command's flags describe, for --code: a data source's (no secrets
+    opened), with the flags given overriding them, or the flags alone."""
+    import dataclasses
+
+    from ..connection import ConnectionConfig
+
+    datasource = kwargs.pop("datasource", None)
+    if datasource:
+        saved = open_workspace().datasource(datasource).config
+        return dataclasses.replace(saved, **given_flags(kwargs))
+    return ConnectionConfig(**connection_settings(kwargs))
+
+
+def explain_option(command: Callable) -> Callable:
+    """--explain: the request as it would be sent, its cost and advice (`run`, `query run`)."""
+    return click.option(
+        "--explain",
+        is_flag=True,
+        help="Print the request as it would be sent and, for Scan and Query, its cost and "
+        "advice; send nothing but DescribeTable.",
+    )(command)
+
+
+def print_explanation(connection, request, output: str, transform: str | None) -> None:
+    """What `request` would do (dynaquery.explain): as text, or as JSON with `--output json`
+    given (or --query, applied to it)."""
+    from click.core import ParameterSource
+
+    from ..explain import explain, to_text
+    from ..results import apply_transform, to_json
+
+    explanation = explain(connection, request)
+    source = click.get_current_context().get_parameter_source("output")
+    if transform or (output == "json" and source != ParameterSource.DEFAULT):
+        click.echo(to_json(apply_transform(explanation, transform)))
+    else:
+        click.echo(to_text(explanation), nl=False)

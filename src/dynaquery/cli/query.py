@@ -6,7 +6,18 @@ from typing import Any
 
 import click
 
-from .options import json_option, open_workspace, read_params, run_options, run_settings, yes_option
+from .options import (
+    code_option,
+    explain_option,
+    json_option,
+    open_workspace,
+    print_code,
+    print_explanation,
+    read_params,
+    run_options,
+    run_settings,
+    yes_option,
+)
 from .output import handle_errors, print_record, print_records, print_result, say
 from .prompts import confirm_destructive
 
@@ -210,6 +221,8 @@ def query_remove(name: str) -> None:
 )
 @run_options
 @yes_option
+@code_option
+@explain_option
 @handle_errors
 def query_run(
     name: str,
@@ -222,11 +235,20 @@ def query_run(
     **kwargs: Any,
 ) -> None:
     """Run saved query NAME and print what `run` prints. Its transformation applies; --query
-    applies on top of it."""
+    applies on top of it. With --code, the program that makes the call, placeholders filled,
+    is printed instead, and nothing is sent."""
     from ..results import to_json
 
     values = _values(param_items, params_json)
     workspace = open_workspace()
+    if code := kwargs.pop("code"):
+        saved, request = workspace.render_query(name, values)
+        print_code(request, code, workspace.datasource(saved.datasource).config)
+        return
+    if kwargs.pop("explain"):
+        saved, request = workspace.render_query(name, values)
+        print_explanation(workspace.connect(saved.datasource), request, output, transform)
+        return
     if dry_run:
         _, request = workspace.render_query(name, values)
         click.echo(to_json(request.source))

@@ -8,10 +8,15 @@ from typing import Any
 import click
 
 from .options import (
+    code_config,
+    code_option,
     connection,
     connection_options,
+    explain_option,
     given_flags,
     open_workspace,
+    print_code,
+    print_explanation,
     read_params,
     run_options,
     run_settings,
@@ -27,6 +32,8 @@ from .prompts import confirm_destructive
 @connection_options
 @run_options
 @yes_option
+@code_option
+@explain_option
 @handle_errors
 def run(
     operation: str, params: str | None, output: str, transform: str | None, yes: bool, **kwargs: Any
@@ -34,7 +41,8 @@ def run(
     """Run OPERATION with PARAMS (inline JSON, @file.json, or - for stdin).
 
     Values may be typed ({"S": "x"}) or plain ("x", 42, true, null, lists, objects). With
-    --datasource, the run is recorded in the history.
+    --datasource, the run is recorded in the history. With --code, the program that makes the
+    call is printed instead, and nothing is sent.
     """
     from ..request import prepare
     from ..results import compile_transform
@@ -43,6 +51,12 @@ def run(
     request = prepare(operation, read_params(params))  # bad input fails before connecting
     if transform:
         compile_transform(transform)
+    if code := kwargs.pop("code"):
+        print_code(request, code, code_config(kwargs))
+        return
+    if kwargs.pop("explain"):  # nothing runs, so nothing to confirm
+        print_explanation(connection(kwargs), request, output, transform)
+        return
     datasource = kwargs.pop("datasource", None)
     if datasource:
         result = open_workspace().run(
