@@ -12,7 +12,7 @@ The routes are thin: each calls the same workspace and library functions the CLI
 
     app.py        create_app (the gate, the state, the handlers, the routers) and serve
     gate.py       Host check, token before body, body limit, security headers
-    auth.py       the token, the sign-in limiter, the `authorized` dependency
+    auth.py       the token and the sign-in limiter, which the gate applies
     endpoints.py  the endpoint policy (no link-local or metadata addresses), over netguard.py
     netguard.py   which addresses a connection may reach, checked on each connection
     answers.py    errors as JSON, with each error class's http_status

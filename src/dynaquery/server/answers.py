@@ -89,10 +89,6 @@ def too_many_answer(seconds: int) -> JSONResponse:
     )
 
 
-class Unauthorized(Exception):
-    pass
-
-
 class TooManySignIns(Exception):
     def __init__(self, seconds: int):
         self.seconds = seconds
@@ -101,7 +97,6 @@ class TooManySignIns(Exception):
 def add_handlers(app: FastAPI) -> None:
     """What each exception a route raises is answered with."""
     for kind, handler in (
-        (Unauthorized, _unauthorized),
         (TooManySignIns, _too_many),
         (ConfirmationRequired, _confirmation_required),
         (ApiError, _api_error),
@@ -110,10 +105,6 @@ def add_handlers(app: FastAPI) -> None:
         (RequestValidationError, _bad_request),
     ):
         app.add_exception_handler(kind, handler)
-
-
-async def _unauthorized(_request: Request, _exc: Unauthorized) -> JSONResponse:
-    return unauthorized_answer()
 
 
 async def _too_many(_request: Request, exc: TooManySignIns) -> JSONResponse:

@@ -1,5 +1,5 @@
-"""Signing in: the server's token (kept as a SHA-256 digest), the check of every /api request,
-and the limit on wrong tokens per client address."""
+"""Signing in: the server's token (kept as a SHA-256 digest), its comparison, and the limit on
+wrong tokens per client address. The gate (gate.py) applies them to every /api request."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import ConfigurationError
 from ..workspace import Workspace
-from .answers import TooManySignIns, Unauthorized
+from .answers import TooManySignIns
 
 TOKEN_ENV = "DYNAQUERY_TOKEN"  # read by the command, which passes it on
 TOKEN_SETTING = "server_token_sha256"
@@ -107,14 +107,6 @@ def not_blocked(request: Request) -> str:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def authorized(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
-    """The dependency of every /api route but a download link (the gate checks first; this
-    also documents the scheme in /openapi.json)."""
-    address = not_blocked(request)
-    given = credentials.credentials if credentials else ""
-    if not token_matches(given, request.app.state.token_sha256):
-        if given:  # a wrong token is a guess; no token at all is not
-            request.app.state.sign_ins.failed(address)
-        raise Unauthorized()
+def authorized(_credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+    """Names the bearer scheme in /openapi.json for every /api route but a download link. The
+    token itself is checked once, by the gate (gate.py), before any route or body is touched."""
