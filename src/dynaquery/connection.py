@@ -31,7 +31,7 @@ from .errors import (
     ReadOnlyError,
     ServiceError,
 )
-from .settings import MASK, SECRET_FIELDS, SETTINGS, masked
+from .settings import BY_NAME, MASK, SECRET_FIELDS, SETTINGS, masked
 
 AuthMethod = Literal["iam_credentials", "instance_profile", "role_arn"]
 KEY_FIELDS = ("access_key_id", *SECRET_FIELDS)  # pasted from files: surrounding whitespace goes
@@ -185,17 +185,15 @@ class ConnectionConfig:
         return text
 
 
-_LABELS = {
-    "access_key_id": "access key id (--access-key-id)",
-    "secret_access_key": "secret access key (--secret-access-key)",
-    "session_token": "session token (--session-token)",
-    "endpoint_url": "endpoint URL (--endpoint-url)",
-    "sts_endpoint_url": "STS endpoint URL (--sts-endpoint-url)",
-}
-
-
 def _label(name: str) -> str:
-    return _LABELS.get(name, f"{name.replace('_', ' ')} (--{name.replace('_', '-')})")
+    """A setting as messages name it: its label from the settings table, then its flag."""
+    setting = BY_NAME[name]
+    label = (
+        setting.label
+        if setting.label[:2].isupper()
+        else setting.label[0].lower() + setting.label[1:]
+    )
+    return f"{label} ({setting.flag})"
 
 
 def _escaped(value: str) -> str:
