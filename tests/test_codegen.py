@@ -13,20 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from support import Endpoint, clean_env, dynaquery
+from support import Endpoint, clean_env, dynaquery, pk_sk_table
 
 AWS = Path(sys.executable).parent / "aws"
 
 TABLE = {
-    "TableName": "things",
+    **pk_sk_table("things"),
     "AttributeDefinitions": [
-        {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "sk", "AttributeType": "N"},
+        *pk_sk_table("things")["AttributeDefinitions"],
         {"AttributeName": "kind", "AttributeType": "S"},
-    ],
-    "KeySchema": [
-        {"AttributeName": "pk", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -38,7 +33,6 @@ TABLE = {
             "Projection": {"ProjectionType": "ALL"},
         }
     ],
-    "BillingMode": "PAY_PER_REQUEST",
 }
 
 ITEMS = [

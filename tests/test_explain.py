@@ -11,22 +11,17 @@ import pytest
 from dynaquery import prepare
 from dynaquery.explain import explain
 
-from support import Endpoint, clean_env, dynaquery
+from support import Endpoint, clean_env, dynaquery, pk_sk_table
 
 BODY = "x" * 3000
 # Each item: "pk" (2) + "item-NN" (7) + "body" (4) + 3000 = 3013 bytes, as DynamoDB counts them.
 KNOWN_SIZE = 30 * 3013
 
 ORDERS = {
-    "TableName": "orders",
+    **pk_sk_table("orders"),
     "AttributeDefinitions": [
-        {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "sk", "AttributeType": "N"},
+        *pk_sk_table("orders")["AttributeDefinitions"],
         {"AttributeName": "team", "AttributeType": "S"},
-    ],
-    "KeySchema": [
-        {"AttributeName": "pk", "KeyType": "HASH"},
-        {"AttributeName": "sk", "KeyType": "RANGE"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -35,7 +30,6 @@ ORDERS = {
             "Projection": {"ProjectionType": "ALL"},
         }
     ],
-    "BillingMode": "PAY_PER_REQUEST",
 }
 
 
