@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..connection import ConnectionConfig
+from ..connection import URL_FIELDS, ConnectionConfig
 from ..errors import InputError
-from ..settings import SETTINGS
 from .netguard import NetworkPolicy, guard_session, parse_address
 
 ALLOW_NETWORK_ENV = "DYNAQUERY_ALLOW_ENDPOINT_NETWORK"  # read by the command, which passes it on
@@ -26,7 +25,6 @@ LINK_LOCAL_NETWORKS = tuple(
         "fd00:ec2::254/128",  # AWS's IPv6 metadata address
     )
 )
-URL_SETTINGS = tuple(s.name for s in SETTINGS if s.name.endswith("endpoint_url"))
 
 
 def endpoint_policy(allow_endpoint_network: Iterable[str] = ()) -> NetworkPolicy | None:
@@ -51,7 +49,7 @@ class Endpoints:
     def check(self, settings: dict[str, Any] | ConnectionConfig) -> None:
         """Both endpoint settings of a request's body or of a stored configuration."""
         given = settings if isinstance(settings, dict) else vars(settings)
-        for name in URL_SETTINGS:
+        for name in URL_FIELDS:
             check_endpoint(given.get(name), name, self.policy)
 
     def guard_session(self, session) -> None:
