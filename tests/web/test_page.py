@@ -1,8 +1,8 @@
 """The web page, end to end: `dynaquery serve` over DynamoDB Local (and moto with IAM for a
-wrong secret), driven in real headless Chromium with Playwright.
+wrong secret), driven in real headless Chromium with Playwright (fixtures in conftest.py).
 
-One server and one browser for the module. Every step saves a screenshot under
-.artifacts/screenshots/ (the screenshots of a run are also in pytest's tmp dir).
+Every step saves a screenshot under .artifacts/screenshots/ (the screenshots of a run are also
+in pytest's tmp dir).
 """
 
 from __future__ import annotations
@@ -10,233 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import expect
+from steps import TOKEN, ds_form, ensure_local, new_query, rows, run, set_params, show
 
-from support import ROOT, Endpoint, clean_env, iam_user, start_moto_with_iam
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
-
-CHROMIUM = os.environ.get("DYNAQUERY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TOKEN = "web-token-" + uuid.uuid4().hex
-ARTIFACTS = ROOT / ".artifacts" / "screenshots"
-
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (scripts/setup installs it)", allow_module_level=True)
-
-expect.set_options(timeout=20_000)
-
-
-# -- the servers and the browser ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def endpoint(dynamodb_local):
-    from dynaquery.demo import seed
-
-    endpoint = Endpoint(dynamodb_local.endpoint_url)
-    seed(endpoint.connection())
-    return endpoint
-
-
-def _call(url: str, method: str, path: str, body=None, token: str = TOKEN):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else None
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from dynaquery.local import free_port
-
-    home = tmp_path_factory.mktemp("web-home")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = home / "serve.log"
-    # the server runs as this process is set up (clean_env drops DYNAQUERY_* settings)
-    passed_on = {k: os.environ[k] for k in ("DYNAQUERY_PURE_PYTHON",) if os.environ.get(k)}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dynaquery",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=clean_env(DYNAQUERY_HOME=str(home), DYNAQUERY_TOKEN=TOKEN, **passed_on),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"dynaquery serve exited ({process.returncode}):\n{log_path.read_text()}"
-                )
-            try:
-                assert _call(url, "GET", "/api/session")["ok"] is True
-                break
-            except (OSError, urllib.error.URLError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"dynaquery serve did not answer:\n{log_path.read_text()}")
-                time.sleep(0.1)
-        yield SimpleNamespace(
-            url=url, home=home, log=log_path, api=lambda *args, **kw: _call(url, *args, **kw)
-        )
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("screenshots")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def shot(page, name: str) -> None:
-        path = directory / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        shutil.copy(path, ARTIFACTS / path.name)
-
-    return shot
-
-
-@pytest.fixture(scope="module")
-def page_errors():
-    return []
-
-
-@pytest.fixture(scope="module")
-def dialogs():
-    """The page's dialogs (confirm, beforeunload): each is recorded and answered as `answer`
-    says, "accept" unless a test sets "dismiss"."""
-    return SimpleNamespace(answer="accept", seen=[])
-
-
-@pytest.fixture(scope="module")
-def page(browser, server, page_errors, dialogs):
-    """The page, signed in through the #token= fragment."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-
-    def answer(dialog):
-        dialogs.seen.append((dialog.type, dialog.message))
-        dialog.accept() if dialogs.answer == "accept" else dialog.dismiss()
-
-    page.on("dialog", answer)
-    page.goto(f"{server.url}/#token={TOKEN}")
-    expect(page.get_by_test_id("app")).to_be_visible()
-    yield page
-    context.close()
-
-
-@pytest.fixture(autouse=True)
-def no_script_errors(page_errors):
-    yield
-    assert page_errors == [], f"JavaScript errors on the page: {page_errors}"
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-def ensure_local(page, server, endpoint) -> None:
-    """The data source `local` on DynamoDB Local (added by the UI in test 2; through the API
-    when a test runs alone)."""
-    if not any(d["name"] == "local" for d in server.api("GET", "/api/datasources")):
-        server.api("POST", "/api/datasources", {"name": "local", **endpoint.settings()})
-        page.reload()
-        expect(page.get_by_test_id("app")).to_be_visible()
-    expect(page.get_by_test_id("ds-list")).to_contain_text("local")
-
-
-def show(page, view: str) -> None:
-    page.get_by_test_id(f"tab-{view}").click()
-    expect(page.get_by_test_id(f"tab-{view}")).to_have_attribute("aria-selected", "true")
-
-
-def new_query(page, operation: str, search: str | None = None) -> None:
-    """A new unsaved query on `local`, its operation picked with the searchable picker."""
-    show(page, "query")
-    page.get_by_test_id("q-new").click()
-    page.get_by_test_id("q-datasource").select_option(label="local")
-    page.get_by_test_id("q-operation").click()
-    page.get_by_test_id("q-operation").fill(search or operation)
-    option = page.locator(f'[data-testid=op-option][data-name="{operation}"]')
-    expect(option).to_be_visible()
-    option.click()
-    expect(page.get_by_test_id("q-operation")).to_have_value(operation)
-    expect(page.get_by_test_id("op-summary")).not_to_be_empty()
-
-
-def set_params(page, text: str) -> None:
-    page.get_by_test_id("q-params").fill(text)
-
-
-def run(page) -> None:
-    page.get_by_test_id("q-run").click()
-    expect(page.get_by_test_id("q-run")).to_have_text("Run")  # not "Running…" any more
-
-
-def rows(page):
-    return page.get_by_test_id("result-row")
-
-
-def ds_form(page, name: str, endpoint_url: str, key: str, secret: str) -> None:
-    page.get_by_test_id("ds-add").click()
-    expect(page.get_by_test_id("ds-dialog")).to_be_visible()
-    page.get_by_test_id("ds-name").fill(name)
-    page.get_by_test_id("ds-region").fill("us-east-1")
-    page.get_by_test_id("ds-endpoint-url").fill(endpoint_url)
-    page.get_by_test_id("ds-access-key-id").fill(key)
-    page.get_by_test_id("ds-secret-access-key").fill(secret)
-
+from support import iam_user, start_moto_with_iam
 
 # -- 1. sign-in -----------------------------------------------------------------------------
 
