@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from steps import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TOKEN, call
 
+from steps import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TOKEN, call
 from support import Endpoint, clean_env
 
 # -- the servers and the browser ------------------------------------------------------------

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from steps import TOKEN, ds_form, ensure_local, new_query, rows, run, set_params, show
 
+from steps import TOKEN, ds_form, ensure_local, new_query, rows, run, set_params, show
 from support import iam_user, start_moto_with_iam
 
 # -- 1. sign-in -----------------------------------------------------------------------------
