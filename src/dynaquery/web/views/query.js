@@ -77,6 +77,17 @@ export function openQuery(saved) {
   state.set("view", "query");
 }
 
+// The query's parameters as text, and their replacement (a form that builds the request writes
+// it here; the user can undo it with Ctrl+Z).
+export const paramsText = () => editor.value;
+
+export function setParams(text) {
+  editor.setValue(text, { undoable: true });
+}
+
+// The operation of the query in the editor (null before one is chosen).
+export const currentOperation = () => (query() ? query().operation : null);
+
 export const unsavedChanges = () => Boolean(query() && state.get("dirty"));
 
 // Before the form is replaced (a new query, another one): true when there is nothing to lose,
