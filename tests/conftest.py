@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # for `support`
 
 # What a test or one of its fixtures does to start a server: DynamoDB Local or moto (both through
 # dynaquery.local, the demo engine too), `dynaquery serve` in a process, Chromium.
-STARTS_A_SERVER = re.compile(r"start_dynamodb_local|start_moto|start_engine|\"serve\"|chromium")
+STARTS_A_SERVER = re.compile(
+    r"start_dynamodb_local|start_moto|start_engine|start_postgres|\"serve\"|chromium"
+)
 
 
 def _server(env_name: str, start):
@@ -52,9 +54,32 @@ def moto_server():
     yield from _server("DYNAQUERY_TEST_MOTO_ENDPOINT", start_moto)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (tests/postgres.py); `postgres.new_database()` gives a URL."""
+    from postgres import start_postgres
+
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty workspace database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'workspace.db'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if any(STARTS_A_SERVER.search(_source(code)) for code in _code_run_by(item)):
+        on_postgres = getattr(item, "callspec", None) and (
+            item.callspec.params.get("database_url") == "postgresql"
+        )
+        if on_postgres or any(STARTS_A_SERVER.search(_source(c)) for c in _code_run_by(item)):
             item.add_marker(pytest.mark.servers)
 
 
@@ -90,8 +115,9 @@ class _NoServerPopen(subprocess.Popen):
 
 
 def _is_a_server(words: list[str]) -> bool:
-    """DynamoDB Local's jar, moto's server, Playwright's driver (Chromium), `dynaquery serve`."""
-    programs = ("DynamoDBLocal.jar", "moto.server", "run-driver")
+    """DynamoDB Local's jar, moto's server, Playwright's driver (Chromium), `dynaquery serve`,
+    PostgreSQL."""
+    programs = ("DynamoDBLocal.jar", "moto.server", "run-driver", "/bin/postgres", "/bin/initdb")
     return any(w.endswith(programs) for w in words) or words[1:4] == ["-m", "dynaquery", "serve"]
 
 

@@ -55,11 +55,12 @@ class Client:
 
 
 @pytest.fixture
-def api(tmp_path, dynamodb_local, monkeypatch):
+def api(tmp_path, dynamodb_local, monkeypatch, database_url):
+    """The API over a fresh workspace, on SQLite and then on PostgreSQL."""
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     endpoint = Endpoint(dynamodb_local.endpoint_url)
     seed(endpoint.connection())
-    workspace = Workspace.open(home=tmp_path)
+    workspace = Workspace.open(database_url, home=tmp_path)
     client = Client(create_app(workspace, _digest(TOKEN)))
     client.endpoint = endpoint
     client.workspace = workspace

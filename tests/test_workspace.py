@@ -33,10 +33,11 @@ TOKEN = "FwoGZXIvYXdzE-sentinel-session-token"
 
 
 @pytest.fixture
-def ws(tmp_path, monkeypatch):
+def ws(tmp_path, monkeypatch, database_url):
+    """A fresh workspace, on SQLite and then on PostgreSQL."""
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.delenv("DYNAQUERY_DATABASE_URL", raising=False)
-    workspace = Workspace.open(home=tmp_path)
+    workspace = Workspace.open(database_url, home=tmp_path)
     yield workspace
     workspace.close()
 
@@ -52,6 +53,21 @@ def local(ws, dynamodb_local):
 
 def files_of(home) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(home.iterdir()) if p.is_file())
+
+
+def stored_bytes(ws, home) -> bytes:
+    """All the workspace keeps: its home's files (the SQLite database, its WAL, the key file)
+    and, on a database server, every row of every table."""
+    stored = files_of(home)
+    if ws.engine.dialect.name != "sqlite":
+        engine = sa.create_engine(ws.engine.url)
+        tables = sa.MetaData()
+        tables.reflect(engine)
+        with engine.connect() as db:
+            for table in tables.sorted_tables:
+                stored += repr([tuple(r) for r in db.execute(sa.select(table))]).encode()
+        engine.dispose()
+    return stored
 
 
 # -- data sources ---------------------------------------------------------------------------
@@ -71,10 +87,10 @@ def test_secrets_are_sealed_at_rest_and_masked(ws, tmp_path):
     config = ws.connection_config("prod")
     assert (config.secret_access_key, config.session_token) == (SECRET, TOKEN)
     ws.close()
-    raw = files_of(tmp_path)  # the database, its WAL and the key file
+    raw = stored_bytes(ws, tmp_path)  # the database, its WAL and the key file
     assert b"AKIAEXAMPLE" in raw  # the grep itself works...
     assert SECRET.encode() not in raw and TOKEN.encode() not in raw  # ...and finds no secret
-    for name in ("workspace.db", "secret.key"):
+    for name in ("workspace.db", "secret.key") if ws.engine.dialect.name == "sqlite" else ():
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
 
 
@@ -452,7 +468,7 @@ def assert_history_keeps_no(value: str, ws, home) -> list:
     runs = ws.history(limit=None)
     assert value not in json.dumps([r.to_dict() for r in runs])
     ws.close()  # the write-ahead log goes into the database file
-    assert value.encode() not in files_of(home)
+    assert value.encode() not in stored_bytes(ws, home)
     return runs
 
 

@@ -1,26 +1,37 @@
 """The workspace's database: SQLite by default, any SQLAlchemy URL otherwise.
 
 Schema changes go through Alembic migrations (src/dynaquery/migrations), run when a workspace is
-opened, so a workspace made by an older version opens in a newer one. On SQLite, writes take the
-database lock up front (BEGIN IMMEDIATE) and wait for it, so two processes writing at once queue up
-instead of failing, and nothing is lost.
+opened, so a workspace made by an older version opens in a newer one.
+
+Writes queue up instead of racing, so two processes (or servers) writing at once lose nothing: on
+SQLite a writer takes the database lock up front (BEGIN IMMEDIATE); on PostgreSQL it takes a
+transaction-level advisory lock, so every check-then-insert and read-then-rewrite runs alone.
+Appends that cannot race (a run in the history) skip the PostgreSQL lock.
+
+Text the database cannot hold is refused before it is sent, on every database alike: PostgreSQL
+text cannot hold the NUL character, so it is refused everywhere, naming the field.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, Conflict, InputError
 
 DATABASE_URL_ENV = "DYNAQUERY_DATABASE_URL"
 HOME_ENV = "DYNAQUERY_HOME"
-SCHEMA_REVISION = "0001"  # the newest migration; a test checks it against the migrations
+SCHEMA_REVISION = "0002"  # the newest migration; a test checks it against the migrations
 BUSY_TIMEOUT_S = 60
+CONNECT_TIMEOUT_S = 10  # an unreachable database host fails in this time, not the OS's minutes
+WRITE_LOCK = 4242424241  # PostgreSQL advisory lock: one writer at a time
+MIGRATION_LOCK = 4242424242
+DRIVERS = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "asyncpg": "asyncpg"}
 
 metadata = sa.MetaData()
 
@@ -55,7 +66,13 @@ queries = sa.Table(
 runs = sa.Table(
     "runs",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # 8 bytes on PostgreSQL (SQLite's INTEGER already is; its rowid must stay INTEGER)
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("started_at", sa.String(32), nullable=False, index=True),
     sa.Column("duration_ms", sa.Float),
     sa.Column("query_id", sa.String(36)),  # no foreign key: history outlives removed queries
@@ -64,7 +81,7 @@ runs = sa.Table(
     sa.Column("datasource_name", sa.String(200)),
     sa.Column("operation", sa.String(100), nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),  # ok | incomplete | error
-    sa.Column("item_count", sa.Integer),
+    sa.Column("item_count", sa.BigInteger),
     sa.Column("error", sa.Text),
     sa.Column("origin", sa.String(16)),  # cli | api | library
 )
@@ -97,20 +114,57 @@ def create_engine(url: str) -> sa.Engine:
     except sa.exc.ArgumentError:
         raise ConfigurationError(f"Not a database URL: {url!r} ({DATABASE_URL_ENV}).") from None
     if parsed.get_backend_name() != "sqlite":
-        try:
-            return sa.create_engine(url, pool_pre_ping=True)
-        except (ImportError, sa.exc.NoSuchModuleError) as error:
-            raise ConfigurationError(
-                f"Cannot use the database {parsed.render_as_string(hide_password=True)}: "
-                f"{error}. Install its driver (for PostgreSQL: pip install psycopg)."
-            ) from None
+        return _create_server_engine(parsed)
     database = parsed.database
     if database and database != ":memory:":
         _create_private_file(Path(database))
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    sa.event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _create_server_engine(parsed: sa.URL) -> sa.Engine:
+    shown = parsed.render_as_string(hide_password=True)
+    postgres = parsed.get_backend_name() == "postgresql"
+    try:
+        engine = sa.create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if postgres else {},
+        )
+    except (ImportError, sa.exc.NoSuchModuleError) as error:
+        driver = parsed.get_driver_name()
+        package = DRIVERS.get(driver, driver)
+        raise ConfigurationError(
+            f"Cannot use the database {shown}: {error}. Install its driver: pip install "
+            f"'{package}' (or pip install 'dynaquery[postgres]' for psycopg)."
+        ) from None
+    sa.event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
+    if postgres:
+        sa.event.listen(engine, "begin", _postgres_begin)
+    return engine
+
+
+def _postgres_begin(connection) -> None:
+    # Serialise writers: without it every check-then-insert races (two data sources of one
+    # name, or one of two edits lost). Released when the transaction ends.
+    if connection.get_execution_options().get("write") == "exclusive":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+def _refuse_unstorable_text(connection, cursor, statement, parameters, context, many) -> None:
+    rows = parameters if many else [parameters]
+    for row in rows:
+        named = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for name, value in named:
+            if isinstance(value, str) and "\x00" in value:
+                field = re.sub(r"_\d+$", "", str(name)).replace("_", " ")
+                raise InputError(
+                    f"Invalid text in {field}: the NUL character (U+0000) cannot be stored; "
+                    "remove it."
+                )
 
 
 def _create_private_file(path: Path) -> None:
@@ -135,16 +189,56 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 def _sqlite_begin(connection) -> None:
     # A writer takes the lock when it starts: it cannot fail later on a lock upgrade.
-    write = connection.get_execution_options().get("write", False)
+    write = connection.get_execution_options().get("write")
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @contextmanager
-def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
-    with engine.connect() as connection:
-        connection = connection.execution_options(write=write)
-        with connection.begin():
-            yield connection
+def transaction(
+    engine: sa.Engine, write: bool = False, *, append_only: bool = False
+) -> Iterator[sa.Connection]:
+    """A transaction; `write`: it writes, and runs alone among writers (see the module's
+    docstring); `append_only`: it only inserts rows nothing else reads to decide, so it need not
+    wait for the other writers on PostgreSQL."""
+    mode = ("append" if append_only else "exclusive") if write else None
+    try:
+        with engine.connect() as connection:
+            connection = connection.execution_options(write=mode)
+            with connection.begin():
+                yield connection
+    except sa.exc.IntegrityError as error:  # the lock makes this rare: a row changed outside us
+        raise Conflict(f"The workspace refused the change: {_first_line(error.orig)}") from None
+    except sa.exc.ProgrammingError as error:
+        raise ConfigurationError(_privilege_message(engine, error)) from None
+    except sa.exc.OperationalError as error:
+        if _is_connection_failure(error):
+            raise ConfigurationError(
+                f"Cannot reach the workspace's database {_shown(engine)}: {_first_line(error.orig)}"
+            ) from None
+        raise
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _shown(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _privilege_message(engine: sa.Engine, error: sa.exc.ProgrammingError) -> str:
+    reason = _first_line(error.orig)
+    if "permission denied" in reason.lower():
+        return (
+            f"The workspace's database {_shown(engine)} refused: {reason}. Its user needs to "
+            "create, read and write dynaquery's tables (GRANT CREATE, USAGE ON SCHEMA public, "
+            "and ALL on its tables), or an administrator runs the first start."
+        )
+    return f"The workspace's database {_shown(engine)} refused a statement: {reason}."
+
+
+def _is_connection_failure(error: sa.exc.OperationalError) -> bool:
+    return bool(error.connection_invalidated) or "connect" in str(error.orig).lower()
 
 
 def migrate(engine: sa.Engine) -> None:
@@ -162,7 +256,7 @@ def migrate(engine: sa.Engine) -> None:
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with transaction(engine, write=True) as connection:
         if engine.dialect.name == "postgresql":  # one migrating process at a time
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242424242)")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

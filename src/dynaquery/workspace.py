@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import re
 import threading
 import time
@@ -43,6 +44,8 @@ from .errors import (
 )
 from .settings import SECRET_FIELDS, keep_stored_secrets, masked
 from .validation import did_you_mean
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .request import Request
@@ -752,8 +755,16 @@ class Workspace:
             "origin": origin,
             "error": history_message(error, operation, params, values) if error else None,
         }
-        with store.transaction(self.engine, write=True) as db:
-            db.execute(store.runs.insert().values(**row))
+        try:
+            with store.transaction(self.engine, write=True, append_only=True) as db:
+                db.execute(store.runs.insert().values(**_fitted(store.runs, row)))
+        except (DynaqueryError, sa.exc.SQLAlchemyError) as failure:
+            # The call itself is done (maybe a write): a history that cannot keep it must not
+            # turn its result into an error. Said in the result's meta and the log.
+            reason = _history_failure(failure)
+            logger.warning("The run of %s was not recorded in the history: %s", operation, reason)
+            if result is not None:
+                result.meta["history"] = f"not recorded: {reason}"
 
     def history(
         self,
@@ -1072,6 +1083,27 @@ def _compose(saved: str | None, extra: str | None) -> str | None:
     if saved and extra:
         return f"({saved}) | {extra}"
     return saved or extra
+
+
+def _fitted(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its text cut to its columns' lengths (PostgreSQL refuses longer text; a
+    history row keeps what fits rather than nothing), and the NUL character dropped."""
+    fitted = {}
+    for name, value in row.items():
+        if isinstance(value, str):
+            value = value.replace("\x00", "")
+            length = getattr(table.c[name].type, "length", None)
+            if length and len(value) > length:
+                value = value[: length - 1] + "…"
+        fitted[name] = value
+    return fitted
+
+
+def _history_failure(failure: Exception) -> str:
+    if isinstance(failure, sa.exc.SQLAlchemyError):
+        orig = getattr(failure, "orig", None) or failure
+        return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return str(failure)
 
 
 def _check_text(fields: dict[str, Any]) -> None:
