@@ -84,12 +84,84 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
+def run_clients(seconds: float, clients: int, make_call) -> dict:
+    """`clients` threads calling `make_call()()` in a loop for `seconds`; each call returns "ok",
+    "dynamodb_error" or ("failure", detail). The counts, latency percentiles and requests/s."""
+    latencies: list[float] = []
+    outcomes = {"ok": 0, "dynamodb_error": 0, "failure": 0}
+    failures: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        call = make_call(number)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            kind, detail = call()
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                outcomes[kind] += 1
+                if kind == "failure" and len(failures) < 20:
+                    failures.append(detail)
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 120)
+    duration = time.monotonic() - began
+    latencies.sort()
+    total = sum(outcomes.values())
+    return {
+        "seconds": round(duration, 1),
+        "clients": clients,
+        "requests": total,
+        **outcomes,
+        "failures_seen": failures,
+        "requests_per_s": round(total / duration, 1),
+        "latency_ms": {f"p{p}": round(percentile(latencies, p) * 1000, 1) for p in (50, 95, 99)}
+        | {"max": round(latencies[-1] * 1000, 1) if latencies else 0},
+    }
+
+
+def run_direct(endpoint_url: str, seconds: float, clients: int) -> dict:
+    """The same GetItem as the saved query `one`, sent by boto3 straight to DynamoDB Local:
+    one client per thread, as `clients` separate programs would."""
+    import boto3
+
+    def make_call(_number: int):
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=DIRECT_KEY,
+            aws_secret_access_key="load-secret",
+        )
+        key = {"team_id": {"S": "team_2"}, "employee_id": {"S": "emp_3"}}
+
+        def call():
+            try:
+                dynamodb.get_item(TableName="users", Key=key)
+                return "ok", ""
+            except Exception as error:  # noqa: BLE001 - counted, as the server's are
+                return "failure", f"{type(error).__name__}: {error}"
+
+        return call
+
+    return run_clients(seconds, clients, make_call)
+
+
+DIRECT_KEY = "load" + uuid.uuid4().hex[:10]
+
+
+def run_load(endpoint_url: str, seconds: float, clients: int, only: str | None = None) -> dict:
     from dynaquery import Connection
     from dynaquery.demo import seed
     from dynaquery.local import free_port
 
-    access_key = "load" + uuid.uuid4().hex[:10]
+    access_key = DIRECT_KEY
     seed(
         Connection(
             endpoint_url=endpoint_url,
@@ -150,65 +222,38 @@ def run_load(endpoint_url: str, seconds: float, clients: int) -> dict:
         for query_id, values in ids:  # warm up: imports, the catalog, connections
             setup.call("POST", f"/api/queries/{query_id}/run", {"values": values} if values else {})
 
-        latencies: list[float] = []
-        outcomes = {"ok": 0, "dynamodb_error": 0, "failure": 0}
-        failures: list[str] = []
-        lock = threading.Lock()
+        if only:
+            ids = [ids[[q[0] for q in QUERIES].index(only)]]
         rss = {"start": rss_kb(server.pid)}
-        stop_at = time.monotonic() + seconds
+        sampler = threading.Timer(seconds / 2, lambda: rss.update(middle=rss_kb(server.pid)))
+        sampler.start()
 
-        def client(number: int) -> None:
-            api = Api(port)
-            i = number
-            while time.monotonic() < stop_at:
-                query_id, values = ids[i % len(ids)]
-                i += 1
-                started = time.perf_counter()
+        def make_call(number: int):
+            state = {"api": Api(port), "i": number}
+
+            def call():
+                query_id, values = ids[state["i"] % len(ids)]
+                state["i"] += 1
+                body = {"values": values} if values else {}
                 try:
-                    status, body = api.call(
-                        "POST", f"/api/queries/{query_id}/run", {"values": values} if values else {}
-                    )
-                    kind = (
-                        "ok"
-                        if status == 200
-                        else "dynamodb_error"
-                        if status == 502
-                        and isinstance(body, dict)
-                        and body.get("error") == "ServiceError"
-                        else "failure"
-                    )
-                    detail = f"{status} {json.dumps(body)[:300]}"
+                    status, answer = state["api"].call("POST", f"/api/queries/{query_id}/run", body)
                 except Exception as error:  # a dropped connection, a timeout
-                    api = Api(port)
-                    kind, detail = "failure", f"{type(error).__name__}: {error}"
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    outcomes[kind] += 1
-                    if kind == "failure" and len(failures) < 20:
-                        failures.append(detail)
+                    state["api"] = Api(port)
+                    return "failure", f"{type(error).__name__}: {error}"
+                if status == 200:
+                    return "ok", ""
+                genuine = isinstance(answer, dict) and answer.get("error") == "ServiceError"
+                if status == 502 and genuine:
+                    return "dynamodb_error", ""
+                return "failure", f"{status} {json.dumps(answer)[:300]}"
 
-        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
-        began = time.monotonic()
-        for thread in threads:
-            thread.start()
-        time.sleep(seconds / 2)
-        rss["middle"] = rss_kb(server.pid)
-        for thread in threads:
-            thread.join(seconds + 120)
-        duration = time.monotonic() - began
+            return call
+
+        report = run_clients(seconds, clients, make_call)
+        sampler.join()
         rss["end"] = rss_kb(server.pid)
-        latencies.sort()
-        total = sum(outcomes.values())
         return {
-            "seconds": round(duration, 1),
-            "clients": clients,
-            "requests": total,
-            **outcomes,
-            "failures_seen": failures,
-            "requests_per_s": round(total / duration, 1),
-            "latency_ms": {f"p{p}": round(percentile(latencies, p) * 1000, 1) for p in (50, 95, 99)}
-            | {"max": round(latencies[-1] * 1000, 1) if latencies else 0},
+            **report,
             "server_rss_kb": rss,
             "rss_growth_kb": rss["end"] - rss["start"],
             "rss_growth_second_half_kb": rss["end"] - rss["middle"],
@@ -229,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--endpoint-url", help="a DynamoDB Local already running (else one is started)"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="the saved GetItem through `serve` against the same clients calling DynamoDB Local "
+        "directly with boto3, one after the other, and their ratio",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     engine = None
@@ -239,35 +290,52 @@ def main(argv: list[str] | None = None) -> int:
         engine = start_dynamodb_local()
         endpoint = engine.endpoint_url
     try:
-        report = run_load(endpoint, args.seconds, args.clients)
+        if args.compare:
+            served = run_load(endpoint, args.seconds, args.clients, only="one")
+            direct = run_direct(endpoint, args.seconds, args.clients)
+            ratio = round(served["requests_per_s"] / max(direct["requests_per_s"], 0.1), 2)
+            report = {"through_serve": served, "direct": direct, "ratio": ratio}
+        else:
+            report = run_load(endpoint, args.seconds, args.clients)
     finally:
         if engine is not None:
             engine.stop()
     if args.json:
         print(json.dumps(report, indent=2))
+    elif args.compare:
+        print_report("through `dynaquery serve` (saved GetItem)", report["through_serve"])
+        print_report("direct (boto3 GetItem)", report["direct"])
+        print(f"ratio: {report['ratio']} of the direct requests/s")
     else:
-        lat = report["latency_ms"]
-        rss = report["server_rss_kb"]
-        print(
-            f"{report['clients']} clients for {report['seconds']} s: {report['requests']} requests, "
-            f"{report['requests_per_s']} requests/s"
-        )
-        print(
-            f"  ok {report['ok']}, genuine DynamoDB errors {report['dynamodb_error']}, "
-            f"other failures {report['failure']}"
-        )
-        print(
-            f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
-            f"max {lat['max']} ms"
-        )
+        print_report("through `dynaquery serve` (saved queries)", report)
+    served = report["through_serve"] if args.compare else report
+    failed = served["failure"] or (args.compare and report["direct"]["failure"])
+    return 0 if not failed and served["server_alive"] else 1
+
+
+def print_report(title: str, report: dict) -> None:
+    lat = report["latency_ms"]
+    print(
+        f"{title}: {report['clients']} clients for {report['seconds']} s, "
+        f"{report['requests']} requests, {report['requests_per_s']} requests/s"
+    )
+    print(
+        f"  ok {report['ok']}, genuine DynamoDB errors {report['dynamodb_error']}, "
+        f"other failures {report['failure']}"
+    )
+    print(
+        f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
+        f"max {lat['max']} ms"
+    )
+    rss = report.get("server_rss_kb")
+    if rss:
         print(
             f"  server RSS: start {rss['start'] / 1024:.1f} MiB, middle {rss['middle'] / 1024:.1f} "
             f"MiB, end {rss['end'] / 1024:.1f} MiB (growth {report['rss_growth_kb'] / 1024:+.1f} "
             f"MiB, second half {report['rss_growth_second_half_kb'] / 1024:+.1f} MiB)"
         )
-        for failure in report["failures_seen"]:
-            print(f"  failure: {failure}")
-    return 0 if report["failure"] == 0 and report["server_alive"] else 1
+    for failure in report["failures_seen"]:
+        print(f"  failure: {failure}")
 
 
 if __name__ == "__main__":

@@ -295,3 +295,24 @@ def test_command_processes_adding_one_name_at_once(database_url, tmp_path):
     for code, stderr in ended:
         assert "IntegrityError" not in stderr and "INSERT" not in stderr
         assert code == 0 or "already exists" in stderr
+
+
+def test_two_servers_share_download_links_and_the_sign_in_limit(database_url, tmp_path):
+    first, second = two_servers(database_url, tmp_path)
+    # a link made by one server is taken, once, by the other
+    tickets = [first.app.state.download_links.new({"name": f"t{i}"}) for i in range(3)]
+    assert second.app.state.download_links.take(tickets[1]) == {"name": "t1"}
+    assert first.app.state.download_links.take(tickets[1]) is None  # used
+    assert first.app.state.download_links.take(tickets[0]) == {"name": "t0"}
+    # wrong tokens sent to one server count on the other
+    for client in (first, second):
+        client.app.state.sign_ins.refresh = 0
+        client.app.state.sign_ins.failures = 4
+    wrong = {"Authorization": "Bearer wrong"}
+    assert [first.get("/api/session", headers=wrong).status_code for _ in range(4)] == [401] * 4
+    blocked = second.get("/api/session")
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+    # the digests only: no ticket is in the database
+    with store.transaction(first.app.state.workspace.engine) as db:
+        kept = db.execute(sa.select(store.download_links.c.digest)).scalars().all()
+    assert tickets[2] not in kept and len(kept) == 1

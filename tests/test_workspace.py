@@ -540,6 +540,7 @@ def test_history_through_the_command_and_the_api_keeps_no_value(ws, local, tmp_p
 
     sentinel = "PARAMVALUE-" + os.urandom(4).hex()
     monkeypatch.setenv("DYNAQUERY_HOME", str(tmp_path))
+    monkeypatch.setenv("DYNAQUERY_DATABASE_URL", ws.engine.url.render_as_string(False))
     ws.save_query(
         "dup",
         "local",

@@ -26,7 +26,7 @@ from .errors import ConfigurationError, Conflict, InputError
 
 DATABASE_URL_ENV = "DYNAQUERY_DATABASE_URL"
 HOME_ENV = "DYNAQUERY_HOME"
-SCHEMA_REVISION = "0002"  # the newest migration; a test checks it against the migrations
+SCHEMA_REVISION = "0003"  # the newest migration; a test checks it against the migrations
 BUSY_TIMEOUT_S = 60
 CONNECT_TIMEOUT_S = 10  # an unreachable database host fails in this time, not the OS's minutes
 WRITE_LOCK = 4242424241  # PostgreSQL advisory lock: one writer at a time
@@ -86,6 +86,29 @@ runs = sa.Table(
     sa.Column("origin", sa.String(16)),  # cli | api | library
 )
 
+# What the servers on one workspace share, so that two of them (or a server's workers) act as
+# one: the one-use download links (digests only) and the recent wrong sign-ins per address.
+download_links = sa.Table(
+    "download_links",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # SHA-256 of the ticket
+    sa.Column("export", sa.Text, nullable=False),  # JSON: what the link downloads
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),  # Unix time
+)
+
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("address", sa.String(64), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),  # Unix time
+)
+
 settings = sa.Table(
     "settings",
     metadata,
@@ -118,7 +141,11 @@ def create_engine(url: str) -> sa.Engine:
     database = parsed.database
     if database and database != ":memory:":
         _create_private_file(Path(database))
-    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+    # A server's threads each hold a connection while they work: the pool must not make them
+    # queue for one (SQLite connections are cheap; the database lock is what orders writers).
+    engine = sa.create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_S}, pool_size=16, max_overflow=64
+    )
     sa.event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
@@ -183,6 +210,9 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for a writer
+    # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last commits.
+    # FULL made every commit wait for the disk, with the write lock held.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 

@@ -158,6 +158,7 @@ class Workspace:
         self._connections_lock = threading.Lock()
         self._box = None
         self.network_guard = None  # given to every Connection built (see Connection.network_guard)
+        self._recorder = None  # a BackgroundRecorder once record_in_background() is called
 
     @classmethod
     def open(cls, url: str | None = None, home: str | Path | None = None) -> Workspace:
@@ -172,6 +173,8 @@ class Workspace:
         return cls(engine, home_path / "secret.key", location)
 
     def close(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
         self.engine.dispose()
 
     def __enter__(self) -> Workspace:
@@ -755,9 +758,11 @@ class Workspace:
             "origin": origin,
             "error": history_message(error, operation, params, values) if error else None,
         }
+        if self._recorder is not None:
+            self._recorder.record(_fitted(store.runs, row))
+            return
         try:
-            with store.transaction(self.engine, write=True, append_only=True) as db:
-                db.execute(store.runs.insert().values(**_fitted(store.runs, row)))
+            self._write_runs([_fitted(store.runs, row)])
         except (DynaqueryError, sa.exc.SQLAlchemyError) as failure:
             # The call itself is done (maybe a write): a history that cannot keep it must not
             # turn its result into an error. Said in the result's meta and the log.
@@ -765,6 +770,22 @@ class Workspace:
             logger.warning("The run of %s was not recorded in the history: %s", operation, reason)
             if result is not None:
                 result.meta["history"] = f"not recorded: {reason}"
+
+    def record_in_background(self) -> None:
+        """Write the history from a thread of its own, in batches (recorder.py): for a server,
+        whose requests then never wait for the database's write lock to record a run."""
+        from .recorder import BackgroundRecorder
+
+        if self._recorder is None:
+            self._recorder = BackgroundRecorder(self._write_runs)
+
+    def _write_runs(self, rows: list[dict]) -> None:
+        with store.transaction(self.engine, write=True, append_only=True) as db:
+            db.execute(store.runs.insert(), rows)
+
+    def _flush_history(self) -> None:
+        if self._recorder is not None:
+            self._recorder.flush()
 
     def history(
         self,
@@ -783,6 +804,7 @@ class Workspace:
             statement = statement.where(condition)
         if limit:
             statement = statement.limit(limit)
+        self._flush_history()
         with store.transaction(self.engine) as db:
             return [self._run_from_row(row) for row in db.execute(statement)]
 
@@ -835,6 +857,7 @@ class Workspace:
         )
 
     def clear_history(self, before: str | None = None) -> int:
+        self._flush_history()
         with store.transaction(self.engine, write=True) as db:
             statement = store.runs.delete()
             if before:

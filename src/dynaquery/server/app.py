@@ -53,11 +53,14 @@ def create_app(
         network_policy if network_policy is not None else endpoint_policy(allow_endpoint_network)
     )
     workspace.network_guard = endpoints.guard_session
+    workspace.record_in_background()  # a request never waits to write its run in the history
     state = app.state
     state.workspace, state.endpoints, state.demo = workspace, endpoints, demo
     state.token_sha256, state.max_body = token_sha256, max_body
     state.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
-    state.sign_ins, state.download_links = SignInLimiter(), DownloadLinks()
+    # shared through the workspace's database by every server and worker on it
+    state.sign_ins = SignInLimiter(engine=workspace.engine)
+    state.download_links = DownloadLinks(engine=workspace.engine)
     add_handlers(app)
     for router in routes.ROUTERS:
         app.include_router(router, dependencies=[Depends(authorized)], responses=routes.ERRORS)

@@ -10,9 +10,11 @@ import secrets
 import threading
 import time
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .. import store
 from ..errors import ConfigurationError
 from ..workspace import Workspace
 from .answers import TooManySignIns
@@ -56,14 +58,28 @@ def token_matches(given: str, token_sha256: str) -> bool:
 class SignInLimiter:
     """Failed sign-ins per client address: after `failures` wrong tokens within `window` seconds,
     every request from that address is answered 429 (with Retry-After) until the oldest of them
-    is older than the window. In memory, thread-safe; a success resets nothing (failures expire
-    by time alone), and one address's failures never block another."""
+    is older than the window. Thread-safe; a success resets nothing (failures expire by time
+    alone), and one address's failures never block another.
 
-    def __init__(self, failures: int = 10, window: float = 60, max_addresses: int = 100_000):
+    With an `engine` (the workspace's database), failures are shared by every server and worker
+    on that workspace: each one is written at once, and each process reads the others' every
+    `refresh` seconds, so a request never waits for the database to be let in."""
+
+    def __init__(
+        self,
+        failures: int = 10,
+        window: float = 60,
+        max_addresses: int = 100_000,
+        engine: sa.Engine | None = None,
+        refresh: float = 1.0,
+    ):
         self.failures = failures
         self.window = window
         self.max_addresses = max_addresses
+        self.engine = engine
+        self.refresh = refresh
         self._seen: dict[str, list[float]] = {}
+        self._read_at = float("-inf")  # when the shared failures were last read
         self._lock = threading.Lock()
 
     def _recent(self, address: str, now: float) -> list[float]:
@@ -76,7 +92,8 @@ class SignInLimiter:
 
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again; 0 when it may now."""
-        now = time.monotonic()
+        now = time.time()
+        self._read_shared(now)
         with self._lock:
             times = self._recent(address, now)
             if len(times) < self.failures:
@@ -84,7 +101,9 @@ class SignInLimiter:
             return max(1, math.ceil(times[-self.failures] + self.window - now))
 
     def failed(self, address: str) -> None:
-        now = time.monotonic()
+        now = time.time()
+        if self.engine is not None:
+            _share_failure(self.engine, address, now, self.window)
         with self._lock:
             if address not in self._seen and len(self._seen) >= self.max_addresses:
                 for other in list(self._seen):  # forget the expired; if none, the oldest entry
@@ -93,6 +112,36 @@ class SignInLimiter:
                     self._seen.pop(next(iter(self._seen)))
             self._seen.setdefault(address, []).append(now)
             del self._seen[address][: -self.failures]
+
+    def _read_shared(self, now: float) -> None:
+        if self.engine is None or now - self._read_at < self.refresh:
+            return
+        self._read_at = now
+        shared = _shared_failures(self.engine, now - self.window, self.max_addresses)
+        with self._lock:
+            self._seen = {a: sorted(times)[-self.failures :] for a, times in shared.items()}
+
+
+def _share_failure(engine: sa.Engine, address: str, now: float, window: float) -> None:
+    failures = store.sign_in_failures
+    with store.transaction(engine, write=True, append_only=True) as db:
+        db.execute(failures.delete().where(failures.c.at < now - window))
+        db.execute(failures.insert().values(address=address[:64], at=now))
+
+
+def _shared_failures(engine: sa.Engine, since: float, limit: int) -> dict[str, list[float]]:
+    failures = store.sign_in_failures
+    statement = (
+        sa.select(failures.c.address, failures.c.at)
+        .where(failures.c.at >= since)
+        .order_by(failures.c.at.desc())
+        .limit(limit)
+    )
+    seen: dict[str, list[float]] = {}
+    with store.transaction(engine) as db:
+        for address, at in db.execute(statement):
+            seen.setdefault(address, []).append(at)
+    return seen
 
 
 def not_blocked(request: Request) -> str:
