@@ -156,7 +156,9 @@ def run_direct(endpoint_url: str, seconds: float, clients: int) -> dict:
 DIRECT_KEY = "load" + uuid.uuid4().hex[:10]
 
 
-def run_load(endpoint_url: str, seconds: float, clients: int, only: str | None = None) -> dict:
+def run_load(
+    endpoint_url: str, seconds: float, clients: int, only: str | None = None, workers: int = 1
+) -> dict:
     from dynaquery import Connection
     from dynaquery.demo import seed
     from dynaquery.local import free_port
@@ -181,7 +183,8 @@ def run_load(endpoint_url: str, seconds: float, clients: int, only: str | None =
     )
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "dynaquery", "serve", "--port", str(port)],
+        [sys.executable, "-m", "dynaquery", "serve", "--port", str(port)]
+        + ["--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -280,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the saved GetItem through `serve` against the same clients calling DynamoDB Local "
         "directly with boto3, one after the other, and their ratio",
     )
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers`")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     engine = None
@@ -291,12 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = engine.endpoint_url
     try:
         if args.compare:
-            served = run_load(endpoint, args.seconds, args.clients, only="one")
+            served = run_load(endpoint, args.seconds, args.clients, "one", args.workers)
             direct = run_direct(endpoint, args.seconds, args.clients)
             ratio = round(served["requests_per_s"] / max(direct["requests_per_s"], 0.1), 2)
             report = {"through_serve": served, "direct": direct, "ratio": ratio}
         else:
-            report = run_load(endpoint, args.seconds, args.clients)
+            report = run_load(endpoint, args.seconds, args.clients, workers=args.workers)
     finally:
         if engine is not None:
             engine.stop()

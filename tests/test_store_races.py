@@ -316,3 +316,64 @@ def test_two_servers_share_download_links_and_the_sign_in_limit(database_url, tm
     with store.transaction(first.app.state.workspace.engine) as db:
         kept = db.execute(sa.select(store.download_links.c.digest)).scalars().all()
     assert tickets[2] not in kept and len(kept) == 1
+
+
+def test_serve_with_two_workers_acts_as_one_server(dynamodb_local, tmp_path):
+    """`serve --workers 2`: every download link works whichever worker takes it, and wrong tokens
+    sent to one worker count on the other (each reads the others' once a second)."""
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from dynaquery.demo import seed
+    from dynaquery.local import free_port
+
+    from support import clean_env
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    seed(endpoint.connection())
+    port, token = free_port(), "workers-" + uuid.uuid4().hex
+    base = f"http://127.0.0.1:{port}"
+
+    def call(method, path, body=None, token=token):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dynaquery", "serve", "--port", str(port), "--workers", "2"],
+        env=clean_env(DYNAQUERY_HOME=str(tmp_path), DYNAQUERY_TOKEN=token),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()
+            try:
+                if call("GET", "/api/session")[0] == 200:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve --workers 2 did not answer"
+                time.sleep(0.2)
+        assert call("POST", "/api/datasources", {"name": "local", **endpoint.settings()})[0] == 201
+        for _ in range(8):
+            status, link = call("POST", "/api/tables/users/export/link?datasource=local")
+            assert status == 200
+            status, exported = call("GET", json.loads(link)["url"], token=None)
+            assert status == 200 and len(exported.splitlines()) == 5
+        statuses = [call("GET", "/api/session", token="wrong")[0] for _ in range(10)]
+        assert statuses == [401] * 10
+        time.sleep(1.2)  # each worker has read the others' failures by now
+        assert {call("GET", "/api/session")[0] for _ in range(6)} == {429}
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -60,6 +60,16 @@ ALLOW_NETWORK_ENV = "DYNAQUERY_ALLOW_ENDPOINT_NETWORK"
     help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For "
     "is believed ('*' for any). Default: none; the client address is the peer's.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    envvar="DYNAQUERY_WORKERS",
+    help="Processes answering requests. They share the workspace (and through it the "
+    "download links and the limit on wrong tokens), so they act as one server. Also "
+    "DYNAQUERY_WORKERS.",
+)
 @handle_errors
 def serve(
     host: str,
@@ -69,6 +79,7 @@ def serve(
     allow_endpoint_network: tuple[str, ...] = (),
     allowed_hosts: tuple[str, ...] = (),
     forwarded_allow_ips: str | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the web page and the JSON API over the workspace.
 
@@ -96,6 +107,7 @@ def serve(
             forwarded_allow_ips=forwarded_allow_ips,
             token=token,
             allow_endpoint_network=allow_endpoint_network,
+            workers=workers,
         )
 
 

@@ -3,6 +3,8 @@ and `serve`, which runs it."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable
 
 from fastapi import Depends, FastAPI
@@ -19,6 +21,7 @@ from .gate import MAX_BODY_BYTES, GatedFastAPI, allowed_hosts_for, is_loopback
 from .netguard import NetworkPolicy
 from .routes.page import WEB_DIR
 
+WORKER_SETTINGS_ENV = "DYNAQUERY_SERVE_WORKER_SETTINGS"
 DESCRIPTION = (
     "The DynamoDB query manager's API: data sources, queries, runs, the operations "
     "catalog, a table browser and the run history. Every route needs "
@@ -82,26 +85,39 @@ def serve(
     forwarded_allow_ips: str | None = None,
     token: str | None = None,
     allow_endpoint_network: Iterable[str] = (),
+    workers: int = 1,
 ) -> None:
     """Run the server until interrupted. Prints the address (with the token when it is new).
     `allowed_hosts`: Host headers answered besides the defaults (allowed_hosts_for);
     `forwarded_allow_ips`: the proxies whose X-Forwarded-For is believed (None: none, the client
     address is the peer's, so a client cannot pick its own address for the sign-in limiter);
     `token`: the operator's token (DYNAQUERY_TOKEN; else the stored one, else a new one);
-    `allow_endpoint_network`: as create_app's (--allow-endpoint-network)."""
+    `allow_endpoint_network`: as create_app's (--allow-endpoint-network); `workers`: processes
+    answering requests (each a create_app over the same workspace, which holds what they share:
+    the download links and the wrong sign-ins)."""
     import uvicorn
 
     digest, fresh = server_token(workspace, token, allow_new=is_loopback(host))
-    app = create_app(
-        workspace,
-        digest,
-        demo=demo,
-        allow_endpoint_network=allow_endpoint_network,
-        allowed_hosts=allowed_hosts_for(host, port, allowed_hosts),
-    )
+    settings = {
+        "database_url": workspace.engine.url.render_as_string(hide_password=False),
+        "home": str(workspace.key_file.parent),
+        "token_sha256": digest,
+        "demo": demo,
+        "allow_endpoint_network": list(allow_endpoint_network),
+        "allowed_hosts": sorted(allowed_hosts_for(host, port, allowed_hosts) or ()) or None,
+    }
+    if workers > 1:
+        # the workers are new processes: they build the app from these settings (no token in
+        # them, only its digest)
+        os.environ[WORKER_SETTINGS_ENV] = json.dumps(settings)
+        app = "dynaquery.server.app:app_for_worker"
+    else:
+        app = _app_from(settings, workspace)
     _say_where(echo, host, port, fresh, given=bool(token))
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         log_level="warning",
@@ -109,6 +125,23 @@ def serve(
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=forwarded_allow_ips or None,
     )
+
+
+def _app_from(settings: dict, workspace: Workspace) -> FastAPI:
+    return create_app(
+        workspace,
+        settings["token_sha256"],
+        demo=settings["demo"],
+        allow_endpoint_network=settings["allow_endpoint_network"],
+        allowed_hosts=settings["allowed_hosts"],
+    )
+
+
+def app_for_worker() -> FastAPI:
+    """The application of one of `serve --workers N`'s processes (uvicorn calls it in each)."""
+    settings = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    workspace = Workspace.open(settings["database_url"], home=settings["home"])
+    return _app_from(settings, workspace)
 
 
 def _say_where(echo, host: str, port: int, fresh: str | None, *, given: bool) -> None:
