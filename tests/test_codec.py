@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dynaquery import values
 from dynaquery.errors import Problem
@@ -408,3 +409,360 @@ for name, call in calls:
         f"{name} RecursionError"
         for name in ("item_to_typed", "item_to_plain", "item_json", "typed_json")
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# a page's raw body -> plain JSON lines (_codec.page_lines, the export's transcoder)
+
+needs_transcoder = pytest.mark.skipif(
+    not values.ACCELERATED or not hasattr(values._codec, "page_lines"),
+    reason="the C module is not built",
+)
+
+
+def page_body(items, ensure_ascii: bool = False, blank: str = "", **members) -> bytes:
+    """A Scan answer's body as a server writes it (items typed, binary as base64 text)."""
+    page = {"Count": len(items), "Items": items, **members, "ScannedCount": len(items)}
+    separators = ("," + blank, ":" + blank)
+    text = json.dumps(page, ensure_ascii=ensure_ascii, separators=separators)
+    return text.encode("utf-8")
+
+
+def python_page(body: bytes, separator: str = "\n"):
+    """What the export wrote before the transcoder: the page parsed (botocore_hooks.page_items),
+    its items written by the pure Python code. (lines, count, lossy, other members)."""
+    from dynaquery._speed.botocore_hooks import page_items
+
+    rest: dict = {}
+    items = list(page_items(body, rest))
+    lossy: list[int] = []
+    lines = values._py_items_jsonl(items, separator, lossy)
+    return lines, len(items), lossy[0], rest
+
+
+def c_page(body: bytes, separator: str = "\n"):
+    """The transcoder, with the Python path for the pages it declines (as the export does)."""
+    done = values._codec.page_lines(body, separator.encode())
+    if done is None:
+        return python_page(body, separator)
+    lines, count, lossy, rest = done
+    return lines, count, lossy, json.loads(rest)
+
+
+# Values whose plain JSON tests every rule: numbers written by int() and str(Decimal), sets,
+# binary, escapes, non-ASCII text (and astral, as surrogate pairs when escaped), nested maps
+# and lists, a map that reads back as a typed value.
+RICH_ITEM = {
+    "pk": {"S": "key"},
+    "int": {"N": "12345678901234567890123456789012345678"},
+    "negative": {"N": "-99999999999999999999999999999999999999"},
+    "zeros": {"N": "-000"},
+    "leading": {"N": "007"},
+    "decimal": {"N": "61.130570"},
+    "small": {"N": "0.0000001"},
+    "tiny": {"N": "1E-130"},
+    "huge": {"N": "9.9999999999999999999999999999999999999E+125"},
+    "exp": {"N": "1e5"},
+    "negative zero": {"N": "-0.0"},
+    "fraction zeros": {"N": "0.000"},
+    "mixed": {"N": "-12.5e-3"},
+    "text": {"S": 'quote " backslash \\ slash / \n\r\t\b\f \x00\x1f \x7f é ✓ 𝄞 \u2028'},
+    "empty": {"S": ""},
+    "true": {"BOOL": True},
+    "false": {"BOOL": False},
+    "null": {"NULL": True},
+    "ss": {"SS": ["a", "é", "𝄞"]},
+    "ns": {"NS": ["1", "-2.50", "3E+2"]},
+    "b": {"B": "AAH/"},
+    "bs": {"BS": ["AA==", ""]},
+    "m": {"M": {"a": {"L": [{"N": "1"}, {"M": {}}, {"L": []}, {"SS": ["x"]}]}, "é\n": {"S": "x"}}},
+    "tag map": {"M": {"S": {"S": "looks typed"}}},
+    '"odd\\name\t✓': {"N": "1"},
+}
+
+
+@needs_transcoder
+@pytest.mark.parametrize("separator", ["\n", ",\n"])
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+@pytest.mark.parametrize("blank", ["", " ", "\n\t "])
+def test_a_rich_page_is_written_byte_for_byte_as_python_writes_it(separator, ensure_ascii, blank):
+    items = [RICH_ITEM, {"pk": {"S": "only"}}, {}, {k: RICH_ITEM[k] for k in ["m", "ns"]}]
+    key = {"pk": {"S": "é"}, "sk": {"N": "7"}, "b": {"B": "AAE="}}
+    body = page_body(items, ensure_ascii, blank, LastEvaluatedKey=key)
+    done = values._codec.page_lines(body, separator.encode())
+    assert done is not None
+    expected = python_page(body, separator)
+    assert (done[0], done[1], done[2], json.loads(done[3])) == expected
+    assert expected[1] == 4 and expected[2] == 2 and expected[3]["LastEvaluatedKey"] == key
+    assert expected[0] == values.items_jsonl(items, separator)  # the C writer of parsed items
+
+
+@needs_transcoder
+@given(st.lists(typed_items(binary_as_text=True), max_size=4), st.booleans())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_pages_are_written_as_python_writes_them(items, ensure_ascii):
+    body = page_body(items, ensure_ascii, LastEvaluatedKey={"k": {"S": "x"}})
+    done = values._codec.page_lines(body)
+    assert done is not None  # all regular: nothing left to Python
+    assert (done[0], done[1], done[2], json.loads(done[3])) == python_page(body)
+
+
+@needs_transcoder
+@given(number_texts | st.text("0123456789.eE+-", min_size=1, max_size=12))
+@settings(max_examples=500, deadline=None)
+def test_numbers_are_written_as_int_or_str_decimal(text):
+    body = page_body([{"n": {"N": text}}, {"ns": {"NS": [text]}}])
+    try:
+        expected = python_page(body)
+    except Exception as error:  # not a number: the transcoder leaves it to Python
+        assert values._codec.page_lines(body) is None, error
+        return
+    assert c_page(body) == expected
+
+
+@needs_transcoder
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"n": {"N": "+5"}},
+        {"n": {"N": ".5"}},
+        {"n": {"N": "5."}},
+        {"n": {"N": "1_000"}},
+        {"n": {"N": " 1"}},
+        {"n": {"N": "NaN"}},
+        {"n": {"N": "1e9999999999"}},
+        {"n": {"N": "1" * 5000}},
+        {"s": {"S": "lone \ud800 surrogate"}},
+        {"x": {"S": "a", "N": "1"}},
+        {"x": {"X": "1"}},
+        {"x": {}},
+        {"x": {"S": 5}},
+        {"x": {"BOOL": "yes"}},
+        {"x": {"SS": [1]}},
+        {"x": {"L": [5]}},
+        {"x": {"M": []}},
+    ],
+)
+def test_what_is_not_the_regular_case_is_left_to_python(item):
+    body = page_body([{"pk": {"S": "a"}}, item], ensure_ascii=True)
+    assert values._codec.page_lines(body) is None
+    try:
+        python_page(body)
+    except Exception:  # some of these are errors in Python too: the export says so as before
+        pass
+
+
+@needs_transcoder
+def test_repeated_names_and_escaped_member_names_are_left_to_python():
+    for body in [
+        b'{"Items":[{"a":{"S":"1"},"a":{"S":"2"}}]}',
+        b'{"Items":[{"m":{"M":{"x":{"N":"1"},"y":{"N":"2"},"x":{"N":"3"}}}}]}',
+        b'{"It\\u0065ms":[{"a":{"S":"1"}}]}',
+        b'{"Items":[5]}',
+        b'{"Items":[{"a":{"S":"1"}}, "x"]}',
+    ]:
+        assert values._codec.page_lines(body) is None, body
+    # the same name in two maps, or at two depths, is no repetition
+    body = b'{"Items":[{"a":{"M":{"a":{"S":"1"}}},"b":{"M":{"a":{"S":"2"}}}}]}'
+    assert c_page(body) == python_page(body) and values._codec.page_lines(body) is not None
+
+
+@needs_transcoder
+def test_pages_without_items_and_other_members():
+    for body in [b"{}", b' { "Count" : 0 , "Items" : [ ] } ', b'{"Items":null,"Count":0}']:
+        assert c_page(body) == python_page(body)
+    lines, count, lossy, rest = values._codec.page_lines(b'{"Items":[],"X":[1,{"a":null}]}')
+    assert (lines, count, lossy, json.loads(rest)) == (b"", 0, 0, {"X": [1, {"a": None}]})
+
+
+@needs_transcoder
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"[]",
+        b"{",
+        b'{"Items":[{"a":{"S":"x"}}]',
+        b'{"Items":[{"a":{"S":"x}}]}',
+        b'{"Items":[{"a":{"S":"\\q"}}]}',
+        b'{"Items":[{"a":{"S":"\\u12"}}]}',
+        b'{"Items":[{"a":{"S":"\x01"}}]}',
+        b'{"Items":[{"a":{"S":"\xff"}}]}',
+        b'{"Items":[{"a":{"S":"\xed\xa0\x80"}}]}',  # a surrogate in UTF-8
+        b'{"Items":[{"a":{"S":"\xc0\xaf"}}]}',  # overlong
+        b'{"Items":[{"a" {"S":"x"}}]}',
+        b'{"Items":[{"a":{"S":"x"} "b":{"S":"y"}}]}',
+        b'{"Items":[{"a":{"S":"x"}}] "Count":1}',
+        b'{"Items":[{"a":{"N":"1"}}],"Count":}',
+        b'{"Items":[]}\xff',
+        b'{"Count":"\xe2\x82"}',
+    ],
+)
+def test_malformed_pages_raise_value_error(body):
+    with pytest.raises(ValueError):
+        c_page(body)
+    with pytest.raises(ValueError):
+        python_page(body)
+
+
+@needs_transcoder
+def test_truncated_and_mutated_pages_never_crash_and_agree_with_python():
+    """A quick fuzz: every truncation of a rich page, and random byte flips, insertions and
+    deletions. The transcoder gives Python's result, or both raise a ValueError."""
+    import random
+
+    body = page_body([RICH_ITEM, {"pk": {"S": "x"}}], LastEvaluatedKey={"k": {"N": "1"}})
+    bodies = [body[:n] for n in range(len(body))]
+    rnd = random.Random(7)
+    special = b'{}[]",:\\ 0123456789eE.-+tfnul' + bytes(range(0x7E, 0x100, 7))
+    for _ in range(4000):
+        mutated = bytearray(body)
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(len(mutated))
+            kind = rnd.random()
+            if kind < 0.4:
+                mutated[at] = rnd.choice(special)
+            elif kind < 0.7:
+                mutated.insert(at, rnd.choice(special))
+            else:
+                del mutated[at]
+        bodies.append(bytes(mutated))
+    for candidate in bodies:
+        try:
+            expected = python_page(candidate)
+        except ValueError:
+            expected = ValueError
+        except Exception as error:  # e.g. an item that is no object: TypeError, as before
+            expected = type(error)
+        try:
+            got = c_page(candidate)
+        except ValueError:
+            got = ValueError
+        except Exception as error:
+            got = type(error)
+        assert got == expected, candidate
+
+
+# ---------------------------------------------------------------------------------------------
+# the transcoder in the export: the same file, retries and the CRC check as before
+
+
+def rich_items(count: int) -> list[dict]:
+    """RICH_ITEM as DynamoDB takes it (no empty binary in a set), keyed pk/sk, varied."""
+    items = []
+    for i in range(count):
+        item = {**RICH_ITEM, "pk": {"S": f"p{i % 3}"}, "sk": {"N": str(i)}}
+        item["bs"] = {"BS": ["AA==", base64.b64encode(bytes([i, 255])).decode()]}
+        item["text"] = {"S": RICH_ITEM["text"]["S"] * (i % 4)}
+        items.append(item)
+    return items
+
+
+@pytest.fixture
+def rich_table(dynamodb_local):
+    """A fresh database holding the table "rich" of 60 rich items: its Endpoint."""
+    from support import Endpoint, pk_sk_table
+
+    endpoint = Endpoint(dynamodb_local.endpoint_url)
+    conn = endpoint.connection()
+    conn.run("CreateTable", pk_sk_table("rich"))
+    items = rich_items(60)
+    for first in range(0, len(items), 25):
+        writes = [{"PutRequest": {"Item": item}} for item in items[first : first + 25]]
+        assert conn.run("BatchWriteItem", {"RequestItems": {"rich": writes}}).complete
+    return endpoint
+
+
+@needs_transcoder
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_an_export_writes_the_same_bytes_with_the_transcoder_or_without(
+    rich_table, tmp_path, monkeypatch, fmt
+):
+    import subprocess
+    import sys
+
+    from dynaquery._speed import codec
+    from dynaquery.transfer import export_table
+
+    options = {"format": fmt, "segments": 1, "page_size": 7}
+    conn = rich_table.connection()
+    fast = export_table(conn, "rich", tmp_path / "fast", **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(codec, "page_lines", lambda: None)  # every page parsed, as before
+        parsed = export_table(conn, "rich", tmp_path / "parsed", **options)
+    # And with no C at all, in a process of its own.
+    script = (
+        "import sys; from dynaquery import Connection, values; "
+        "from dynaquery.transfer import export_table; assert not values.ACCELERATED; "
+        f"export_table(Connection(**{rich_table.settings()!r}), 'rich', sys.argv[1], "
+        f"**{options!r})"
+    )
+    env = {**os.environ, "DYNAQUERY_PURE_PYTHON": "1"}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "pure")], env=env, check=True)
+    data = (tmp_path / "fast").read_bytes()
+    assert data == (tmp_path / "parsed").read_bytes() == (tmp_path / "pure").read_bytes()
+    assert fast.items == parsed.items == 60 and fast.lossy == parsed.lossy == 60
+    assert "𝄞" in data.decode() and "\\u0000" in data.decode()
+
+
+@needs_transcoder
+def test_throttled_pages_are_retried_and_every_item_written_once(rich_table, tmp_path):
+    from dynaquery import Connection
+    from dynaquery.transfer import export_table
+
+    from faultproxy import FaultProxy
+
+    with FaultProxy(rich_table.endpoint_url) as proxy:
+        proxy.configure(kinds=("throttle", "throttling"), rate=0.3, operations={"Scan"}, seed=3)
+        settings = {**rich_table.settings(), "endpoint_url": proxy.endpoint_url}
+        conn = Connection(**settings, retry_mode="standard", max_attempts=10)
+        result = export_table(conn, "rich", tmp_path / "out.jsonl", segments=2, page_size=5)
+        throttled = proxy.stats()["injected"]
+    lines = (tmp_path / "out.jsonl").read_bytes().split(b"\n")[:-1]
+    assert throttled >= 3 and result.items == len(lines) == 60
+    assert sorted(json.loads(line)["sk"] for line in lines) == list(range(60))
+
+
+@pytest.fixture
+def damaged_replay():
+    """The bench's replay endpoint, its first Scan answer with a wrong x-amz-crc32."""
+    import sys
+    import threading
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for `bench`
+    from bench.replay import serve
+
+    server = serve(300, damaged=1)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@needs_transcoder
+def test_a_page_with_a_bad_crc_is_retried_or_refused_never_written(damaged_replay, tmp_path):
+    from dynaquery import Connection, ConnectionFailed
+    from dynaquery.transfer import export_table
+
+    settings = {"endpoint_url": damaged_replay, "region": "us-east-1"}
+    keys = {"access_key_id": "any", "secret_access_key": "any"}
+    once = Connection(**settings, **keys, retry_mode="standard", max_attempts=1)
+    with pytest.raises(ConnectionFailed, match="cut off or damaged"):
+        export_table(once, "bench", tmp_path / "refused.jsonl", segments=1, page_size=100)
+    assert (tmp_path / "refused.jsonl").read_bytes() == b""  # the damaged page is not written
+
+    twice = Connection(**settings, **keys, retry_mode="standard", max_attempts=2)
+    result = export_table(twice, "bench", tmp_path / "out.jsonl", segments=1, page_size=100)
+    lines = (tmp_path / "out.jsonl").read_bytes().split(b"\n")[:-1]
+    assert result.items == len(lines) == 300
+    assert [json.loads(line)["sk"] for line in lines] == list(range(300))
+
+
+@needs_transcoder
+def test_deep_nesting_is_left_to_python_never_a_crash():
+    deep = b'{"Items":[{"a":' + b'{"L":[' * 5000 + b"]}" * 5000 + b"}]}"
+    assert values._codec.page_lines(deep) is None
+    assert values._codec.page_lines(b'{"X":' + b"[" * 100_000 + b"]" * 100_000 + b"}") is None
+    with pytest.raises(ValueError):
+        values._codec.page_lines(b'{"Items":[{"a":{"M":{"a":{"S":"x"' + b"}" * 2)

@@ -1126,6 +1126,812 @@ c_typed_json_items(PyObject *self, PyObject *args)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* a page's typed JSON body -> plain JSON lines, with no Python object made for its items
+ *
+ * page_lines(body, separator=b"\n") reads a Scan or Query answer's body as it came on the wire
+ * and writes each item of its "Items" as values.items_jsonl writes it (int() and str(Decimal)
+ * for numbers, sets as lists, binary as its base64 text, strings as simplejson writes them with
+ * ensure_ascii=False), each followed by the separator. It returns (lines, count, lossy, rest):
+ * `rest` is the JSON text of an object holding the body's other members as they were (Count,
+ * LastEvaluatedKey...), for json.loads. It returns None when the body is valid so far but not
+ * the regular case (a number Decimal reads in some other way, a lone surrogate, a repeated
+ * name, an odd AttributeValue...): the caller then parses the page and converts it in Python,
+ * which gives the same result by construction. Malformed JSON raises ValueError. Everything is
+ * done on the bytes, without the GIL, with bounds checked at every read. */
+
+enum { T_OK = 0, T_FAIL = -1, T_OTHER = -2 };  /* FAIL: the error is in the Page */
+#define T_MAX_DEPTH 200                         /* DynamoDB nests 32 levels at most */
+
+enum { TAG_S, TAG_N, TAG_B, TAG_SS, TAG_NS, TAG_BS, TAG_M, TAG_L, TAG_NULL, TAG_BOOL };
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+} Buf;
+
+typedef struct {
+    Py_ssize_t at, len;  /* a map's member name as written in `out` (quotes included) */
+} Name;
+
+typedef struct {
+    const unsigned char *p, *start, *end;
+    Buf out, rest;
+    Name *names;  /* the names of the maps being read, innermost last */
+    Py_ssize_t n_names, cap_names;
+    int lossy;
+    const char *error;  /* malformed: what, at which byte */
+    Py_ssize_t error_at;
+    int nomem;
+} Page;
+
+static int
+t_bad(Page *t, const char *what)
+{
+    if (t->error == NULL && !t->nomem) {
+        t->error = what;
+        t->error_at = t->p - t->start;
+    }
+    return T_FAIL;
+}
+
+static int
+buf_grow(Page *t, Buf *b, Py_ssize_t more)
+{
+    if (b->len + more <= b->cap)
+        return T_OK;
+    if (more > PY_SSIZE_T_MAX / 4 - b->len) {
+        t->nomem = 1;
+        return T_FAIL;
+    }
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *n = PyMem_RawRealloc(b->buf, cap);
+    if (n == NULL) {
+        t->nomem = 1;
+        return T_FAIL;
+    }
+    b->buf = n;
+    b->cap = cap;
+    return T_OK;
+}
+
+static inline int
+buf_put(Page *t, Buf *b, const void *s, Py_ssize_t n)
+{
+    if (buf_grow(t, b, n))
+        return T_FAIL;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    return T_OK;
+}
+
+static inline int
+t_put(Page *t, const void *s, Py_ssize_t n)
+{
+    return buf_put(t, &t->out, s, n);
+}
+
+static inline int
+t_putc(Page *t, char c)
+{
+    if (t->out.len >= t->out.cap && buf_grow(t, &t->out, 1))
+        return T_FAIL;
+    t->out.buf[t->out.len++] = c;
+    return T_OK;
+}
+
+static inline void
+t_blank(Page *t)
+{
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\n' || *t->p == '\r' || *t->p == '\t'))
+        t->p++;
+}
+
+static inline int
+t_at(Page *t, char c)
+{
+    return t->p < t->end && *t->p == (unsigned char)c;
+}
+
+static int
+t_expect(Page *t, char c, const char *what)
+{
+    t_blank(t);
+    if (!t_at(t, c))
+        return t_bad(t, what);
+    t->p++;
+    return T_OK;
+}
+
+static int
+tag_code(const unsigned char *s, Py_ssize_t n)
+{
+    if (n == 1) {
+        switch (s[0]) {
+        case 'S': return TAG_S;
+        case 'N': return TAG_N;
+        case 'B': return TAG_B;
+        case 'M': return TAG_M;
+        case 'L': return TAG_L;
+        }
+    }
+    else if (n == 2 && s[1] == 'S') {
+        switch (s[0]) {
+        case 'S': return TAG_SS;
+        case 'N': return TAG_NS;
+        case 'B': return TAG_BS;
+        }
+    }
+    else if (n == 4) {
+        if (memcmp(s, "NULL", 4) == 0) return TAG_NULL;
+        if (memcmp(s, "BOOL", 4) == 0) return TAG_BOOL;
+    }
+    return -1;
+}
+
+/* The length of the valid UTF-8 sequence at p (its first byte >= 0x80), or 0: what Python's
+ * strict decoder refuses (overlong forms, surrogates, past U+10FFFF) is refused. */
+static int
+utf8_length(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c < 0xF0) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
+            return 0;
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80
+            || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static int
+hex4(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 4)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        int d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* A code point from an escape, written as simplejson writes it (ensure_ascii=False). */
+static int
+t_code_point(Page *t, unsigned int cp)
+{
+    char e[6];
+    switch (cp) {
+    case '"': return t_put(t, "\\\"", 2);
+    case '\\': return t_put(t, "\\\\", 2);
+    case '\n': return t_put(t, "\\n", 2);
+    case '\r': return t_put(t, "\\r", 2);
+    case '\t': return t_put(t, "\\t", 2);
+    case '\b': return t_put(t, "\\b", 2);
+    case '\f': return t_put(t, "\\f", 2);
+    }
+    if (cp < 0x20) {
+        e[0] = '\\'; e[1] = 'u'; e[2] = '0'; e[3] = '0';
+        e[4] = HEX[cp >> 4]; e[5] = HEX[cp & 15];
+        return t_put(t, e, 6);
+    }
+    if (cp < 0x80)
+        return t_putc(t, (char)cp);
+    if (cp < 0x800) {
+        e[0] = (char)(0xC0 | (cp >> 6)); e[1] = (char)(0x80 | (cp & 0x3F));
+        return t_put(t, e, 2);
+    }
+    if (cp < 0x10000) {
+        e[0] = (char)(0xE0 | (cp >> 12)); e[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        e[2] = (char)(0x80 | (cp & 0x3F));
+        return t_put(t, e, 3);
+    }
+    e[0] = (char)(0xF0 | (cp >> 18)); e[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    e[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); e[3] = (char)(0x80 | (cp & 0x3F));
+    return t_put(t, e, 4);
+}
+
+/* The escape at p (a backslash): its code point, p moved past it; -1 malformed, -2 a lone
+ * surrogate (valid JSON, but text Python would fail to write as UTF-8). */
+static long
+t_escape(const unsigned char **pp, const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    if (end - p < 2)
+        return -1;
+    long cp;
+    switch (p[1]) {
+    case '"': case '\\': case '/': cp = p[1]; break;
+    case 'b': cp = '\b'; break;
+    case 'f': cp = '\f'; break;
+    case 'n': cp = '\n'; break;
+    case 'r': cp = '\r'; break;
+    case 't': cp = '\t'; break;
+    case 'u':
+        cp = hex4(p + 2, end);
+        if (cp < 0)
+            return -1;
+        if (cp >= 0xD800 && cp < 0xDC00) {
+            int low = p + 7 < end && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8, end) : -1;
+            if (low < 0xDC00 || low >= 0xE000)
+                return -2;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            p += 6;
+        }
+        else if (cp >= 0xDC00 && cp < 0xE000)
+            return -2;
+        *pp = p + 6;
+        return cp;
+    default:
+        return -1;
+    }
+    *pp = p + 2;
+    return cp;
+}
+
+/* The JSON string at t->p (at its opening quote): with `out`, written as simplejson writes the
+ * text it holds (ensure_ascii=False); without, only checked. */
+static int
+t_string(Page *t, int out)
+{
+    const unsigned char *p = t->p + 1, *end = t->end;
+    if (out && t_putc(t, '"'))
+        return T_FAIL;
+    for (;;) {
+        const unsigned char *run = p;
+        for (;;) {
+            while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+                p++;
+            if (p < end && *p >= 0x80) {
+                int n = utf8_length(p, end);
+                if (!n) {
+                    t->p = p;
+                    return t_bad(t, "invalid UTF-8");
+                }
+                p += n;
+                continue;
+            }
+            break;
+        }
+        if (out && p > run && t_put(t, run, p - run))
+            return T_FAIL;
+        t->p = p;
+        if (p >= end)
+            return t_bad(t, "unterminated string");
+        if (*p == '"') {
+            t->p = p + 1;
+            return out ? t_putc(t, '"') : T_OK;
+        }
+        if (*p < 0x20)
+            return t_bad(t, "invalid control character in a string");
+        long cp = t_escape(&p, end);
+        if (cp == -1)
+            return t_bad(t, "invalid escape in a string");
+        if (cp == -2)
+            return T_OTHER;
+        if (out && t_code_point(t, (unsigned int)cp))
+            return T_FAIL;
+    }
+}
+
+/* The digits of a number's coefficient, from..to, the integral part then the fraction's. */
+static int
+t_digits(Page *t, const unsigned char *ip, Py_ssize_t ni, const unsigned char *fp,
+         Py_ssize_t from, Py_ssize_t to)
+{
+    for (Py_ssize_t k = from; k < to; k++)
+        if (t_putc(t, (char)(k < ni ? ip[k] : fp[k - ni])))
+            return T_FAIL;
+    return T_OK;
+}
+
+/* A Decimal's str(): sign, coefficient digits (no leading zeros) and exponent, as
+ * Decimal.__str__ writes them (the `to-sci-string` of the General Decimal Arithmetic). */
+static int
+t_decimal(Page *t, int negative, const unsigned char *ip, Py_ssize_t ni,
+          const unsigned char *fp, Py_ssize_t nf, long long exponent)
+{
+    Py_ssize_t n = ni + nf, z = 0;
+    while (z < n - 1 && (z < ni ? ip[z] : fp[z - ni]) == '0')
+        z++;
+    Py_ssize_t clen = n - z;
+    long long exp = exponent - nf, left = exp + clen, dot;
+    dot = (exp <= 0 && left > -6) ? left : 1;
+    if (negative && t_putc(t, '-'))
+        return T_FAIL;
+    if (dot <= 0) {
+        if (t_put(t, "0.", 2))
+            return T_FAIL;
+        for (long long i = 0; i < -dot; i++)
+            if (t_putc(t, '0'))
+                return T_FAIL;
+        if (t_digits(t, ip, ni, fp, z, n))
+            return T_FAIL;
+    }
+    else if (dot >= clen) {
+        if (t_digits(t, ip, ni, fp, z, n))
+            return T_FAIL;
+        for (long long i = clen; i < dot; i++)
+            if (t_putc(t, '0'))
+                return T_FAIL;
+    }
+    else if (t_digits(t, ip, ni, fp, z, z + dot) || t_putc(t, '.')
+             || t_digits(t, ip, ni, fp, z + dot, n))
+        return T_FAIL;
+    if (left != dot) {
+        char e[32];
+        int len = snprintf(e, sizeof e, "E%+lld", left - dot);
+        return t_put(t, e, len);
+    }
+    return T_OK;
+}
+
+/* The N value at t->p (a JSON string) as values.number's result prints: int() for integers,
+ * str(Decimal) otherwise. T_OTHER for anything but -?d+(.d+)?([eE][+-]?d+)? of sane size. */
+static int
+t_number(Page *t)
+{
+    const unsigned char *p = t->p, *end = t->end;
+    if (p >= end || *p != '"')
+        return T_OTHER;
+    const unsigned char *c = ++p;
+    while (p < end && *p != '"' && *p > 0x20 && *p < 0x7F && *p != '\\')
+        p++;
+    if (p >= end || *p != '"')
+        return T_OTHER;
+    const unsigned char *e = p;
+    int negative = c < e && *c == '-';
+    c += negative;
+    const unsigned char *ip = c;
+    while (c < e && *c >= '0' && *c <= '9')
+        c++;
+    Py_ssize_t ni = c - ip, nf = 0;
+    const unsigned char *fp = c;
+    if (c < e && *c == '.') {
+        fp = ++c;
+        while (c < e && *c >= '0' && *c <= '9')
+            c++;
+        nf = c - fp;
+        if (!nf)
+            return T_OTHER;
+    }
+    long long exponent = 0;
+    int has_exponent = c < e && (*c == 'e' || *c == 'E');
+    if (has_exponent) {
+        int minus = 0;
+        c++;
+        if (c < e && (*c == '+' || *c == '-'))
+            minus = *c++ == '-';
+        const unsigned char *digits = c;
+        while (c < e && *c == '0')
+            c++;
+        const unsigned char *significant = c;
+        while (c < e && *c >= '0' && *c <= '9')
+            c++;
+        if (c == digits || c - significant > 9)
+            return T_OTHER;
+        for (const unsigned char *d = significant; d < c; d++)
+            exponent = exponent * 10 + (*d - '0');
+        exponent = minus ? -exponent : exponent;
+    }
+    if (c != e || !ni || ni + nf > 4000)
+        return T_OTHER;
+    t->p = e + 1;
+    if (nf || has_exponent)
+        return t_decimal(t, negative, ip, ni, fp, nf, exponent);
+    while (ni > 1 && *ip == '0') {  /* an integer, as int() writes it */
+        ip++;
+        ni--;
+    }
+    if (negative && !(ni == 1 && *ip == '0') && t_putc(t, '-'))
+        return T_FAIL;
+    return t_put(t, ip, ni);
+}
+
+static int t_value(Page *t, int depth);
+
+typedef int (*Element)(Page *, int);
+
+static int
+e_string(Page *t, int depth)
+{
+    return t_at(t, '"') ? t_string(t, 1) : T_OTHER;
+}
+
+static int
+e_number(Page *t, int depth)
+{
+    return t_number(t);
+}
+
+/* [element, ...] at t->p, written as a JSON array of the elements as `element` writes them. */
+static int
+t_array(Page *t, Element element, int depth)
+{
+    if (!t_at(t, '['))
+        return T_OTHER;
+    t->p++;
+    if (t_putc(t, '['))
+        return T_FAIL;
+    t_blank(t);
+    if (t_at(t, ']')) {
+        t->p++;
+        return t_putc(t, ']');
+    }
+    for (;;) {
+        t_blank(t);
+        int r = element(t, depth);
+        if (r)
+            return r;
+        t_blank(t);
+        if (t_at(t, ']')) {
+            t->p++;
+            return t_putc(t, ']');
+        }
+        if (!t_at(t, ','))
+            return t_bad(t, "',' or ']' expected");
+        t->p++;
+        if (t_putc(t, ','))
+            return T_FAIL;
+    }
+}
+
+/* Whether the name just written (names[i]) repeats one of the map's earlier names (from
+ * `first`): json.loads would keep one value, so Python must do such a page. */
+static int
+t_repeated(Page *t, Py_ssize_t first)
+{
+    Name *last = &t->names[t->n_names - 1];
+    for (Name *n = &t->names[first]; n < last; n++)
+        if (n->len == last->len && memcmp(t->out.buf + n->at, t->out.buf + last->at, n->len) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+t_push_name(Page *t, Py_ssize_t at, Py_ssize_t len)
+{
+    if (t->n_names == t->cap_names) {
+        Py_ssize_t cap = t->cap_names ? t->cap_names * 2 : 64;
+        Name *n = PyMem_RawRealloc(t->names, cap * sizeof(Name));
+        if (n == NULL) {
+            t->nomem = 1;
+            return T_FAIL;
+        }
+        t->names = n;
+        t->cap_names = cap;
+    }
+    t->names[t->n_names].at = at;
+    t->names[t->n_names].len = len;
+    t->n_names++;
+    return T_OK;
+}
+
+/* {name: AttributeValue, ...} at t->p (an item, or an M's map) as a plain JSON object. *tags
+ * (if given) says whether its only name is a type tag (its plain form reads back as typed). */
+static int
+t_map(Page *t, int depth, int *tags)
+{
+    if (!t_at(t, '{'))
+        return T_OTHER;
+    t->p++;
+    if (t_putc(t, '{'))
+        return T_FAIL;
+    t_blank(t);
+    if (t_at(t, '}')) {
+        t->p++;
+        return t_putc(t, '}');
+    }
+    Py_ssize_t first = t->n_names;
+    int r = T_OK;
+    for (;;) {
+        t_blank(t);
+        if (!t_at(t, '"')) {
+            r = t_bad(t, "a member name expected");
+            break;
+        }
+        Py_ssize_t at = t->out.len;
+        if ((r = t_string(t, 1)) || (r = t_push_name(t, at, t->out.len - at)))
+            break;
+        if (t_repeated(t, first)) {
+            r = T_OTHER;
+            break;
+        }
+        if ((r = t_expect(t, ':', "':' expected")) || (r = t_putc(t, ':')))
+            break;
+        t_blank(t);
+        if ((r = t_value(t, depth + 1)))
+            break;
+        t_blank(t);
+        if (t_at(t, '}')) {
+            t->p++;
+            r = t_putc(t, '}');
+            break;
+        }
+        if (!t_at(t, ',')) {
+            r = t_bad(t, "',' or '}' expected");
+            break;
+        }
+        t->p++;
+        if ((r = t_putc(t, ',')))
+            break;
+    }
+    if (r == T_OK && tags != NULL && t->n_names - first == 1) {
+        Name *n = &t->names[first];
+        *tags = tag_code((const unsigned char *)t->out.buf + n->at + 1, n->len - 2) >= 0;
+    }
+    t->n_names = first;
+    return r;
+}
+
+static int
+e_value(Page *t, int depth)
+{
+    return t_value(t, depth);
+}
+
+/* true / false at t->p: 1 / 0, moved past it; -1 for anything else */
+static int
+t_boolean(Page *t)
+{
+    if (t->end - t->p >= 4 && memcmp(t->p, "true", 4) == 0) {
+        t->p += 4;
+        return 1;
+    }
+    if (t->end - t->p >= 5 && memcmp(t->p, "false", 5) == 0) {
+        t->p += 5;
+        return 0;
+    }
+    return -1;
+}
+
+/* One typed AttributeValue at t->p ({"tag": value}) written as plain JSON. */
+static int
+t_value(Page *t, int depth)
+{
+    if (depth > T_MAX_DEPTH || !t_at(t, '{'))
+        return T_OTHER;
+    t->p++;
+    t_blank(t);
+    if (!t_at(t, '"'))
+        return T_OTHER;
+    const unsigned char *name = t->p + 1, *q = name;
+    while (q < t->end && *q != '"' && q - name < 5)
+        q++;
+    int tag = q < t->end && *q == '"' ? tag_code(name, q - name) : -1;
+    if (tag < 0)
+        return T_OTHER;
+    t->p = q;
+    t->p++;
+    int r = t_expect(t, ':', "':' expected"), b, single = 0;
+    if (r)
+        return r;
+    t_blank(t);
+    switch (tag) {
+    case TAG_S: r = e_string(t, depth); break;
+    case TAG_N: r = t_number(t); break;
+    case TAG_B: t->lossy = 1; r = e_string(t, depth); break;
+    case TAG_SS: case TAG_BS: t->lossy = 1; r = t_array(t, e_string, depth); break;
+    case TAG_NS: t->lossy = 1; r = t_array(t, e_number, depth); break;
+    case TAG_L: r = t_array(t, e_value, depth + 1); break;
+    case TAG_M:
+        r = t_map(t, depth, &single);
+        t->lossy |= single;
+        break;
+    case TAG_BOOL:
+        b = t_boolean(t);
+        r = b < 0 ? T_OTHER : b ? t_put(t, "true", 4) : t_put(t, "false", 5);
+        break;
+    case TAG_NULL:
+        r = t_boolean(t) < 0 ? T_OTHER : t_put(t, "null", 4);
+        break;
+    }
+    if (r)
+        return r;
+    t_blank(t);
+    if (t_at(t, '}')) {
+        t->p++;
+        return T_OK;
+    }
+    return t_at(t, ',') ? T_OTHER : t_bad(t, "',' or '}' expected");
+}
+
+/* Any JSON value at t->p, passed over (checked loosely: `rest` is read by json.loads). */
+static int
+t_skip(Page *t, int depth)
+{
+    t_blank(t);
+    if (depth > T_MAX_DEPTH)
+        return T_OTHER;
+    if (t->p >= t->end)
+        return t_bad(t, "a value expected");
+    unsigned char c = *t->p;
+    if (c == '"')
+        return t_string(t, 0);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        t->p++;
+        t_blank(t);
+        if (t_at(t, close)) {
+            t->p++;
+            return T_OK;
+        }
+        for (;;) {
+            int r;
+            t_blank(t);
+            if (c == '{') {
+                if (!t_at(t, '"'))
+                    return t_bad(t, "a member name expected");
+                if ((r = t_string(t, 0)) || (r = t_expect(t, ':', "':' expected")))
+                    return r;
+            }
+            if ((r = t_skip(t, depth + 1)))
+                return r;
+            t_blank(t);
+            if (t_at(t, close)) {
+                t->p++;
+                return T_OK;
+            }
+            if (!t_at(t, ','))
+                return t_bad(t, "',' or a closing bracket expected");
+            t->p++;
+        }
+    }
+    const unsigned char *start = t->p;  /* a number, true, false, null */
+    while (t->p < t->end && ((*t->p >= '0' && *t->p <= '9') || (*t->p >= 'a' && *t->p <= 'z')
+                             || (*t->p >= 'A' && *t->p <= 'Z') || *t->p == '-'
+                             || *t->p == '+' || *t->p == '.'))
+        t->p++;
+    return t->p > start ? T_OK : t_bad(t, "a value expected");
+}
+
+/* The items of "Items": [...] at t->p, each written as a line followed by the separator. */
+static int
+t_items(Page *t, const char *sep, Py_ssize_t sep_len, Py_ssize_t *count, Py_ssize_t *lossy)
+{
+    t->p++;
+    t_blank(t);
+    if (t_at(t, ']')) {
+        t->p++;
+        return T_OK;
+    }
+    for (;;) {
+        t_blank(t);
+        t->lossy = 0;
+        int r = t_map(t, 0, NULL);
+        if (r || (r = t_put(t, sep, sep_len)))
+            return r;
+        *count += 1;
+        *lossy += t->lossy;
+        t_blank(t);
+        if (t_at(t, ']')) {
+            t->p++;
+            return T_OK;
+        }
+        if (!t_at(t, ','))
+            return t_bad(t, "',' or ']' expected");
+        t->p++;
+    }
+}
+
+/* One member of the page: the items written out, anything else copied into `rest`. */
+static int
+t_member(Page *t, const char *sep, Py_ssize_t sep_len, Py_ssize_t *count, Py_ssize_t *lossy)
+{
+    t_blank(t);
+    if (!t_at(t, '"'))
+        return t_bad(t, "a member name expected");
+    const unsigned char *name = t->p;
+    int r = t_string(t, 0);
+    if (r)
+        return r;
+    Py_ssize_t name_len = t->p - name;
+    if (memchr(name, '\\', name_len) != NULL)
+        return T_OTHER;  /* a name written with escapes: Python compares the text */
+    if ((r = t_expect(t, ':', "':' expected")))
+        return r;
+    t_blank(t);
+    if (name_len == 7 && memcmp(name, "\"Items\"", 7) == 0 && t_at(t, '['))
+        return t_items(t, sep, sep_len, count, lossy);
+    const unsigned char *value = t->p;
+    if ((r = t_skip(t, 0)))
+        return r;
+    if ((t->rest.len > 1 && buf_put(t, &t->rest, ",", 1)) || buf_put(t, &t->rest, name, name_len)
+        || buf_put(t, &t->rest, ":", 1) || buf_put(t, &t->rest, value, t->p - value))
+        return T_FAIL;
+    return T_OK;
+}
+
+static int
+t_page(Page *t, const char *sep, Py_ssize_t sep_len, Py_ssize_t *count, Py_ssize_t *lossy)
+{
+    int r;
+    Py_ssize_t expected = t->end - t->start;  /* about what the lines take */
+    if (buf_grow(t, &t->out, expected + 1024) || buf_put(t, &t->rest, "{", 1))
+        return T_FAIL;
+    if ((r = t_expect(t, '{', "'{' expected")))
+        return r;
+    t_blank(t);
+    if (!t_at(t, '}')) {
+        for (;;) {
+            if ((r = t_member(t, sep, sep_len, count, lossy)))
+                return r;
+            t_blank(t);
+            if (t_at(t, '}'))
+                break;
+            if (!t_at(t, ','))
+                return t_bad(t, "',' or '}' expected");
+            t->p++;
+        }
+    }
+    t->p++;
+    for (; t->p < t->end; t->p++) {  /* what follows is not read, but must be UTF-8 */
+        if (*t->p >= 0x80) {
+            int n = utf8_length(t->p, t->end);
+            if (!n)
+                return t_bad(t, "invalid UTF-8");
+            t->p += n - 1;
+        }
+    }
+    return buf_put(t, &t->rest, "}", 1);
+}
+
+/* page_lines(body, separator=b"\n") -> (lines, count, lossy, rest) or None: see above. */
+static PyObject *
+c_page_lines(PyObject *self, PyObject *args)
+{
+    Py_buffer body;
+    const char *sep = "\n";
+    Py_ssize_t sep_len = 1, count = 0, lossy = 0;
+    if (!PyArg_ParseTuple(args, "y*|y#", &body, &sep, &sep_len))
+        return NULL;
+    Page t;
+    memset(&t, 0, sizeof t);
+    t.start = t.p = body.buf;
+    t.end = t.start + body.len;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = t_page(&t, sep, sep_len, &count, &lossy);
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (r == T_OTHER)
+        result = Py_NewRef(Py_None);
+    else if (t.nomem)
+        PyErr_NoMemory();
+    else if (r == T_FAIL)
+        PyErr_Format(PyExc_ValueError, "a page's JSON body: %s at byte %zd", t.error,
+                     t.error_at);
+    else
+        result = Py_BuildValue("(y#nny#)", t.out.buf ? t.out.buf : "", t.out.len, count, lossy,
+                               t.rest.buf, t.rest.len);
+    PyMem_RawFree(t.out.buf);
+    PyMem_RawFree(t.rest.buf);
+    PyMem_RawFree(t.names);
+    PyBuffer_Release(&body);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 static PyObject *
 c_setup(PyObject *self, PyObject *args)
@@ -1154,6 +1960,10 @@ static PyMethodDef methods[] = {
     {"item_json", c_item_json, METH_O, "A typed item as compact plain JSON text."},
     {"typed_json_items", c_typed_json_items, METH_VARARGS,
      "typed_json_items(items, before, after, separator) -> bytes: typed items as JSON."},
+    {"page_lines", c_page_lines, METH_VARARGS,
+     "page_lines(body, separator=b'\\n') -> (lines, count, lossy, rest) or None: a Scan or "
+     "Query answer's typed JSON body as plain JSON lines, written from the bytes (None: not "
+     "the regular case, let Python do the page; ValueError: malformed)."},
     {"items_jsonl", c_items_jsonl, METH_VARARGS,
      "items_jsonl(items, separator='\\n', lossy=None): typed items as UTF-8 plain JSON, each "
      "followed by the separator; a list given as `lossy` gets the number of items holding "

@@ -4,7 +4,11 @@ Reading (justified by benchmark 2a, export to JSON lines, and 2b, its peak memor
 docs/performance.md, "2. Export"): botocore's generic parsing of a Scan page cost about 150 us of
 client CPU per item (a 100,000-item scan took 15.6 s with it, 5.0 s without). A `before-parse`
 hook keeps the raw body instead, and `page_items` reads its items one at a time, so memory holds
-one item parsed, not the page.
+one item parsed, not the page. A plain JSON lines export goes further (the replayed export
+benchmark, docs/performance.md "0. The client's own cost"): the C codec's `page_lines` writes the
+lines straight from that raw body, with no Python object made for an item (transfer/export.py).
+The hook runs after botocore has read the answer and before it parses it: retries (throttling,
+errors) and the CRC32 check (connection.py) see the whole answer as usual.
 
 Writing (justified by benchmark 3, import; docs/performance.md, "3. Import"): botocore's
 serializer cost 45 us an item; `call_batch_write` sends a BatchWriteItem body written by the C

@@ -29,3 +29,16 @@ def load_codec(*fallbacks: Any) -> ModuleType | None:
         return None
     _codec.setup(*fallbacks)
     return _codec
+
+
+def page_lines() -> Any:
+    """The C transcoder of a Scan or Query page's raw body into plain JSON lines
+    (`_codec.page_lines`), or None when the module is not built or is turned off. Justified by
+    the replayed export benchmark (`scripts/bench --only replay`; docs/performance.md)."""
+    if os.environ.get("DYNAQUERY_PURE_PYTHON"):
+        return None
+    try:
+        from .. import _codec
+    except ImportError:
+        return None
+    return getattr(_codec, "page_lines", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from .. import values
+from .._speed import codec
 from ..errors import DynaqueryError, ExportInterrupted, InputError
-from .formats import Progress, Writer, format_of, projection_columns
+from .formats import EXPORT_FORMATS, Progress, Writer, format_of, projection_columns
 from .scan import DEFAULT_PAGE_SIZE, item_count, scan_pages, scan_params
 
 if TYPE_CHECKING:
@@ -129,7 +131,16 @@ def export_table(
       file; checkpoint: where it is kept (default: `<output>.checkpoint`);
     - progress(scanned, total): called after every page; total is the table's item count.
     """
-    fmt = format_of(output if isinstance(output, (str, os.PathLike)) else None, format)
+    path = output if isinstance(output, (str, os.PathLike)) else None
+    fmt = format_of(path, format, EXPORT_FORMATS)
+    if fmt == "parquet":  # written whole at the end, from typed items: parquet.py
+        from .parquet import export_parquet
+
+        scan = {"filter": filter, "projection": projection, "names": names, "values": values}
+        scan.update(consistent_read=consistent_read, index=index, page_size=page_size)
+        options = {"progress": progress, "resume": resume, "columns": columns}
+        result = ExportResult(table, fmt, segments=segments, output=path and os.fspath(path))
+        return export_parquet(connection, table, output, result, scan=scan, **options)
     _check_options(fmt, segments, typed)
     params = scan_params(
         table, filter, projection, names, values, consistent_read, page_size, index
@@ -229,6 +240,36 @@ def _open_file(
     return sink, done, saved["settings"].get("columns") or columns
 
 
+class _Transcoder:
+    """Plain JSON lines (or a JSON array's items) written by the C codec straight from a page's
+    raw body, with no Python object made for its items (benchmark "export, replayed": see
+    docs/performance.md). A page it declines (anything unusual) is parsed and written by the
+    Writer, which gives the same bytes (tests/test_codec.py)."""
+
+    def __init__(self, writer: Writer, page_lines: Any):
+        self.writer, self.page_lines = writer, page_lines
+        self.separator = b"\n" if writer.format == "jsonl" else b",\n"
+        self.lossy = 0  # items with values whose plain form reads back as another
+        self.counting = threading.Lock()  # the scan's threads transcode side by side
+
+    def __call__(self, raw: bytes) -> tuple[bytes, int, dict] | None:
+        done = self.page_lines(raw, self.separator)
+        if done is None:
+            return None
+        lines, n, lossy, rest = done
+        with self.counting:
+            self.lossy += lossy
+        return self.writer.page([lines]), n, json.loads(rest)
+
+
+def page_transcoder(writer: Writer) -> _Transcoder | None:
+    """The transcoder for a plain JSON lines or JSON array export, when the C codec is built."""
+    page_lines = codec.page_lines()
+    if page_lines is None or writer.typed or writer.format not in ("jsonl", "json"):
+        return None
+    return _Transcoder(writer, page_lines)
+
+
 class _Output:
     """What an export has written so far, and its checkpoint (None for a stream)."""
 
@@ -252,7 +293,11 @@ class _Output:
         file saves its checkpoint and says how to go on."""
         started = time.perf_counter()
         segments, states = result.segments, list(self.done[3])
-        pages = scan_pages(connection, params, segments, states, self.writer.body, self.writer.page)
+        transcoder = page_transcoder(self.writer)
+        writer = self.writer
+        pages = scan_pages(
+            connection, params, segments, states, writer.body, writer.page, transcoder
+        )
         try:
             self.write(pages, result, progress, total)
         except BaseException as error:
@@ -265,7 +310,7 @@ class _Output:
             self.sink.close()
             self.store.remove()
         self.count(result, started)
-        result.lossy = self.writer.lossy
+        result.lossy = self.writer.lossy + (transcoder.lossy if transcoder else 0)
         result.dropped, result.dropped_items = list(self.writer.dropped), self.writer.dropped_items
         return result
 
@@ -349,7 +394,12 @@ def iter_export(
     same bytes export_table writes, with memory flat whatever the table's size. Closing the
     generator stops the scan. `scan` takes filter, projection, names, values, consistent_read,
     index, page_size."""
-    fmt = format_of(None, format)
+    fmt = format_of(None, format, EXPORT_FORMATS)
+    if fmt == "parquet":  # parquet.py: chunks once the whole table is scanned
+        from .parquet import iter_parquet
+
+        yield from iter_parquet(connection, table, segments=segments, scan=scan)
+        return
     if typed and fmt == "csv":
         raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
     params = scan_params(
@@ -365,7 +415,9 @@ def iter_export(
     if fmt == "csv" and columns is None and scan.get("projection"):
         columns = projection_columns(scan["projection"], scan.get("names"))
     writer = Writer(fmt, typed, columns)
-    pages = scan_pages(connection, params, segments, [None] * segments, writer.body, writer.page)
+    start = [None] * segments
+    transcoder = page_transcoder(writer)
+    pages = scan_pages(connection, params, segments, start, writer.body, writer.page, transcoder)
     offset = count = 0
     try:
         head = writer.start()

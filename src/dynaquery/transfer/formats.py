@@ -12,17 +12,24 @@ from .. import values
 from ..errors import InputError
 
 FORMATS = ("jsonl", "json", "csv")
+EXPORT_FORMATS = (*FORMATS, "parquet")  # Parquet is written only (parquet.py), never imported
 
 Progress = Callable[[int, "int | None"], None]  # (items done, total if known)
 
 
-def format_of(path: str | os.PathLike | None, given: str | None = None) -> str:
-    """The format given, else the file's extension, else JSON lines."""
-    if given:
-        if given not in FORMATS:
-            raise InputError(f"Unknown format {given!r}: use one of {', '.join(FORMATS)}.")
-        return given
+def format_of(
+    path: str | os.PathLike | None, given: str | None = None, formats: tuple = FORMATS
+) -> str:
+    """The format given, else the file's extension, else JSON lines; one of `formats`."""
     suffix = Path(str(path)).suffix.lower().lstrip(".") if path else ""
+    if given or suffix == "parquet":
+        chosen = given or suffix
+        if chosen not in formats:
+            written_only = " (Parquet is written by export only)" if chosen == "parquet" else ""
+            raise InputError(
+                f"Unknown format {chosen!r}{written_only}: use one of {', '.join(formats)}."
+            )
+        return chosen
     return {"json": "json", "csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix, "jsonl")
 
 

@@ -5,16 +5,29 @@ sends batches as large as the model allows (25 items), so the items of one key a
 the same thread, in the file's order, and the last line for a key wins as it would one by one.
 Unprocessed items are retried with execution's backoff; a bad line is reported with its number
 and the rest goes on (or everything stops, with strict=True).
+
+Modes: "overwrite" (BatchWriteItem, the last line for a key wins); "skip-existing" (each item put
+with PutItem on the condition attribute_not_exists(its partition key): atomic, so an item another
+writer creates meanwhile is never overwritten, where reading first with BatchGetItem and then
+writing with BatchWriteItem would leave a gap between the two. A BatchGetItem per batch still
+spares the PutItem of the keys already there); "fail-existing" (every key looked up first with
+BatchGetItem: if any is there, nothing is written and those keys are listed; else written as with
+overwrite). dry_run=True reads and checks every line and looks its key up, and writes nothing.
 """
 
 from __future__ import annotations
 
+import collections
+import io
 import json
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
@@ -22,8 +35,17 @@ from typing import IO, TYPE_CHECKING, Any
 from .. import values
 from .._speed.botocore_hooks import call_batch_write, enable_raw_writes
 from ..catalog import get_operation
-from ..errors import DynaqueryError, ImportStopped, InputError, Problem, ReadOnlyError, ServiceError
+from ..errors import (
+    DynaqueryError,
+    ImportStopped,
+    InputError,
+    ItemsExist,
+    Problem,
+    ReadOnlyError,
+    ServiceError,
+)
 from ..execution import batch_limit, send_until_processed
+from .existing import MAX_ITEM_SIZE, found_items, item_size, key_text
 from .formats import Progress, format_of
 from .readers import MAX_NESTING, TOO_DEEP, Row, open_text, read_rows
 
@@ -32,6 +54,10 @@ if TYPE_CHECKING:
 
 DEFAULT_WORKERS = 8
 KEEP_ERRORS = 1000  # line errors kept in an ImportResult (all are counted)
+MODES = ("overwrite", "skip-existing", "fail-existing")
+KEYS_LISTED = 20  # keys already in the table kept in an ImportResult (all are counted)
+LOOKUP_BATCH = 100  # lines whose keys are looked up together (BatchGetItem's limit)
+LOOKUPS_AT_ONCE = 8  # a dry run's BatchGetItem requests in flight
 _STOP = object()  # what ends a worker's inbox
 
 Entry = tuple[int, dict, tuple]  # (line, typed item, key)
@@ -55,6 +81,13 @@ class ImportResult:
     lines: int = 0
     duration: float = 0.0
     errors: list[LineError] = field(default_factory=list)  # the first KEEP_ERRORS
+    mode: str = "overwrite"
+    skipped: int = 0  # skip-existing: items whose key was there, left alone
+    dry_run: bool = False
+    new: int = 0  # dry run: lines whose key is in neither the table nor an earlier line
+    existing: int = 0  # dry run, fail-existing: lines whose key is in the table
+    repeated: int = 0  # dry run: lines whose key is not in the table but on an earlier line
+    existing_keys: list[tuple[int, dict]] = field(default_factory=list)  # the first KEYS_LISTED
 
     @property
     def complete(self) -> bool:
@@ -73,6 +106,17 @@ class ImportResult:
             "lines": self.lines,
             "duration_s": round(self.duration, 3),
             "errors": [{"line": e.line, "message": e.message} for e in self.errors],
+            "mode": self.mode,
+            "skipped": self.skipped,
+            "dry_run": self.dry_run,
+            **(
+                {"new": self.new, "existing": self.existing, "repeated": self.repeated}
+                if self.dry_run
+                else {}
+            ),
+            "existing_keys": [
+                {"line": line, "key": values.item_to_plain(key)} for line, key in self.existing_keys
+            ],
         }
 
 
@@ -137,6 +181,8 @@ def import_table(
     batch_timeout: float = 60.0,
     progress: Progress | None = None,
     on_error: Callable[[LineError], None] | None = None,
+    mode: str = "overwrite",
+    dry_run: bool = False,
 ) -> ImportResult:
     """Write the items of a file (a path, or a text or binary file object) into a table.
 
@@ -146,22 +192,31 @@ def import_table(
     - strict: stop at the first bad line (raises ImportStopped) instead of going on;
     - batch_timeout: how long unprocessed items are retried, in seconds;
     - progress(written, None) is called as batches land; on_error(LineError) for each bad line
-      or item DynamoDB refused.
+      or item DynamoDB refused;
+    - mode: "overwrite", "skip-existing" or "fail-existing" (see the module's docstring);
+      fail-existing raises ItemsExist, with nothing written, when any key is in the table;
+    - dry_run: check every line (JSON, key attributes and their types, the item's size) and look
+      its key up; write nothing. The result counts new, existing, repeated and failed lines.
     """
     fmt = format_of(source if isinstance(source, (str, os.PathLike)) else None, format)
     if workers < 1:
         raise InputError("workers must be at least 1.")
-    if getattr(connection.config, "read_only", False):
+    if mode not in MODES:
+        raise InputError(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
+    if not dry_run and getattr(connection.config, "read_only", False):
         raise ReadOnlyError("BatchWriteItem")  # before reading anything
     keys, key_types = _key_schema(connection, table)
+    if dry_run:
+        return _with_stream(source, lambda s: check_file(connection, table, fmt, s, mode, on_error))
+    if mode == "fail-existing":
+        source = _refuse_existing(connection, table, fmt, source)
     enable_raw_writes(connection)
-    stream, own = open_text(source)
     run = _Import(
         connection,
         table,
         keys,
         key_types,
-        ImportResult(table, fmt),
+        ImportResult(table, fmt, mode=mode),
         workers=workers,
         strict=strict,
         batch_timeout=batch_timeout,
@@ -169,12 +224,160 @@ def import_table(
         on_error=on_error,
     )
     try:
-        run.run(read_rows(fmt, stream, key_types))
+        _with_stream(source, lambda stream: run.run(read_rows(fmt, stream, key_types)))
+    finally:
+        run.result.duration = time.perf_counter() - run.started
+    return run.outcome()
+
+
+def _refuse_existing(
+    connection: Connection, table: str, fmt: str, source: str | os.PathLike | IO
+) -> str | os.PathLike | IO:
+    """fail-existing's first pass: ItemsExist if any key is in the table; else the source,
+    ready to be read again (a stream is kept in a temporary file)."""
+    source = _rereadable(source)
+    checked = _with_stream(source, lambda s: check_file(connection, table, fmt, s, "fail-existing"))
+    if checked.existing:
+        raise ItemsExist(_existing_message(checked, table), checked)
+    if not isinstance(source, (str, os.PathLike)):
+        source.seek(0)
+    return source
+
+
+def _with_stream(source: str | os.PathLike | IO, use: Callable[[IO[str]], Any]) -> Any:
+    stream, own = open_text(source)
+    try:
+        return use(stream)
     finally:
         if own:
             stream.close()
-        run.result.duration = time.perf_counter() - run.started
-    return run.outcome()
+        elif isinstance(stream, io.TextIOWrapper) and not isinstance(source, io.TextIOBase):
+            stream.detach()  # leave the caller's binary file open (and rewindable)
+
+
+def _rereadable(source: str | os.PathLike | IO) -> str | os.PathLike | IO:
+    """The source, or a copy of a stream (stdin) in a temporary file: fail-existing reads twice."""
+    if isinstance(source, (str, os.PathLike)):
+        return source
+    copy = tempfile.TemporaryFile()
+    if isinstance(source, io.TextIOBase):
+        for text in iter(lambda: source.read(1 << 20), ""):
+            copy.write(text.encode("utf-8", "surrogateescape"))
+    else:
+        shutil.copyfileobj(source, copy)
+    copy.seek(0)
+    return copy
+
+
+def _existing_message(result: ImportResult, table: str) -> str:
+    listed = ", ".join(
+        f"line {line}: {values.item_json(key)}" for line, key in result.existing_keys
+    )
+    more = result.existing - len(result.existing_keys)
+    return (
+        f"{result.existing:,} line(s) hold a key that is already in {table!r} "
+        f"(--mode fail-existing), so nothing was written: {listed}"
+        + (f" (and {more:,} more)" if more else "")
+        + "."
+    )
+
+
+def check_file(
+    connection: Connection,
+    table: str,
+    fmt: str,
+    stream: IO[str],
+    mode: str = "overwrite",
+    on_error: Callable[[LineError], None] | None = None,
+) -> ImportResult:
+    """Read and check every line, and look the keys up in the table, writing nothing: a dry run,
+    and fail-existing's first pass."""
+    keys, key_types = _key_schema(connection, table)
+    check = _Check(connection, table, keys, ImportResult(table, fmt, mode=mode, dry_run=True))
+    check.on_error = on_error
+    started = time.perf_counter()
+    try:
+        for line, value, problem, deep in read_rows(fmt, stream, key_types):
+            check.take(line, value, problem, deep, key_types)
+        check.finish()
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"The text after line {check.result.lines} is not UTF-8: {error}"
+        ) from None
+    finally:
+        check.pool.shutdown(cancel_futures=True)
+    check.result.duration = time.perf_counter() - started
+    return check.result
+
+
+class _Check:
+    """A dry run's lines: each checked, then looked up by batches of LOOKUP_BATCH keys, a few
+    batches at a time, and counted in the file's order."""
+
+    def __init__(self, connection: Connection, table: str, keys: list[str], result: ImportResult):
+        self.connection, self.table, self.keys, self.result = connection, table, keys, result
+        self.on_error: Callable[[LineError], None] | None = None
+        self.pending: list[tuple[int, dict]] = []
+        self.new_keys: set[str] = set()  # keys of new lines: a later line with one is repeated
+        self.pool = ThreadPoolExecutor(LOOKUPS_AT_ONCE, thread_name_prefix="dynaquery-check")
+        self.waiting: collections.deque = collections.deque()  # (lines, key texts, lookup)
+
+    def take(
+        self, line: int, value: Any, problem: str | None, deep: bool, key_types: dict[str, str]
+    ) -> None:
+        self.result.lines += 1
+        item = None
+        if problem is None:
+            item, problem = _item_to_typed(value, self.keys, key_types, deep)
+        if problem is None and (size := item_size(item)) > MAX_ITEM_SIZE:
+            problem = f"the item is {size:,} bytes; DynamoDB allows {MAX_ITEM_SIZE:,} (400 KB)"
+        if problem is not None:
+            self.fail(line, problem)
+            return
+        self.pending.append((line, item))
+        if len(self.pending) == LOOKUP_BATCH:
+            self.look_up()
+
+    def fail(self, line: int, message: str) -> None:
+        error = LineError(line, message)
+        self.result.failed += 1
+        if len(self.result.errors) < KEEP_ERRORS:
+            self.result.errors.append(error)
+        if self.on_error:
+            self.on_error(error)
+
+    def look_up(self) -> None:
+        """Start looking the pending lines' keys up; count the oldest batches looked up."""
+        keys, batch = self.keys, self.pending
+        self.pending = []
+        texts = [key_text(item, keys) for _line, item in batch]
+        unknown = [item for (_, item), text in zip(batch, texts) if text not in self.new_keys]
+        lookup = self.pool.submit(
+            found_items, self.connection, self.table, keys, unknown, keys_only=True
+        )
+        self.waiting.append((batch, texts, lookup))
+        while len(self.waiting) > LOOKUPS_AT_ONCE:
+            self.count(*self.waiting.popleft())
+
+    def finish(self) -> None:
+        if self.pending:
+            self.look_up()
+        while self.waiting:
+            self.count(*self.waiting.popleft())
+
+    def count(self, batch: list[tuple[int, dict]], texts: list[str], lookup: Future) -> None:
+        """Count a batch's lines as existing, repeated or new, in the file's order."""
+        result, keys, found = self.result, self.keys, lookup.result()
+        for (line, item), text in zip(batch, texts):
+            if text in found:
+                result.existing += 1
+                if len(result.existing_keys) < KEYS_LISTED:
+                    result.existing_keys.append((line, {k: item[k] for k in keys}))
+            elif text in self.new_keys:
+                result.repeated += 1
+            else:
+                self.new_keys.add(text)
+                result.new += 1
 
 
 class _Import:
@@ -200,6 +403,8 @@ class _Import:
         self.result = result
         self.strict, self.batch_timeout = strict, batch_timeout
         self.progress, self.on_error = progress, on_error
+        # skip-existing: each item put on the condition that its key is not there yet
+        self.conditional = result.mode == "skip-existing"
         self.batch_size = batch_limit(get_operation("BatchWriteItem"))
         self.inboxes = [queue.Queue(maxsize=8) for _ in range(workers)]
         self.lock = threading.Lock()  # guards the result's counts and errors
@@ -211,6 +416,10 @@ class _Import:
 
     def run(self, rows: Iterator[Row]) -> None:
         """Read every row and hand its item to its key's worker; wait for the workers."""
+        self.serve(lambda: self._read(rows))
+
+    def serve(self, feed: Callable[[], None]) -> None:
+        """Start the workers, let `feed` hand them chunks (`_give`), and wait for them."""
         threads = [
             threading.Thread(
                 target=self._work, args=(inbox,), daemon=True, name=f"dynaquery-import-{n}"
@@ -220,7 +429,7 @@ class _Import:
         for thread in threads:
             thread.start()
         try:
-            self._read(rows)
+            feed()
         finally:
             for inbox in self.inboxes:
                 inbox.put(_STOP)
@@ -304,9 +513,59 @@ class _Import:
     def _send(self, batch: list[tuple[int, dict]]) -> None:
         """One batch of (line, item) pairs, retried until done or the deadline."""
         deadline = time.monotonic() + self.batch_timeout
+        if self.conditional:
+            for entry in self._not_there(batch):
+                left, _retries = send_until_processed(self._put_new, [entry], deadline)
+                self._unprocessed_failed(left)
+            return
         left, _retries = send_until_processed(self._write, batch, deadline)
+        self._unprocessed_failed(left)
+
+    def _unprocessed_failed(self, left: list[tuple[int, dict]]) -> None:
         for line, _item in left:
             self._fail(line, f"still unprocessed after retrying for {self.batch_timeout:g}s")
+
+    def _not_there(self, batch: list[tuple[Any, dict]]) -> list[tuple[Any, dict]]:
+        """skip-existing: the entries whose key the table does not hold (one BatchGetItem); the
+        others are skipped without a PutItem each. Those that remain are still put on their
+        condition: an item created meanwhile is left alone all the same."""
+        items = [item for _tag, item in batch]
+        there = found_items(self.connection, self.table, self.keys, items, keys_only=True)
+        if not there:
+            return batch
+        new = [entry for entry in batch if key_text(entry[1], self.keys) not in there]
+        self._skipped([entry for entry in batch if key_text(entry[1], self.keys) in there])
+        return new
+
+    def _put_new(self, pending: list[tuple[int, dict]]) -> list:
+        """One PutItem on the condition that the item's key is not in the table: atomic, so an
+        item written by someone else meanwhile is never overwritten. A failed condition is a
+        skipped item."""
+        ((line, item),) = pending
+        try:
+            self.connection.call(
+                "PutItem",
+                {
+                    "TableName": self.table,
+                    "Item": self._for_botocore(item),
+                    "ConditionExpression": "attribute_not_exists(#key)",
+                    "ExpressionAttributeNames": {"#key": self.keys[0]},
+                },
+            )
+        except ServiceError as error:
+            if error.code == "ConditionalCheckFailedException":
+                self._skipped(pending)
+            elif error.code == "ValidationException":
+                self._fail(line, error.service_message)
+            else:
+                raise
+            return []
+        self._landed(pending)
+        return []
+
+    def _for_botocore(self, item: dict) -> dict:
+        """The item as botocore's serializer takes it (the import's items already are)."""
+        return item
 
     def _write(self, pending: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
         """One BatchWriteItem: the pairs it left unprocessed. A batch refused as invalid is sent
@@ -325,7 +584,11 @@ class _Import:
                     self._send([entry])
             return []
         left = self._unprocessed(pending, response)
-        self._landed(len(pending) - len(left))
+        if left:
+            unlanded = {id(entry) for entry in left}
+            self._landed([entry for entry in pending if id(entry) not in unlanded])
+        else:
+            self._landed(pending)
         return left
 
     def _unprocessed(self, pending: list[tuple[int, dict]], response: dict) -> list:
@@ -357,12 +620,19 @@ class _Import:
         if self.strict:
             self.stop.set()
 
-    def _landed(self, count: int) -> None:
+    def _landed(self, entries: list[tuple[Any, dict]]) -> None:
         with self.lock:
-            self.result.written += count
-            written = self.result.written
+            self.result.written += len(entries)
+            done = self.result.written + self.result.skipped
         if self.progress:
-            self.progress(written, None)
+            self.progress(done, None)
+
+    def _skipped(self, entries: list[tuple[Any, dict]]) -> None:
+        with self.lock:
+            self.result.skipped += len(entries)
+            done = self.result.written + self.result.skipped
+        if self.progress:
+            self.progress(done, None)
 
     def _halt(self, error: BaseException) -> None:
         """Stop everything: the first such error is the import's."""
@@ -375,8 +645,9 @@ class _Import:
         if self.fatal:
             error = self.fatal[0]
             summary = (
-                f"\n{result.written} item(s) had been written and {result.failed} had "
-                "failed before the import stopped."
+                f"\n{result.written} item(s) had been written"
+                + (f", {result.skipped} skipped" if result.skipped else "")
+                + f" and {result.failed} had failed before the import stopped."
             )
             if isinstance(error, DynaqueryError):
                 raise ImportStopped(error.message + summary, result, error.exit_code) from None

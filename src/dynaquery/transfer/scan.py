@@ -75,6 +75,10 @@ def item_count(connection: Connection, table: str, index: str | None) -> int | N
 
 _DONE = object()  # what a thread puts when its segments are read
 
+# A page's raw JSON body straight to the output's bytes: (bytes, items, the body's other
+# members), or None to have the page parsed and given to `convert` instead.
+Transcode = Callable[[bytes], "tuple[bytes, int, dict] | None"]
+
 
 def scan_pages(
     connection: Connection,
@@ -83,11 +87,14 @@ def scan_pages(
     state: list[Any],
     convert: Callable[[list[dict]], bytes],
     finish: Callable[[list[bytes]], bytes],
+    transcode: Transcode | None = None,
 ) -> Iterator[tuple]:
     """(segment, bytes, items, next key, scanned) for each page, as the threads read them; each
     segment's pages in order. `state` says where each segment starts: None from its beginning, a
     key after it, True not at all. The threads turn each page into bytes with `convert`, one page
     at a time: memory holds one parsed page and a few pages of bytes, whatever the table's size.
+    `transcode`, if given, turns a page's raw body into its bytes with no parsing (the threads
+    run it side by side: the C codec lets go of the GIL); a page it declines goes to `convert`.
     Closing the generator stops the threads."""
     todo = [s for s in range(segments) if state[s] is not True]
     if not todo:
@@ -96,6 +103,7 @@ def scan_pages(
     pool = connection.client.meta.config.max_pool_connections or 10
     threads = max(1, min(len(todo), pool))
     scan = _SegmentReaders(connection, params, segments, state, convert, finish, threads)
+    scan.transcode = transcode  # None: every page parsed and given to convert
     for t in range(threads):
         threading.Thread(
             target=scan.read, args=(todo[t::threads],), daemon=True, name=f"dynaquery-scan-{t}"
@@ -134,6 +142,7 @@ class _SegmentReaders:
         self.out: queue.Queue = queue.Queue(maxsize=threads)
         self.stop = threading.Event()
         self.one_at_a_time = threading.Lock()  # one page converted at a time: memory stays flat
+        self.transcode: Transcode | None = None
 
     def read(self, mine: list[int]) -> None:
         try:
@@ -165,6 +174,12 @@ class _SegmentReaders:
 
     def _page_bytes(self, raw: bytes | None, page: dict) -> tuple[bytes, int]:
         """A page's items as the output's bytes, and how many there were."""
+        if raw is not None and self.transcode is not None:
+            done = self.transcode(raw)  # no parsed page: not one at a time
+            if done is not None:
+                body, n, rest = done
+                page.update(rest)
+                return body, n
         with self.one_at_a_time:
             items = page_items(raw, page) if raw is not None else page.get("Items", [])
             chunks, n, batch = [], 0, []
