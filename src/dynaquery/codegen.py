@@ -17,7 +17,8 @@ from typing import Any
 
 from botocore import xform_name
 
-from .errors import InputError
+from .connection import Connection
+from .errors import ConfigurationError, InputError
 from .request import Request
 
 LANGUAGES = ("python", "aws-cli", "javascript")
@@ -50,6 +51,17 @@ def generate(
         raise InputError(f"No code for {language!r}: choose one of {', '.join(LANGUAGES)}.")
     params = _marked(request.params, request.operation.input_shape)
     return writers[language](request, params, endpoint_url, region)
+
+
+def for_config(request: Request, language: str, config) -> str:
+    """The program for `request`, to the endpoint and region of `config` (a ConnectionConfig;
+    a saved data source's has no secrets, and none would be written)."""
+    config.check_values()  # an endpoint that is no URL, a bad region: refused as for a run
+    try:  # only the region is asked of the connection: no credentials are looked up
+        region = config.region or Connection(config).region
+    except ConfigurationError:
+        region = None  # the program takes the region where the SDK or the CLI looks for it
+    return generate(request, language, endpoint_url=config.endpoint_url, region=region)
 
 
 def _marked(value: Any, shape) -> Any:

@@ -56,11 +56,11 @@ def show(page, view: str) -> None:
     expect(page.get_by_test_id(f"tab-{view}")).to_have_attribute("aria-selected", "true")
 
 
-def new_query(page, operation: str, search: str | None = None) -> None:
-    """A new unsaved query on `local`, its operation picked with the searchable picker."""
+def new_query(page, operation: str, search: str | None = None, datasource: str = "local") -> None:
+    """A new unsaved query on `datasource`, its operation picked with the searchable picker."""
     show(page, "query")
     page.get_by_test_id("q-new").click()
-    page.get_by_test_id("q-datasource").select_option(label="local")
+    page.get_by_test_id("q-datasource").select_option(label=datasource)
     page.get_by_test_id("q-operation").click()
     page.get_by_test_id("q-operation").fill(search or operation)
     option = page.locator(f'[data-testid=op-option][data-name="{operation}"]')

@@ -387,7 +387,7 @@ def test_table_browser(page, server, endpoint, shots):
     ensure_local(page, server, endpoint)
     show(page, "tables")
     page.get_by_test_id("t-datasource").select_option(label="local")
-    users = page.locator('[data-testid=t-item][data-name="users"]')
+    users = page.locator('[data-testid=t-item-details][data-name="users"]')
     expect(users).to_be_visible()
     expect(page.get_by_test_id("t-list")).to_contain_text("Reply")
     users.click()
@@ -411,7 +411,7 @@ def test_table_browser(page, server, endpoint, shots):
 
     # the whole table as a file, from the server's parallel scan
     show(page, "tables")
-    page.locator('[data-testid=t-item][data-name="users"]').click()
+    page.locator('[data-testid=t-item-details][data-name="users"]').click()
     expect(page.get_by_test_id("t-name")).to_have_text("users")
     with page.expect_download() as info:
         page.get_by_test_id("t-export-csv").click()
@@ -430,7 +430,7 @@ def test_table_browser(page, server, endpoint, shots):
 
     # an index's own query (Reply has the local index PostedBy-Index)
     show(page, "tables")
-    page.locator('[data-testid=t-item][data-name="Reply"]').click()
+    page.locator('[data-testid=t-item-details][data-name="Reply"]').click()
     expect(page.get_by_test_id("t-indexes")).to_contain_text("PostedBy-Index")
     page.get_by_test_id("t-index-query").click()
     expect(page.get_by_test_id("q-params")).to_have_value(
@@ -639,10 +639,14 @@ def test_cancel_a_run(page, server, endpoint, silent, shots):
         server.api("DELETE", f"/api/datasources/{ds['id']}?with_queries=true")
 
 
-# -- leaving a query: its result goes, unsaved changes are asked about ---------------------
+# -- the query tabs: a new or another query opens a tab; closing one with changes asks -------
 
 
-def test_new_query_clears_the_result_and_asks_before_dropping_changes(
+def query_tab(page, title: str):
+    return page.locator(f'[data-testid=query-tab][data-title="{title}"]')
+
+
+def test_new_query_opens_a_tab_and_closing_one_asks_before_dropping_changes(
     page, server, endpoint, dialogs, shots
 ):
     ensure_local(page, server, endpoint)
@@ -651,33 +655,44 @@ def test_new_query_clears_the_result_and_asks_before_dropping_changes(
     run(page)
     expect(rows(page)).to_have_count(5)
     editor = page.get_by_test_id("q-params")
+    scan_tab = query_tab(page, "Scan users")
+    expect(scan_tab).to_have_attribute("data-dirty", "true")
 
-    # unsaved changes: "+ New query" asks; dismissed, the edits and the result stay
+    # "+ New query" asks nothing: the Scan stays in its tab, with its edits and its result
     dialogs.answer, dialogs.seen = "dismiss", []
+    tabs_before = page.get_by_test_id("query-tab").count()
     page.get_by_test_id("q-new").click()
-    expect(editor).to_have_value('{"TableName": "users"}')
-    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
-    assert "not saved" in dialogs.seen[0][1]
-    expect(page.get_by_test_id("results")).to_be_visible()
-
-    # accepted: a new query, without the previous result (also under the new query's error)
-    dialogs.answer, dialogs.seen = "accept", []
-    page.get_by_test_id("q-new").click()
-    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
+    assert dialogs.seen == []
+    expect(page.get_by_test_id("query-tab")).to_have_count(tabs_before + 1)
     expect(editor).to_have_value("")
     expect(page.get_by_test_id("results")).to_be_hidden()
     page.get_by_test_id("q-run").click()
     expect(page.get_by_test_id("query-error")).to_contain_text("Choose an operation")
     expect(page.get_by_test_id("results")).to_be_hidden()
-    shots(page, "13-new-query-without-the-old-result")
+    shots(page, "13-new-query-in-a-new-tab")
 
-    # nothing changed: no question
-    dialogs.seen = []
+    # nothing changed in the new tab: another "+ New query" reuses it
     page.get_by_test_id("q-new").click()
+    expect(page.get_by_test_id("query-tab")).to_have_count(tabs_before + 1)
     assert dialogs.seen == []
 
+    # closing the Scan's tab with unsaved changes asks; dismissed, it stays as it was
+    scan_tab.get_by_test_id("query-tab-close").click()
+    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
+    assert "not saved" in dialogs.seen[0][1]
+    expect(scan_tab).to_have_count(1)
+    expect(editor).to_have_value('{"TableName": "users"}')
+    expect(rows(page)).to_have_count(5)
 
-def test_opening_another_query_asks_before_dropping_changes(page, server, endpoint, dialogs, shots):
+    # accepted: the tab goes, and the tab next to it is shown
+    dialogs.answer, dialogs.seen = "accept", []
+    scan_tab.get_by_test_id("query-tab-close").click()
+    assert [kind for kind, _ in dialogs.seen] == ["confirm"]
+    expect(scan_tab).to_have_count(0)
+    expect(page.get_by_test_id("query-tab")).to_have_count(tabs_before)
+
+
+def test_opening_another_query_opens_its_tab(page, server, endpoint, dialogs, shots):
     ensure_local(page, server, endpoint)
     local = next(d for d in server.api("GET", "/api/datasources") if d["name"] == "local")
     for name, table in (("leave one", "users"), ("leave two", "Thread")):
@@ -699,36 +714,34 @@ def test_opening_another_query_asks_before_dropping_changes(page, server, endpoi
     two = page.locator('[data-testid=query-item][data-name="leave two"] button')
     one.click()
     expect(page.get_by_test_id("q-name")).to_have_value("leave one")
+    expect(page.get_by_test_id("query-tab")).to_have_count(1)  # the untouched tab is reused
     run(page)
     expect(rows(page)).to_have_count(5)
     set_params(page, '{"TableName": "users", "Limit": 2}')
     expect(page.get_by_test_id("q-state")).to_have_text("unsaved changes")
 
-    dialogs.answer, dialogs.seen = "dismiss", []
+    # another saved query: a tab of its own, nothing asked, without the other's result
+    dialogs.seen = []
     two.click()
-    assert len(dialogs.seen) == 1 and "leave one" in dialogs.seen[0][1]
-    expect(page.get_by_test_id("q-name")).to_have_value("leave one")
-    expect(page.get_by_test_id("q-params")).to_have_value('{"TableName": "users", "Limit": 2}')
-    shots(page, "13-unsaved-changes-kept")
-
-    # the table browser's Query starts a new query too: it asks the same
-    show(page, "tables")
-    page.get_by_test_id("t-datasource").select_option(label="local")
-    page.locator('[data-testid=t-item][data-name="users"]').click()
-    page.get_by_test_id("t-scan").click()
-    assert len(dialogs.seen) == 2
-    show(page, "query")
-    expect(page.get_by_test_id("q-name")).to_have_value("leave one")
-
-    dialogs.answer = "accept"
-    two.click()
+    assert dialogs.seen == []
     expect(page.get_by_test_id("q-name")).to_have_value("leave two")
     expect(page.get_by_test_id("q-state")).to_have_text("saved")
-    expect(page.get_by_test_id("results")).to_be_hidden()  # the other query's result is gone
+    expect(page.get_by_test_id("results")).to_be_hidden()
+    expect(page.get_by_test_id("query-tab")).to_have_count(2)
 
-    # closing or reloading the tab with unsaved changes asks too (beforeunload); saved, it does not
-    set_params(page, '{"TableName": "Thread", "Limit": 1}')
-    dialogs.seen = []
+    # the first one again: its tab, with its edits and its result
+    one.click()
+    expect(page.get_by_test_id("query-tab")).to_have_count(2)
+    expect(page.get_by_test_id("q-params")).to_have_value('{"TableName": "users", "Limit": 2}')
+    expect(page.get_by_test_id("q-state")).to_have_text("unsaved changes")
+    expect(rows(page)).to_have_count(5)
+    shots(page, "13-unsaved-changes-kept")
+
+    # closing or reloading the page with unsaved changes in any tab asks (beforeunload), even
+    # when the tab shown has none; saved, it does not
+    two.click()
+    expect(page.get_by_test_id("q-state")).to_have_text("saved")
+    dialogs.answer, dialogs.seen = "accept", []
     page.reload()
     expect(page.get_by_test_id("app")).to_be_visible()
     assert [kind for kind, _ in dialogs.seen] == ["beforeunload"]

@@ -212,18 +212,9 @@ def code_option(command: Callable) -> Callable:
 
 def print_code(request, language: str, config) -> None:
     """The program for `request`, to the endpoint and region of `config` (never its secrets)."""
-    from ..codegen import generate
-    from ..connection import Connection
-    from ..errors import ConfigurationError
+    from ..codegen import for_config
 
-    config.check_values()  # an endpoint that is no URL, a bad region: refused as for a run
-    try:  # a saved data source's config has no secrets: only the region is asked of it
-        region = config.region or Connection(config).region
-    except ConfigurationError:
-        region = None  # the program takes the region where the SDK or the CLI looks for it
-    click.echo(
-        generate(request, language, endpoint_url=config.endpoint_url, region=region), nl=False
-    )
+    click.echo(for_config(request, language, config), nl=False)
 
 
 def code_config(kwargs: dict[str, Any]):

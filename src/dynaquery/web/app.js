@@ -16,8 +16,10 @@ import * as state from "./state.js";
 import { loadSettings } from "./views/connection-fields.js";
 import * as datasources from "./views/datasources.js";
 import * as history from "./views/history.js";
+import * as itemEditor from "./views/item-editor.js";
 import { loadOperations } from "./views/operation-picker.js";
 import * as query from "./views/query.js";
+import * as requestForm from "./views/request-form.js";
 import * as results from "./views/results.js";
 import * as savedQueries from "./views/saved-queries.js";
 import * as tables from "./views/tables.js";
@@ -127,9 +129,11 @@ function setUp() {
   datasources.setUp();
   savedQueries.setUp();
   query.setUp();
+  requestForm.setUp();
   results.setUp({ loadMore: () => query.run({ more: true }) });
   tables.setUp();
   history.setUp();
+  itemEditor.setUp();
 }
 
 async function start() {

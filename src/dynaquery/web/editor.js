@@ -2,12 +2,16 @@
 // line numbers. Errors are marked on their line (gutter and line) with their message.
 //
 // Keys: Tab / Shift+Tab indent and outdent (press Esc first to move focus on with Tab),
-// Enter keeps the indentation, Ctrl+Enter runs, Ctrl+S saves.
+// Enter keeps the indentation, Ctrl+Enter runs, Ctrl+S saves. The editor grows with its text,
+// up to MAX_LINES lines (then it scrolls); a key handler added with onKey (the completion's
+// list) sees the keys first.
 
 import { html, setHtml } from "./html.js";
 import { highlight } from "./json.js";
 
 const INDENT = "    ";
+const MIN_LINES = 6;
+const MAX_LINES = 22;
 
 export class JsonEditor {
   constructor(root, { onInput = () => {}, onRun = () => {}, onSave = () => {} } = {}) {
@@ -19,11 +23,12 @@ export class JsonEditor {
     this.marks = root.querySelector(".marks");
     this.errors = [];
     this.escaped = false;
+    this.keyHandlers = [];
     this.onInput = onInput;
     this.onRun = onRun;
     this.onSave = onSave;
     this.textarea.addEventListener("input", () => {
-      this.render();
+      this.renderSoon();
       this.onInput(this.value);
     });
     this.textarea.addEventListener("scroll", () => this.sync());
@@ -55,6 +60,37 @@ export class JsonEditor {
     return false;
   }
 
+  // handler(event) -> true when it took the key (the editor then does nothing with it).
+  onKey(handler) {
+    this.keyHandlers.push(handler);
+  }
+
+  // Where the caret is, in the viewport: {left, top, bottom} of its character cell.
+  caretBox() {
+    const ta = this.textarea;
+    const before = ta.value.slice(0, ta.selectionStart);
+    const line = before.split("\n").length - 1;
+    const column = before.length - before.lastIndexOf("\n") - 1;
+    const style = getComputedStyle(ta);
+    const lineHeight = parseFloat(style.lineHeight) || 20;
+    const pad = parseFloat(style.paddingTop) || 0;
+    const box = ta.getBoundingClientRect();
+    const left = box.left + pad + column * charWidth(style.font) - ta.scrollLeft;
+    const top = box.top + pad + line * lineHeight - ta.scrollTop;
+    return { left, top, bottom: top + lineHeight };
+  }
+
+  // The height that shows every line, between MIN_LINES and MAX_LINES (set when it changes).
+  fitHeight(lineCount) {
+    const lines = Math.max(MIN_LINES, Math.min(MAX_LINES, lineCount + 1)); // +1: a scroll bar
+    if (lines === this.fitLines) return;
+    this.fitLines = lines;
+    const style = getComputedStyle(this.textarea);
+    const lineHeight = parseFloat(style.lineHeight) || 20;
+    const pad = (parseFloat(style.paddingTop) || 0) + (parseFloat(style.paddingBottom) || 0);
+    this.root.style.setProperty("--editor-height", `${Math.ceil(lines * lineHeight + pad + 2)}px`);
+  }
+
   // errors: [{line, column?, message}]
   setErrors(errors) {
     this.errors = errors.filter((e) => e.line);
@@ -62,7 +98,15 @@ export class JsonEditor {
     this.render();
   }
 
+  // Typing: drawn once per frame (a paste of many lines fires an input event per line).
+  renderSoon() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => this.render());
+  }
+
   render() {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = null;
     const text = this.textarea.value;
     // a last empty line still needs its height
     setHtml(this.code, html`${highlight(text)}${text.endsWith("\n") || !text ? " " : ""}`);
@@ -71,7 +115,9 @@ export class JsonEditor {
       if (!byLine.has(error.line)) byLine.set(error.line, []);
       byLine.get(error.line).push(error);
     }
-    setHtml(this.gutter, gutterLines(text.split("\n").length, byLine));
+    const lineCount = text.split("\n").length;
+    setHtml(this.gutter, gutterLines(lineCount, byLine));
+    this.fitHeight(lineCount);
     this.marks.replaceChildren(...errorMarks(byLine));
     this.sync();
   }
@@ -113,6 +159,7 @@ export class JsonEditor {
   }
 
   key(event) {
+    if (this.keyHandlers.some((handler) => handler(event))) return;
     const command = event.ctrlKey || event.metaKey;
     if (command && event.key === "Enter") {
       event.preventDefault();
@@ -185,6 +232,17 @@ export class JsonEditor {
       this.insert("\n" + indent + (opens ? INDENT : ""));
     }
   }
+}
+
+// The width of a character of the editor's monospaced font.
+const widths = new Map();
+function charWidth(font) {
+  if (!widths.has(font)) {
+    const context = document.createElement("canvas").getContext("2d");
+    context.font = font;
+    widths.set(font, context.measureText("0".repeat(100)).width / 100);
+  }
+  return widths.get(font);
 }
 
 // The gutter's line numbers; a line with errors has their messages as its title.

@@ -26,8 +26,39 @@ const LITERALS = [
   ["null", null],
 ];
 
-// Longer than a screen: a recursive descent parser whose small functions share the position `at`.
+// Most answers hold only numbers that JSON.parse reads back as written: then the built-in parser
+// (ten times faster on a large answer) gives the same result. A number token that would not read
+// back (1.50, a 38-digit number) sends the text to a parser that keeps it: the built-in one with
+// each number's source text where the browser has it (JSON.parse source text access), else the
+// parser below. The scan may also see digits inside a string: that only costs the fast path.
+const NUMBER_TOKEN = /(?<=[:,[]\s*)-?\d[\d.eE+-]*/g;
+const SOURCE_TEXT = (() => {
+  try {
+    return JSON.parse("1.50", (key, value, context) => context && context.source) === "1.50";
+  } catch {
+    return false;
+  }
+})();
+
+function exactNumbers(key, value, context) {
+  if (typeof value !== "number") return value;
+  return String(value) === context.source ? value : new ExactNumber(context.source);
+}
+
+function readsBackExactly(text) {
+  for (const [token] of text.matchAll(NUMBER_TOKEN)) {
+    if (String(Number(token)) !== token) return false;
+  }
+  return true;
+}
+
 export function parseExact(text) {
+  if (readsBackExactly(text)) return JSON.parse(text);
+  return SOURCE_TEXT ? JSON.parse(text, exactNumbers) : parseExactSlowly(text);
+}
+
+// Longer than a screen: a recursive descent parser whose small functions share the position `at`.
+export function parseExactSlowly(text) {
   let at = 0;
 
   function fail(what) {

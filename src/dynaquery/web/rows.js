@@ -1,6 +1,6 @@
-// Results as rows and columns, their table, and the exports (CSV, JSON).
+// Results as rows and columns: their text, their order (sorting), the columns' widths, and the
+// exports (CSV, JSON). The grid that shows them is grid.js.
 
-import { html, setHtml } from "./html.js";
 import { ExactNumber, stringify } from "./json.js";
 
 const isObject = (v) =>
@@ -71,89 +71,104 @@ export function cellText(value) {
   return stringify(value);
 }
 
-function compare(a, b) {
-  if (a === undefined) return b === undefined ? 0 : 1;
-  if (b === undefined) return -1;
-  const numeric = (v) => typeof v === "number" || v instanceof ExactNumber;
-  if (numeric(a) && numeric(b)) return Number(a) - Number(b);
-  return cellText(a).localeCompare(cellText(b), undefined, { numeric: true });
+// The text of a cell as a small preview: a map or list says what it holds.
+export function previewText(value) {
+  if (Array.isArray(value)) return `[${value.length}] ${stringify(value)}`;
+  if (isNested(value)) return `{${Object.keys(value).length}} ${stringify(value)}`;
+  return cellText(value);
 }
 
-const MAX_ROWS_SHOWN = 2000;
+export const isNested = (value) =>
+  value !== null && typeof value === "object" && !(value instanceof ExactNumber);
 
-function sortRows(rows, sort) {
-  if (!sort) return rows;
-  return rows
-    .map((row, i) => [row, i])
-    .sort((x, y) => compare(x[0][sort.column], y[0][sort.column]) * sort.direction || x[1] - y[1])
-    .map(([row]) => row);
-}
-
-function headCell(column, sort) {
-  const order = sort && sort.column === column ? sort.direction : 0;
-  const state = order > 0 ? "ascending" : order < 0 ? "descending" : "none";
-  const arrow = order > 0 ? " ▲" : order < 0 ? " ▼" : "";
-  return html`<th scope="col" aria-sort="${state}">
-    <button type="button" class="sort" data-column="${column}">${column}${arrow}</button>
-  </th>`;
-}
-
-function kindOf(value) {
+export function kindOf(value) {
   if (value === undefined) return "missing";
   if (value === null) return "null";
-  if (typeof value === "object" && !(value instanceof ExactNumber)) return "json";
+  if (isNested(value)) return "json";
+  if (typeof value === "boolean") return "boolean";
   return typeof value === "string" ? "string" : "number";
 }
 
-function cell(value) {
-  const text = cellText(value);
-  const title = text.length > 80 ? text : null;
-  const shown = text.length > 300 ? text.slice(0, 300) + "…" : text;
-  return title === null
-    ? html`<td class="c-${kindOf(value)}">${shown}</td>`
-    : html`<td class="c-${kindOf(value)}" title="${title}">${shown}</td>`;
+// -- sorting: an array of row indexes, from keys computed once per row -----------------------
+
+const collator = new Intl.Collator(undefined, { numeric: true });
+const [NUMBER, TEXT, MISSING] = [0, 1, 2];
+
+function sortKeys(rows, column) {
+  const kinds = new Uint8Array(rows.length);
+  const numbers = new Float64Array(rows.length);
+  const texts = new Array(rows.length);
+  rows.forEach((row, i) => {
+    const value = row[column];
+    if (value === undefined) kinds[i] = MISSING;
+    else if (typeof value === "number" || value instanceof ExactNumber) {
+      kinds[i] = NUMBER;
+      numbers[i] = Number(value);
+    } else {
+      kinds[i] = TEXT;
+      texts[i] = cellText(value);
+    }
+  });
+  return { kinds, numbers, texts, values: rows.map((row) => row[column]) };
 }
 
-// A table of the rows; a click on a column header sorts by it.
-export function renderTable(container, columns, rows, sort = null, onSort = () => {}) {
-  const shown = sortRows(rows, sort);
-  const body = shown.slice(0, MAX_ROWS_SHOWN).map(
-    (row, i) =>
-      html`<tr data-testid="result-row">
-        <th scope="row" class="rownum">${i + 1}</th>
-        ${columns.map((column) => cell(row[column]))}
-      </tr>`,
-  );
-  const more =
-    shown.length > MAX_ROWS_SHOWN
-      ? html`<p class="note">
-          Showing the first ${MAX_ROWS_SHOWN} of ${shown.length} rows; the exports have them all.
-        </p>`
-      : "";
-  setHtml(
-    container,
-    html`<div class="table-scroll">
-        <table class="grid" data-testid="result-table">
-          <thead>
-            <tr>
-              <th scope="col" class="rownum">#</th>
-              ${columns.map((column) => headCell(column, sort))}
-            </tr>
-          </thead>
-          <tbody>
-            ${body}
-          </tbody>
-        </table>
-      </div>
-      ${more}`,
-  );
-  for (const button of container.querySelectorAll("button.sort")) {
-    button.addEventListener("click", () => {
-      const column = button.dataset.column;
-      const direction = sort && sort.column === column ? -sort.direction : 1;
-      onSort({ column, direction });
-    });
+// Two decimal texts compared exactly (numbers too close for a JS number to tell apart).
+function compareDecimals(a, b) {
+  const parts = (text) => {
+    const [mantissa, exponent = "0"] = String(text).toLowerCase().split("e");
+    const negative = mantissa.startsWith("-");
+    const [whole, fraction = ""] = mantissa.replace("-", "").split(".");
+    const digits = (whole + fraction).replace(/^0+/, "");
+    const scale = whole.replace(/^0+/, "").length + Number(exponent);
+    return { negative, digits: digits.replace(/0+$/, ""), scale: digits ? scale : -Infinity };
+  };
+  const [x, y] = [parts(a), parts(b)];
+  const sign = x.negative ? -1 : 1;
+  if (x.negative !== y.negative) return x.negative ? -1 : 1;
+  if (x.scale !== y.scale) return (x.scale < y.scale ? -1 : 1) * sign;
+  return (x.digits < y.digits ? -1 : x.digits > y.digits ? 1 : 0) * sign;
+}
+
+function compareAt(keys, a, b) {
+  const { kinds, numbers, texts, values } = keys;
+  if (kinds[a] === NUMBER && kinds[b] === NUMBER) {
+    const difference = numbers[a] - numbers[b];
+    if (difference || !(values[a] instanceof ExactNumber || values[b] instanceof ExactNumber))
+      return difference;
+    return compareDecimals(values[a], values[b]);
   }
+  if (kinds[a] === TEXT && kinds[b] === TEXT) return collator.compare(texts[a], texts[b]);
+  return kinds[a] - kinds[b]; // numbers before text
+}
+
+// The rows' indexes in the order of `sort` ({column, direction: 1 | -1}, or null: as they
+// came). Rows without the attribute come last either way; equal rows keep their order.
+export function sortOrder(rows, sort) {
+  const order = Array.from(rows, (_, i) => i);
+  if (!sort) return order;
+  const keys = sortKeys(rows, sort.column);
+  const { kinds } = keys;
+  return order.sort((a, b) => {
+    const missing = (kinds[a] === MISSING) - (kinds[b] === MISSING);
+    return missing || compareAt(keys, a, b) * sort.direction || a - b;
+  });
+}
+
+// A first width for each column (px), from its name and the text of the first rows.
+export function columnWidths(rows, columns, sample = 200) {
+  const widths = {};
+  for (const column of columns) {
+    let longest = column.length + 3;
+    for (let i = 0; i < rows.length && i < sample; i++) {
+      const value = rows[i][column];
+      const length = isNested(value)
+        ? Math.min(40, previewText(value).length)
+        : cellText(value).length;
+      if (length > longest) longest = length;
+    }
+    widths[column] = Math.round(Math.min(360, Math.max(70, longest * 7.6 + 28)));
+  }
+  return widths;
 }
 
 function csvField(text) {

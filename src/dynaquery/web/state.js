@@ -6,13 +6,18 @@ const values = {
   currentDs: null, // the id of the data source picked in the sidebar
   operations: [], // the catalog's operations (GET /api/operations)
   queries: [], // the saved queries
-  // The query in the editor: {id, name, datasource_id, operation, transform, description,
-  // defaults, placeholders}. The query view edits its fields; it is set anew when another loads.
+  // The query in the editor (the tab shown): {id, name, datasource_id, operation, transform,
+  // description, defaults, placeholders}. The query view edits its fields; it is set anew when
+  // another tab is shown or another query loads.
   query: null,
   dirty: false, // the query in the editor has unsaved changes
+  tab: null, // the id of the query tab shown (views/query-tabs.js); each tab keeps its query
   view: "query", // the view shown: query, tables or history
-  running: false, // a run is in flight
+  running: false, // a run of the tab shown is in flight
   runs: 0, // how many runs ended (the history shows them)
+  // The last run the page sent of an unsaved or saved query: {operation, datasource, params,
+  // values, queryId, table}; the history matches it to its row, to reopen or run it again.
+  lastRun: null,
 };
 
 const listeners = new Map(Object.keys(values).map((key) => [key, []]));

@@ -1,5 +1,6 @@
 """The table browser: tables, a table's keys and indexes with a Query and a Scan to start from
-(Workspace.describe_table), and a whole table's export, streamed or through a one-use link."""
+(Workspace.describe_table), the request the Query and Scan form describes (request_form.py), and
+a whole table's export, streamed or through a one-use link."""
 
 from __future__ import annotations
 
@@ -10,17 +11,30 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ...errors import NotFound
+from ...request_form import build_request, form_choices, request_text
 from ...transfer import iter_export
 from ...workspace import Workspace
 from ..auth import not_blocked
 from ..deps import DataSourceParam, GuardDep, WorkspaceDep
-from ..models import DownloadLinkOut, TableOut, TablesOut
+from ..models import (
+    DownloadLinkOut,
+    RequestFormChoicesOut,
+    RequestFormIn,
+    RequestFormOut,
+    TableOut,
+    TablesOut,
+)
 
 router = APIRouter()
 downloads = APIRouter()  # public: a download link is its own key
 
-Format = Literal["jsonl", "json", "csv"]
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
+Format = Literal["jsonl", "json", "csv", "parquet"]  # parquet: sent once the whole table is read
+MEDIA_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "json": "application/json",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+}
 EXPORT_RESPONSES = {
     200: {
         "description": "the table's items, streamed as they are read",
@@ -39,6 +53,28 @@ def tables(datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep
 def table(name: str, datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep) -> dict:
     guard(datasource)
     return workspace.describe_table(datasource, name)
+
+
+@router.get("/api/request-form", response_model=RequestFormChoicesOut)
+def request_form_choices() -> dict:
+    """What the Query and Scan form offers: operators, the values each takes, value types."""
+    return form_choices()
+
+
+@router.post("/api/tables/{name}/request", response_model=RequestFormOut)
+def request_form(
+    name: str,
+    form: RequestFormIn,
+    datasource: DataSourceParam,
+    workspace: WorkspaceDep,
+    guard: GuardDep,
+) -> dict:
+    """The Query or Scan the page's form describes, as JSON text with #name and :value aliases
+    (on the table's keys and indexes, from DescribeTable)."""
+    guard(datasource)
+    table = workspace.describe_table(datasource, name)
+    params = build_request(form.model_dump(), table)
+    return {"operation": form.operation, "params": request_text(params)}
 
 
 @router.get("/api/tables/{name}/export", response_class=Response, responses=EXPORT_RESPONSES)

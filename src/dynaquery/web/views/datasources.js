@@ -32,9 +32,10 @@ function listItem(ds) {
   const method = ds.auth.replace("_", " ");
   const where = [method, ds.region, ds.endpoint_url].filter(Boolean).join(" · ");
   const readOnly = ds.read_only ? html` <span class="badge ro">read-only</span>` : "";
+  const journal = ds.journal ? html` <span class="badge">journal</span>` : "";
   return html`<li data-testid="ds-item" data-name="${ds.name}" data-id="${ds.id}">
     <button type="button" class="item-main" aria-current="${ds.id === state.get("currentDs")}">
-      <span class="item-name">${ds.name}</span>${readOnly}
+      <span class="item-name">${ds.name}</span>${readOnly}${journal}
       <span class="item-detail">${where}</span>
     </button>
     <button type="button" class="small" data-testid="ds-edit" aria-label="Edit ${ds.name}">
@@ -59,6 +60,7 @@ function openForm(ds = null) {
   $("#ds-name").value = ds ? ds.name : "";
   $("#ds-description").value = ds ? ds.description || "" : "";
   $("#ds-read-only").checked = ds ? ds.read_only : false;
+  $("#ds-journal").checked = ds ? ds.journal : false;
   fillFields(ds);
   $("#ds-delete").hidden = !ds;
   $("#ds-delete-confirm").hidden = true;
@@ -159,6 +161,7 @@ async function save(event) {
     name,
     description: $("#ds-description").value.trim(),
     read_only: $("#ds-read-only").checked,
+    journal: $("#ds-journal").checked,
     ...readFields(),
   };
   if (!editing && !body.description) delete body.description;

@@ -1,21 +1,32 @@
 // The query manager: the form of the query in the editor (name, data source, operation,
 // parameters, transformation, description), Run, Save and Delete. Its parts have their own
-// modules: the operation picker, the check as you type, the placeholders' values, the result.
+// modules: the open queries' tabs, the operation picker, the check as you type, the
+// placeholders' values, the completion, the code and cost, the result.
+//
+// Several queries are open at once, one per tab (query-tabs.js): the form shows the tab
+// selected. Opening a query (saved, new, from the history or the table browser) opens a tab, or
+// shows the one it is already in; an untouched new query's tab is reused. A tab keeps its form,
+// editor text, placeholders' values, error and last result, and a run goes on in its tab when
+// another is shown.
 
 import { ApiError, del, get, post, put, q } from "../api.js";
 import { $, $$, fillSelect } from "../dom.js";
 import { JsonEditor } from "../editor.js";
 import { datasourceLabel } from "../format.js";
-import { guard, hideInline, isUnauthorized, showInline, toast } from "../messages.js";
+import { errorText, guard, hideInline, isUnauthorized, showInline, toast } from "../messages.js";
 import * as state from "../state.js";
+import * as autocomplete from "./autocomplete.js";
+import { tableOf } from "./autocomplete.js";
+import * as code from "./code.js";
 import * as picker from "./operation-picker.js";
 import * as placeholders from "./placeholders.js";
 import { markErrors, scheduleCheck, setUp as setUpCheck } from "./query-check.js";
+import * as tabs from "./query-tabs.js";
 import * as results from "./results.js";
 
 let editor = null;
 let loading = false; // filling the form from a query: no "unsaved changes"
-let running = null; // the run in flight: its AbortController (Cancel run, another query stop it)
+const running = new Map(); // tab id -> the AbortController of its run in flight
 let deleteArmed = null; // the first click on "Delete query": the second one deletes
 
 const query = () => state.get("query");
@@ -47,34 +58,158 @@ function fillForm(loaded, params) {
   state.set("dirty", false);
 }
 
-// The result belongs to the query it came from: another query starts without one (and a run
-// still in flight is not waited for).
-function clearResult() {
-  cancelRun({ quiet: true });
-  results.clearResult();
+// -- the tabs -------------------------------------------------------------------------------
+
+// What a new query opens with. defaults: placeholder values to start with.
+function blankInit(
+  { datasource_id = null, operation = null, params = "", name = "" } = {},
+  defaults = {},
+) {
+  const loaded = {
+    id: null,
+    name,
+    datasource_id: datasource_id || state.get("currentDs"),
+    operation,
+    transform: "",
+    description: "",
+    defaults,
+    placeholders: Object.keys(defaults),
+  };
+  return { loaded, params };
 }
 
-export function newQuery({ datasource_id = null, operation = null, params = "", name = "" } = {}) {
-  clearResult();
-  fillForm(
-    {
-      id: null,
-      name,
-      datasource_id: datasource_id || state.get("currentDs"),
-      operation,
-      transform: "",
-      description: "",
-      defaults: {},
-      placeholders: [],
-    },
-    params,
-  );
+// The tab shown, when it holds nothing yet (a new query untouched, without a result): opening
+// another query there loses nothing.
+function untouchedTab() {
+  const tab = tabs.current();
+  const empty = tab && !query().id && !query().operation && !editor.value.trim();
+  return empty && !state.get("dirty") && !tab.result && !running.has(tab.id) ? tab : null;
 }
 
+// A new query, in the tab shown when it is untouched, else in a new tab. values: placeholder
+// values to start with (a run reopened from the history).
+export function newQuery(fields = {}, { values = {} } = {}) {
+  tabs.open(blankInit(fields, values), { reuse: untouchedTab() });
+}
+
+// A saved query: the tab it is open in, else a new tab (or the untouched one).
 export function openQuery(saved) {
-  if (!query() || query().id !== saved.id) clearResult();
-  fillForm({ ...saved, defaults: saved.defaults || {} }, saved.params);
+  const open = tabs.find((about) => about.queryId === saved.id);
+  if (open) tabs.show(open);
+  else
+    tabs.open(
+      { loaded: { ...saved, defaults: saved.defaults || {} }, params: saved.params },
+      { reuse: untouchedTab() },
+    );
   state.set("view", "query");
+}
+
+const placeholderNames = () => $$("#q-values-fields .value-row").map((row) => row.dataset.name);
+const copyValues = (map) => new Map([...map].map(([name, entry]) => [name, { ...entry }]));
+
+// What the form shows, to keep in its tab while another is shown.
+function capture() {
+  const box = $("#query-error");
+  return {
+    query: { ...query() },
+    dirty: state.get("dirty"),
+    params: editor.value,
+    name: $("#q-name").value,
+    transform: $("#q-transform").value,
+    description: $("#q-description").value,
+    allPages: $("#q-all-pages").checked,
+    names: placeholderNames(),
+    values: copyValues(placeholders.typedValues()),
+    error: box.hidden ? "" : box.textContent,
+    scrollTop: editor.textarea.scrollTop,
+  };
+}
+
+function restoreSnap(snap) {
+  loading = true;
+  try {
+    state.set("query", { ...snap.query });
+    $("#q-name").value = snap.name;
+    $("#q-transform").value = snap.transform;
+    $("#q-description").value = snap.description;
+    $("#q-all-pages").checked = snap.allPages;
+    fillDatasources();
+    placeholders.resetValues([], {});
+    placeholders.keepTyped(copyValues(snap.values));
+    placeholders.setPlaceholders(snap.names);
+    editor.setErrors([]);
+    editor.setValue(snap.params);
+    editor.textarea.scrollTop = snap.scrollTop;
+    chooseOperation(snap.query.operation, { quiet: true });
+    $("#q-delete").hidden = !snap.query.id;
+    $("#q-delete").textContent = "Delete query";
+    if (snap.error) showInline($("#query-error"), new Error(snap.error));
+    else hideInline($("#query-error"));
+  } finally {
+    loading = false;
+  }
+  state.set("dirty", snap.dirty);
+}
+
+// Show a tab's content in the form, and its last result.
+function restore(tab) {
+  autocomplete.close();
+  if (tab.snap) restoreSnap(tab.snap);
+  else {
+    $("#q-all-pages").checked = false;
+    fillForm(tab.init.loaded, tab.init.params);
+  }
+  showTabResult(tab);
+  setRunning(running.has(tab.id));
+  code.tabShown();
+}
+
+function showTabResult(tab) {
+  if (!tab.result) {
+    results.clearResult();
+    return;
+  }
+  const [first, ...more] = tab.result.answers;
+  results.showResult(first, tab.result.request);
+  for (const answer of more) results.appendResult(answer);
+}
+
+function describe(tab) {
+  const shown = tab === tabs.current();
+  const snap = shown ? null : tab.snap;
+  const held = shown ? query() : snap ? snap.query : tab.init.loaded;
+  const name = shown ? $("#q-name").value.trim() : snap ? snap.name : held.name;
+  const text = shown ? editor.value : snap ? snap.params : tab.init.params;
+  const dirty = shown ? Boolean(held && state.get("dirty")) : Boolean(snap && snap.dirty);
+  const operation = held && held.operation;
+  const table = tableOf(text);
+  const title =
+    (held && held.id && held.name) ||
+    name ||
+    (operation ? `${operation}${table ? ` ${table}` : ""}` : "New query");
+  return { title, dirty, queryId: held && held.id, running: running.has(tab.id) };
+}
+
+function tabQuestion(about) {
+  const what = about.queryId
+    ? `The query “${about.title}” has unsaved changes.`
+    : `The new query “${about.title}” is not saved.`;
+  return `${what}\n\nClose it and lose the changes? (Cancel keeps it open.)`;
+}
+
+function mayClose(tab) {
+  const about = describe(tab);
+  if (!about.dirty) return true;
+  if (tab !== tabs.current()) tabs.show(tab); // the question is about what is shown
+  return window.confirm(tabQuestion(about));
+}
+
+function closed(tab) {
+  const controller = running.get(tab.id);
+  if (controller) {
+    running.delete(tab.id);
+    controller.abort();
+  }
 }
 
 // The query's parameters as text, and their replacement (a form that builds the request writes
@@ -88,21 +223,21 @@ export function setParams(text) {
 // The operation of the query in the editor (null before one is chosen).
 export const currentOperation = () => (query() ? query().operation : null);
 
-export const unsavedChanges = () => Boolean(query() && state.get("dirty"));
+// Unsaved changes in any tab (leaving the page asks first).
+export const unsavedChanges = () => tabs.anyUnsaved();
 
-// Before the form is replaced (a new query, another one): true when there is nothing to lose,
-// or the user agrees to lose it.
+// Asked by the views that open a query before they do: opening one no longer replaces a tab's
+// content (it opens a tab, or reuses an untouched one), so nothing is lost and nothing is
+// asked. Closing a tab with unsaved changes asks (mayClose).
 export function mayLeaveQuery() {
-  if (!unsavedChanges()) return true;
-  const what = query().id
-    ? `The query “${query().name}” has unsaved changes.`
-    : "This new query is not saved.";
-  return window.confirm(`${what}\n\nLeave it and lose the changes? (Cancel keeps editing.)`);
+  return true;
 }
 
 function markDirty() {
   if (loading || !query()) return;
-  state.set("dirty", true);
+  if (!state.get("dirty")) state.set("dirty", true);
+  else tabs.render(); // the tab's title follows the name and the table
+  code.requestChanged();
 }
 
 function renderState() {
@@ -137,6 +272,7 @@ function followCurrentDs() {
 function chooseOperation(name, { quiet = false } = {}) {
   query().operation = name || null;
   $("#q-operation").value = name || "";
+  state.set("query", query()); // the views that follow the operation (the request form) hear it
   if (!quiet) markDirty();
   picker.showOperationInfo(name);
   scheduleCheck(0);
@@ -228,7 +364,7 @@ async function deleteQuery() {
   const { id, name } = query();
   const done = await guard(() => del(`/api/queries/${q(id)}`).then(() => true), $("#query-error"));
   if (!done) return;
-  newQuery();
+  tabs.open(blankInit(), { reuse: tabs.current() }); // its tab goes on with a new query
   await guard(loadQueries);
   toast(`Deleted the query “${name}”.`);
 }
@@ -245,16 +381,23 @@ function queryError(error) {
 
 // -- Run ------------------------------------------------------------------------------------
 
-// What Run sends: the saved query when it is unchanged, else the form's text.
-function runRequest() {
+// The request of the form, unsaved: {datasource, operation, params, values} (what the code and
+// the cost are asked for; a FormProblem when something is missing).
+export function formRequest() {
   const datasource = $("#q-datasource").value;
   if (!datasource) throw new FormProblem(NO_DATASOURCE);
   if (!query().operation) throw new FormProblem("Choose an operation.");
   const values = placeholders.placeholderValues();
+  return { datasource, operation: query().operation, params: editor.value, values };
+}
+
+// What Run sends: the saved query when it is unchanged, else the form's text.
+function runRequest() {
+  const { datasource, values } = formRequest();
   const allPages = $("#q-all-pages").checked;
   const saved = query().id && !state.get("dirty");
   // only to put the table's key columns first in the result
-  const table = (/"TableName"\s*:\s*"([^"\\{}]+)"/.exec(editor.value) || [])[1];
+  const table = tableOf(editor.value) || undefined;
   const context = { label: saved ? query().name : "", table, datasource };
   const body = saved
     ? { all_pages: allPages }
@@ -266,6 +409,7 @@ function runRequest() {
   return { path, body, ...context };
 }
 
+// Run and Cancel as the run of the tab shown is.
 function setRunning(on) {
   state.set("running", on);
   $("#q-run").disabled = on;
@@ -273,14 +417,15 @@ function setRunning(on) {
   $("#q-cancel").hidden = !on;
 }
 
-// Stop waiting for the run at once. The server may still finish a request DynamoDB already has.
-function cancelRun({ quiet = false } = {}) {
-  if (!running) return;
-  const controller = running;
-  running = null;
+// Stop waiting for the shown tab's run at once. The server may still finish a request DynamoDB
+// already has.
+function cancelRun() {
+  const tab = tabs.current();
+  const controller = running.get(tab.id);
+  if (!controller) return;
+  running.delete(tab.id);
   controller.abort();
   setRunning(false);
-  if (quiet) return;
   const cancelled =
     "Cancelled. The page stopped waiting; a request that had already reached DynamoDB may " +
     "still complete (the History shows how it ended).";
@@ -300,9 +445,41 @@ async function send(request, signal) {
   }
 }
 
-// Run the query (more: load the next page of the result shown).
+// What the history needs to reopen a run of the page, or run it again.
+function lastRun(request) {
+  const { body } = request;
+  if (!body.operation) {
+    return { queryId: query().id, operation: query().operation, table: request.table || "" };
+  }
+  const { datasource, operation, params, values } = body;
+  return { datasource, operation, params, values: values || {}, table: request.table || "" };
+}
+
+// An error of a tab's run: shown, or kept for when its tab is shown again.
+function runError(tab, error) {
+  if (tab === tabs.current()) queryError(error);
+  else if (tab.snap && !isUnauthorized(error)) tab.snap.error = errorText(error);
+}
+
+// The answer of a tab's run: kept in the tab, shown when it is the tab shown.
+function runAnswer(tab, answer, request, more) {
+  if (more && tab.result) tab.result.answers.push(answer);
+  else tab.result = { request, answers: [answer] };
+  if (tab !== tabs.current()) {
+    toast(`The run in the tab “${describe(tab).title}” has ended.`);
+    return;
+  }
+  if (more) results.appendResult(answer);
+  else {
+    results.showResult(answer, request);
+    revealResult();
+  }
+}
+
+// Run the query of the tab shown (more: load the next page of its result).
 export async function run({ more = false } = {}) {
-  if (running) return;
+  const tab = tabs.current();
+  if (running.has(tab.id)) return;
   const box = $("#query-error");
   hideInline(box);
   let request;
@@ -312,33 +489,139 @@ export async function run({ more = false } = {}) {
     showInline(box, error);
     return;
   }
-  const controller = (running = new AbortController());
+  const controller = new AbortController();
+  running.set(tab.id, controller);
   setRunning(true);
+  const mine = () => running.get(tab.id) === controller;
   let answer;
+  let sent = true; // a run the server recorded in the history (as far as the page can tell)
   try {
     answer = await send(request, controller.signal);
-    if (answer === null) showInline(box, new Error("Not run."));
+    if (answer === null) runError(tab, new Error("Not run."));
+    sent = answer !== null;
   } catch (error) {
-    if (running === controller) queryError(error); // else cancelled: cancelRun said so
+    sent = error instanceof ApiError && ![0, 401, 404, 428].includes(error.status);
+    if (mine()) runError(tab, error); // else cancelled: cancelRun said so
   } finally {
-    if (running === controller) {
-      running = null;
-      setRunning(false);
+    if (mine()) {
+      running.delete(tab.id);
+      if (tab === tabs.current()) setRunning(false);
+      else tabs.render();
     }
+    if (sent && !more) state.set("lastRun", lastRun(request));
     state.set("runs", state.get("runs") + 1);
   }
   if (!answer || controller.signal.aborted) return;
-  if (more) results.appendResult(answer);
-  else results.showResult(answer, request);
+  runAnswer(tab, answer, request, more);
 }
 
-// -- wiring ---------------------------------------------------------------------------------
+// A new result comes into view: the page scrolls to its top when it is out of sight.
+function revealResult() {
+  const box = $("#results");
+  if (box.hidden) return;
+  $("#view-query").classList.add("has-result"); // the split now (its observer comes after)
+  const { top } = box.getBoundingClientRect();
+  if (top < 0 || top > window.innerHeight - 120) box.scrollIntoView({ block: "start" });
+  // the form's part keeps the editor in sight, above the result
+  const form = $("#query-form");
+  const [pane, text] = [form.getBoundingClientRect(), $("#editor").getBoundingClientRect()];
+  if (text.top < pane.top || text.top > pane.bottom - 120)
+    form.scrollTop += text.top - pane.top - 40;
+}
 
 function saveOnCtrlS(event) {
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
     event.preventDefault();
     saveQuery();
   }
+}
+
+// -- the split between the form and the result ------------------------------------------------
+
+const SPLIT_KEY = "dynaquery.formHeight";
+const MIN_FORM = 160;
+
+function setFormHeight(px, { keep = false } = {}) {
+  const max = Math.max(MIN_FORM, window.innerHeight - 160);
+  const height = Math.round(Math.max(MIN_FORM, Math.min(max, px)));
+  $("#view-query").style.setProperty("--form-height", `${height}px`);
+  $("#split-handle").setAttribute("aria-valuenow", String(height));
+  if (!keep) return;
+  try {
+    localStorage.setItem(SPLIT_KEY, String(height));
+  } catch {
+    // storage unavailable: the split is kept for this page only
+  }
+}
+
+function storedFormHeight() {
+  try {
+    return Number(localStorage.getItem(SPLIT_KEY)) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Drag the handle (or arrow keys on it) to share the height between the form and the result.
+function setUpSplit() {
+  const handle = document.createElement("div");
+  Object.assign(handle, { id: "split-handle", className: "split-handle", tabIndex: 0 });
+  handle.setAttribute("role", "separator");
+  handle.setAttribute("aria-orientation", "horizontal");
+  handle.setAttribute("aria-label", "Resize the query form and the result");
+  handle.dataset.testid = "split-handle";
+  handle.title = "Drag to resize (double-click: back to the default)";
+  $("#results").before(handle);
+  const stored = storedFormHeight();
+  if (stored) setFormHeight(stored);
+  const form = $("#query-form");
+  handle.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    handle.setPointerCapture(event.pointerId);
+    const start = { y: event.clientY, height: form.getBoundingClientRect().height };
+    const move = (e) => setFormHeight(start.height + e.clientY - start.y);
+    const up = (e) => {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", up);
+      setFormHeight(start.height + e.clientY - start.y, { keep: true });
+    };
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", up);
+  });
+  handle.addEventListener("keydown", (event) => {
+    const step = { ArrowUp: -24, ArrowDown: 24 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    setFormHeight(form.getBoundingClientRect().height + step, { keep: true });
+  });
+  handle.addEventListener("dblclick", () => {
+    $("#view-query").style.removeProperty("--form-height");
+    try {
+      localStorage.removeItem(SPLIT_KEY);
+    } catch {
+      // nothing kept
+    }
+  });
+  // the split only while there is a result to share the height with
+  const follow = () => $("#view-query").classList.toggle("has-result", !$("#results").hidden);
+  new MutationObserver(follow).observe($("#results"), {
+    attributes: true,
+    attributeFilter: ["hidden"],
+  });
+  follow();
+}
+
+// -- wiring ---------------------------------------------------------------------------------
+
+function setUpTabs() {
+  tabs.setUp({
+    capture,
+    restore,
+    describe,
+    mayClose,
+    closed,
+    blank: () => blankInit(),
+  });
 }
 
 export function setUp() {
@@ -352,6 +635,23 @@ export function setUp() {
   });
   setUpCheck(editor, () => query() && query().operation);
   placeholders.setUp();
+  setUpTabs();
+  setUpSplit();
+  autocomplete.setUp(editor, {
+    datasource: () => $("#q-datasource").value,
+    operation: () => query() && query().operation,
+    result: () => {
+      const tab = tabs.current();
+      return tab && tab.result ? tab.result.answers : [];
+    },
+  });
+  code.setUp({
+    request: formRequest,
+    useQuery: (params) => {
+      chooseOperation("Query");
+      setParams(params);
+    },
+  });
   picker.setUp({
     current: () => query().operation || "",
     onChoose: (name) => chooseOperation(name),
@@ -368,12 +668,19 @@ export function setUp() {
   $("#q-delete").addEventListener("click", deleteQuery);
   $("#q-cancel").addEventListener("click", () => cancelRun());
   $("#q-new").addEventListener("click", () => {
-    if (mayLeaveQuery()) newQuery();
+    newQuery();
+    $("#q-name").focus();
   });
   $("#insert-example").addEventListener("click", insertExample);
   $("#q-datasource").addEventListener("change", () => {
     query().datasource_id = $("#q-datasource").value;
     markDirty();
+  });
+  // a placeholder's value changes the request (its code and cost), not the query; and so does
+  // the set of placeholders, which the check finds after the text changed
+  $("#q-values-fields").addEventListener("input", () => code.requestChanged());
+  new MutationObserver(() => code.requestChanged()).observe($("#q-values-fields"), {
+    childList: true,
   });
   for (const id of ["#q-name", "#q-description"]) $(id).addEventListener("input", markDirty);
   $("#q-transform").addEventListener("input", () => {

@@ -1,21 +1,39 @@
-// The result of a run: its summary, the table of items (sortable), the JSON, the raw response
+// The result of a run: its summary, the grid of items (grid.js), the JSON, the raw response
 // and the meta, "Load more" for the next page, and the exports (CSV, JSON).
+//
+// For the other views (the item editor, the item actions):
+//   currentResult()      {table, datasource, rows, columns} of the result shown, or null
+//   selectedRows()       the rows checked in the grid, in the order shown (the same objects as
+//                        currentResult().rows)
+//   replaceRow(old, new) an item saved: its row shows the new values (selection kept)
+//   removeRows(rows)     items deleted: their rows go
+//   addRows(rows)        items created: their rows are added at the end
+// and two events on document:
+//   "dq:open-item" {row, table, datasource}  a row opened (a click on it outside its checkbox
+//                                            and expander, or Enter)
+//   "dq:selection" {count}                    the selection changed
 
 import { $, $$, selectTab, tabKeys } from "../dom.js";
 import { formatDuration, plural } from "../format.js";
 import { html, setHtml } from "../html.js";
+import { Grid } from "../grid.js";
 import { highlight, stringify } from "../json.js";
-import { columnsOf, download, joinData, renderTable, rowsOf, toCSV } from "../rows.js";
+import { columnsOf, download, joinData, rowsOf, toCSV } from "../rows.js";
 import * as state from "../state.js";
 import { keysOf } from "../table-keys.js";
 
 let result = null; // the result shown, with every page loaded
 let shownView = "table"; // table, json, raw or meta
+let grid = null;
+let written = {}; // the code views (json, raw) written for the result shown: on demand
+const HIGHLIGHT_LIMIT = 300_000; // a longer JSON text is shown without colours
 
 // A run's answer {data, meta, raw, complete}; request: what was sent {path, body, label, table,
 // datasource}.
 export function showResult(answer, request) {
+  const began = performance.now();
   const rows = rowsOf(answer.data, answer.meta);
+  const same = result && result.table === request.table && result.datasource === request.datasource;
   const body = { ...request.body };
   delete body.starting_token;
   result = {
@@ -31,17 +49,18 @@ export function showResult(answer, request) {
     complete: answer.complete,
     rows,
     columns: rows ? columnsOf(rows) : [],
-    sort: null,
   };
   const summary = answer.meta && answer.meta.summary;
   if (!rows && !summary && shownView === "table") shownView = "json";
   if (rows && shownView === "json") shownView = "table";
-  render();
+  render({ keepColumns: same });
+  grid.afterPaint(began, "renderMs");
   orderByKeys(result);
 }
 
 // The next page of the result shown ("Load more"), added to it.
 export function appendResult(answer) {
+  const began = performance.now();
   result.data = joinData(result.data, answer.data);
   result.meta = answer.meta;
   result.raws.push(answer.raw);
@@ -52,12 +71,63 @@ export function appendResult(answer) {
     result.rows = (result.rows || []).concat(rows);
     result.columns = columnsOf(result.rows, result.keys);
   }
-  render();
+  render({ keepRows: true });
+  grid.afterPaint(began, "renderMs");
 }
 
 export function clearResult() {
   result = null;
   $("#results").hidden = true;
+  if (grid) grid.setData([], []);
+}
+
+// -- for the other views --------------------------------------------------------------------
+
+export function currentResult() {
+  if (!result || !result.rows) return null;
+  const { table, datasource, rows, columns } = result;
+  return { table, datasource, rows, columns };
+}
+
+export function selectedRows() {
+  return grid && result && result.rows ? grid.selectedRows() : [];
+}
+
+export function replaceRow(oldRow, newRow) {
+  if (!result || !result.rows || !result.rows.includes(oldRow)) return false;
+  const swap = (list) => list.map((row) => (row === oldRow ? newRow : row));
+  changeRows(swap, { replaced: [[oldRow, newRow]] });
+  return true;
+}
+
+export function removeRows(rows) {
+  const gone = new Set(rows);
+  changeRows((list) => list.filter((row) => !gone.has(row)), { single: true });
+}
+
+export function addRows(rows) {
+  changeRows((list) => list.concat(rows), { single: false });
+}
+
+// An edit of the rows: `change` maps a list of rows to the new list; it is applied to the rows
+// and to the result's data where the data holds them (Items, or Item / Attributes alone when
+// `single`), so the JSON view and its export follow.
+function changeRows(change, { replaced = [], single = true } = {}) {
+  if (!result || !result.rows) return;
+  result.rows = change(result.rows);
+  result.columns = columnsOf(result.rows, result.keys);
+  const data = result.data;
+  if (Array.isArray(data)) result.data = change(data);
+  else if (data && typeof data === "object") {
+    if (Array.isArray(data.Items)) data.Items = change(data.Items);
+    for (const key of ["Item", "Attributes"]) {
+      if (!single || !data[key] || typeof data[key] !== "object") continue;
+      const [kept] = change([data[key]]);
+      if (kept === undefined) delete data[key];
+      else data[key] = kept;
+    }
+  }
+  render({ keepRows: true, replaced });
 }
 
 // What "Load more" sends: the same request, from the last page's next token.
@@ -73,7 +143,7 @@ async function orderByKeys(shown) {
   if (result !== shown || !keys.length) return;
   shown.keys = keys;
   shown.columns = columnsOf(shown.rows, keys);
-  render();
+  render({ keepRows: true });
 }
 
 // A sum over every page loaded (undefined when no page has it).
@@ -95,7 +165,8 @@ function summaryText() {
   return parts.join(" · ");
 }
 
-function render() {
+// gridOptions: what the grid keeps (see Grid.setData).
+function render(gridOptions = {}) {
   $("#results").hidden = false;
   const meta = result.meta || {};
   const pages = result.raws.length;
@@ -104,9 +175,8 @@ function render() {
   // what a write did (its data alone is {} unless ReturnValues asked for the item)
   $("#result-what").textContent = meta.summary ? `${meta.summary}.` : "";
   $("#result-what").hidden = !meta.summary;
-  renderRows(meta);
-  setHtml($("#result-json"), highlight(stringify(result.data, 2)));
-  setHtml($("#result-raw"), highlight(stringify(pages === 1 ? result.raws[0] : result.raws, 2)));
+  renderRows(meta, gridOptions);
+  written = {};
   renderMeta(meta, pages);
   $("#export-csv").disabled = !result.rows;
   $("#export-csv").title = result.rows ? "" : "Only a list of items exports as CSV";
@@ -116,29 +186,35 @@ function render() {
   showView(shownView);
 }
 
-function renderRows(meta) {
-  const box = $("#result-table");
+function renderRows(meta, gridOptions) {
+  const [count, empty, root] = ["#result-count", "#result-empty", "#result-grid"].map((s) => $(s));
+  [count.hidden, root.hidden, empty.hidden] = [!result.rows, !result.rows, !!result.rows];
   if (!result.rows) {
-    const why = meta.summary
+    empty.textContent = meta.summary
       ? "No item came back: DynamoDB returns the item of a write only when ReturnValues " +
         "asks for it."
       : "This result is not a list of items: see the JSON view.";
-    setHtml(box, html`<p class="empty">${why}</p>`);
+    grid.setData([], []);
     return;
   }
-  renderTable(box, result.columns, result.rows, result.sort, (sort) => {
-    result.sort = sort;
-    render();
-  });
-  const count = document.createElement("p");
-  count.className = "hint";
-  count.dataset.testid = "result-count";
+  grid.setData(result.rows, result.columns, { keys: result.keys, ...gridOptions });
   const [rows, columns] = [
     plural(result.rows.length, "row"),
     plural(result.columns.length, "column"),
   ];
   count.textContent = `${rows}, ${columns}`;
-  box.prepend(count);
+}
+
+// The JSON and raw views are written when first shown: a long result's text takes time.
+function writeCode(view) {
+  if (!result || written[view]) return;
+  written[view] = true;
+  const pages = result.raws.length;
+  const value = view === "json" ? result.data : pages === 1 ? result.raws[0] : result.raws;
+  const text = stringify(value, 2);
+  const box = $(`#result-${view}`);
+  if (text.length > HIGHLIGHT_LIMIT) box.textContent = text;
+  else setHtml(box, highlight(text));
 }
 
 const META_LABELS = {
@@ -194,6 +270,28 @@ function renderMeta(meta, pages) {
 function showView(view) {
   shownView = view;
   selectTab($$("#results [data-rview]"), (tab) => tab.dataset.rview === view);
+  if (view === "json" || view === "raw") writeCode(view);
+  if (view === "table" && result && result.rows) grid.refresh();
+}
+
+function openItem(row) {
+  const table = row["(table)"] ?? result.table;
+  const detail = { row, table, datasource: result.datasource };
+  document.dispatchEvent(new CustomEvent("dq:open-item", { detail }));
+}
+
+function setUpGrid() {
+  setHtml(
+    $("#result-table"),
+    html`<p id="result-count" class="hint" data-testid="result-count"></p>
+      <p id="result-empty" class="empty" hidden></p>
+      <div id="result-grid" class="grid-root"></div>`,
+  );
+  grid = new Grid($("#result-grid"), {
+    onOpen: openItem,
+    onSelection: (count) =>
+      document.dispatchEvent(new CustomEvent("dq:selection", { detail: { count } })),
+  });
 }
 
 function exportName(extension) {
@@ -214,6 +312,7 @@ function exportJSON() {
 
 // loadMore(): runs the query for the next page.
 export function setUp({ loadMore }) {
+  setUpGrid();
   for (const tab of $$("#results [data-rview]")) {
     tab.addEventListener("click", () => showView(tab.dataset.rview));
   }

@@ -1,5 +1,6 @@
-// The table browser: a data source's tables, a table's keys and indexes, a Query (also per
-// index) or a Scan to start from, and the whole table as a file.
+// The table browser: a data source's tables, each one explored with a click (a Scan opened in the
+// query view and run: its items at once, the request editable, Load more), a table's keys and
+// indexes, a Query (also per index) or a Scan to start from, and the whole table as a file.
 
 import { get, post, q } from "../api.js";
 import { $, fillSelect } from "../dom.js";
@@ -9,10 +10,13 @@ import { guard, isUnauthorized, showMessage, toast } from "../messages.js";
 import { saveFrom } from "../rows.js";
 import * as state from "../state.js";
 import { rememberKeys } from "../table-keys.js";
-import { mayLeaveQuery, newQuery } from "./query.js";
+import { mayLeaveQuery, newQuery, run } from "./query.js";
+import { prepareNext } from "./request-form.js";
 
 const TYPES = { S: "string", N: "number", B: "binary" };
-const PICK = html`<p class="empty">Pick a table to see its keys and indexes.</p>`;
+const PICK = html`<p class="empty">Click a table to see its items, or its “Details” for its keys
+  and indexes.</p>`;
+const EXPLORE_LIMIT = 25; // items in the first page of an explored table
 
 // The data source whose tables are listed, their names, and the table shown.
 let shown = { datasource: null, names: [], detail: null };
@@ -52,8 +56,18 @@ function renderList() {
         data-testid="t-item"
         data-name="${name}"
         aria-current="${name === current}"
+        title="Explore: its items in the query view"
       >
         <span class="item-name">${name}</span>
+      </button>
+      <button
+        type="button"
+        class="small"
+        data-testid="t-item-details"
+        data-name="${name}"
+        aria-label="Details of ${name}"
+      >
+        Details
       </button>
     </li>`;
   setHtml($("#t-list"), names.length ? names.map(item) : html`<li class="empty">${none}</li>`);
@@ -67,6 +81,25 @@ async function loadTable(name) {
   rememberKeys(datasource, detail);
   renderList();
   renderDetail(detail);
+  return detail;
+}
+
+// A table's items at once: a Scan, made by the Query / Scan form's route, opened in the query
+// view and run there (the results, Load more and the editable request are the query view's).
+async function explore(name) {
+  if (!mayLeaveQuery()) return;
+  const datasource = shown.datasource;
+  const values = { limit: String(EXPLORE_LIMIT) };
+  const where = `/api/tables/${q(name)}/request?datasource=${q(datasource)}`;
+  const [detail, request] = await Promise.all([
+    loadTable(name),
+    post(where, { operation: "Scan", limit: EXPLORE_LIMIT }),
+  ]);
+  if (shown.datasource !== datasource || detail.name !== name) return;
+  prepareNext({ table: name, values, text: request.params });
+  newQuery({ datasource_id: datasource, operation: "Scan", params: request.params });
+  state.set("view", "query");
+  await run();
 }
 
 const typeName = (type) => TYPES[type] || type;
@@ -126,6 +159,7 @@ const EXPORTS = html`<span class="hint" id="t-export-label">Export the whole tab
     ["csv", "CSV"],
     ["jsonl", "JSON Lines"],
     ["json", "JSON"],
+    ["parquet", "Parquet"],
   ].map(
     ([format, label]) =>
       html`<button
@@ -153,7 +187,8 @@ function renderDetail(detail) {
       <h4>Indexes</h4>
       ${indexTable(detail.indexes)}
       <div class="actions">
-        <button type="button" class="primary" data-testid="t-query">Query</button>
+        <button type="button" class="primary" data-testid="t-explore">Explore</button>
+        <button type="button" data-testid="t-query">Query</button>
         <button type="button" data-testid="t-scan">Scan</button>
         <span class="spacer"></span>
         ${EXPORTS}
@@ -199,6 +234,7 @@ function onDetailClick(event) {
   const detail = shown.detail;
   if (!button || !detail) return;
   const { testid, index, format } = button.dataset;
+  if (testid === "t-explore") guard(() => explore(detail.name));
   if (testid === "t-query") startQuery("Query", detail.query_template);
   if (testid === "t-scan") startQuery("Scan", detail.scan_template);
   if (testid === "t-index-query") {
@@ -232,8 +268,10 @@ export function setUp() {
   $("#t-refresh").addEventListener("click", () => guard(loadTables));
   $("#t-filter").addEventListener("input", renderList);
   $("#t-list").addEventListener("click", (event) => {
-    const button = event.target.closest("[data-testid=t-item]");
-    if (button) guard(() => loadTable(button.dataset.name));
+    const button = event.target.closest("[data-testid=t-item], [data-testid=t-item-details]");
+    if (!button) return;
+    const { name, testid } = button.dataset;
+    guard(() => (testid === "t-item" ? explore(name) : loadTable(name)));
   });
   $("#t-detail").addEventListener("click", onDetailClick);
 }

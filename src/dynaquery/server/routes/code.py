@@ -1,0 +1,40 @@
+"""Code and cost before running: an unsaved query as a program (`/api/code`, codegen.py) and
+what it would do (`/api/explain`, explain.py), over the workspace calls the command uses too.
+Nothing but DescribeTable (for an explanation) is sent, and nothing is recorded in the history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ...errors import InputError
+from ..answers import ApiError, ExactJSON
+from ..deps import GuardDep, WorkspaceDep
+from ..models import CodeIn, CodeOut, ExplainIn, ExplainOut
+
+router = APIRouter()
+
+
+def _text(params) -> str | None:
+    return params if isinstance(params, str) else None
+
+
+@router.post("/api/code", response_model=CodeOut)
+def code(body: CodeIn, workspace: WorkspaceDep) -> Response:
+    """The program; it connects to nothing, so the endpoint policy has nothing to check."""
+    try:
+        program = workspace.code(
+            body.datasource, body.operation, body.params, body.language, body.values
+        )
+    except InputError as error:
+        raise ApiError(error, _text(body.params)) from None
+    return ExactJSON({"language": body.language, "code": program})
+
+
+@router.post("/api/explain", response_model=ExplainOut)
+def explain(body: ExplainIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
+    guard(body.datasource)
+    try:
+        explanation = workspace.explain(body.datasource, body.operation, body.params, body.values)
+    except InputError as error:
+        raise ApiError(error, _text(body.params)) from None
+    return ExactJSON(explanation)
