@@ -10,8 +10,8 @@ layers below it:
 
     core        everything not named below (`local`, which starts DynamoDB Local and moto for
                 the tests and the demo, is core too: it imports only the core)
-    workspace   workspace, store, encryption, templates, migrations, recorder; `demo`, which fills a
-                workspace with the demo's data source; and the package's `__init__`, the
+    workspace   workspace, store, encryption, templates, migrations, recorder, journal; `demo`,
+                which fills a workspace with the demo's data source; and the package's `__init__`, the
                 library's front, which exports the core and, lazily, the Workspace
     server      the JSON API
     cli         the command, and `__main__`; above the server only so that `dynaquery serve`
@@ -32,6 +32,7 @@ LAYERS = {
     "templates": 1,
     "migrations": 1,
     "recorder": 1,
+    "journal": 1,
     "demo": 1,
     "": 1,  # the package's __init__
     "server": 2,

@@ -665,6 +665,27 @@ def test_no_secret_in_any_api_answer(api):
     call("GET", link["url"], headers={"Authorization": ""})
     call("GET", link["url"])  # used already
     call("POST", f"/api/tables/nope/export/link?datasource={dead['id']}")
+    # the request form, code and cost, the item editor, the journal
+    call("GET", "/api/request-form")
+    call("POST", f"/api/tables/users/request?datasource={ds['id']}", json={"operation": "Scan"})
+    unsaved = {"datasource": ds["id"], "operation": "Scan", "params": '{"TableName": "users"}'}
+    for language in ("python", "aws-cli", "javascript"):
+        call("POST", "/api/code", json={**unsaved, "language": language})
+    call("POST", "/api/code", json={**unsaved, "datasource": dead["id"], "language": "python"})
+    call("POST", "/api/explain", json=unsaved)
+    key = '{"team_id": "team_1", "employee_id": "emp_1"}'
+    loaded = call("GET", f"/api/tables/users/item?datasource={ds['id']}&key={key}").json()
+    body = {"datasource": ds["id"], "loaded": loaded["typed"], "item": {**loaded["plain"]}}
+    call("PUT", "/api/tables/users/item", json={**body, "item": {**loaded["plain"], "n": 1}})
+    call("PUT", "/api/tables/users/item", json=body)  # 409: not as loaded any more
+    new = {"team_id": "sec", "employee_id": "1"}
+    call("POST", "/api/tables/users/items", json={"datasource": ds["id"], "item": new})
+    delete = {"datasource": ds["id"], "keys": [new]}
+    call("POST", "/api/tables/users/items/delete", json=delete)  # 428
+    call("POST", "/api/tables/users/items/delete", json={**delete, "confirm": True})
+    write = next(r for r in call("GET", "/api/history").json() if r["journal"])
+    call("GET", f"/api/history/{write['id']}/journal")
+    call("POST", f"/api/history/{write['id']}/undo", json={"confirm": True})  # 400: no journal
     call("GET", "/api/history")
     call("GET", "/api/history?outcome=error")
     call("DELETE", f"/api/queries/{q['id']}")

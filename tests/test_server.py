@@ -254,7 +254,17 @@ def test_the_whole_api(api):
         },
     ).json()
     assert on_index["meta"]["count"] == 4 and "PostedBy" in on_index["data"]["Items"][0]
+    # the Query / Scan form's request (tests/test_request_form.py has more): built, not run
+    form = {"operation": "Query", "index": "PostedBy-Index", "partition_key": "T1"}
+    built = api("POST", "/api/tables/Reply/request?datasource=local2", json=form).json()
+    assert json.loads(built["params"])["KeyConditionExpression"] == "#Id = :Id"
+    bad = api("POST", "/api/tables/Reply/request?datasource=local2", json={**form, "index": "x"})
+    assert bad.status_code == 400 and bad.json()["problems"][0]["path"] == "index"
+    assert api("GET", "/api/request-form").json()["arity"]["BETWEEN"] == "2"
 
+    parquet = api("GET", "/api/tables/users/export?datasource=local2&format=parquet")
+    assert parquet.headers["content-type"] == "application/vnd.apache.parquet"
+    assert parquet.content[:4] == b"PAR1" and parquet.content[-4:] == b"PAR1"
     exported = api("GET", "/api/tables/users/export?datasource=local2&segments=2")
     assert exported.headers["content-type"] == "application/x-ndjson"
     lines = [json.loads(line) for line in exported.text.splitlines()]
@@ -280,9 +290,23 @@ def test_the_whole_api(api):
     missing = api("POST", "/api/tables/nope/export/link?datasource=local2")
     assert missing.status_code == 502 and missing.json()["code"] == "ResourceNotFoundException"
 
+    # code and cost before running (tests/test_code_api.py has more): nothing runs or is recorded
+    scan = {"datasource": "local2", "operation": "Scan", "params": '{"TableName": "{{ t }}"}'}
+    code = api("POST", "/api/code", json={**scan, "values": {"t": "users"}, "language": "aws-cli"})
+    assert code.json()["code"].startswith("aws dynamodb scan") and SECRET not in code.text
+    explained = api("POST", "/api/explain", json={**scan, "values": {"t": "users"}}).json()
+    assert explained["cost"]["kind"] == "scan" and explained["request"] == {"TableName": "users"}
+
     history = api("GET", "/api/history?limit=10").json()
     assert [h["origin"] for h in history] == ["api"] * 6  # with the Query on an index
     assert api("GET", "/api/history?query=team&outcome=ok").json()[0]["query"] == "team"
+
+    exercise_item_routes(api, "local2")  # the item editor's routes
+    # the journal of those writes, and undo (tests/test_journal.py has more)
+    write = next(h for h in api("GET", "/api/history?limit=20").json() if h["journal"])
+    assert api("GET", f"/api/history/{write['id']}/journal").json()[0]["images"] is False
+    refused = api("POST", f"/api/history/{write['id']}/undo", json={"confirm": True})
+    assert refused.status_code == 400 and "--journal" in refused.json()["message"]
 
     assert api("DELETE", f"/api/datasources/{ds['id']}").status_code == 409
     assert api("DELETE", f"/api/queries/{q['id']}").status_code == 204
@@ -576,3 +600,34 @@ def test_demo_engine_is_registered_and_serves_the_spec_tables(tmp_path, monkeypa
             json={"datasource": "demo", "operation": "GetItem", "params": example},
         )
         assert result.status_code == 200 and result.json()["data"]["Item"]["name"] == "Aman"
+
+
+def exercise_item_routes(api, datasource: str) -> None:
+    """The item editor's routes (tests/test_items.py has more): read, save on a condition, a
+    conflict, create, delete (asked first); the runs are in the history. Called by
+    test_the_whole_api, whose check that every route is called counts them."""
+    base = "/api/tables/users"
+    key = '{"team_id": "team_1", "employee_id": "emp_1"}'
+    loaded = api("GET", f"{base}/item?datasource={datasource}&key={key}").json()
+    assert loaded["plain"]["name"] == "Aman" and loaded["typed"]["name"] == {"S": "Aman"}
+    edited = json.dumps({**loaded["plain"], "name": "Aman B."})
+    body = {"datasource": datasource, "loaded": loaded["typed"], "item": edited}
+    saved = api("PUT", f"{base}/item", json=body)
+    assert saved.status_code == 200 and saved.json()["plain"]["name"] == "Aman B."
+    again = api("PUT", f"{base}/item", json={**body, "item": json.dumps(loaded["plain"])})
+    assert again.status_code == 409
+    assert again.json()["current"]["plain"]["name"] == "Aman B."
+    new = {"team_id": "team_9", "employee_id": "emp_9", "name": "New"}
+    created = api("POST", f"{base}/items", json={"datasource": datasource, "item": json.dumps(new)})
+    assert created.status_code == 200
+    twice = api("POST", f"{base}/items", json={"datasource": datasource, "item": new})
+    assert twice.status_code == 409
+    keys = [{"team_id": "team_9", "employee_id": "emp_9"}]
+    delete = {"datasource": datasource, "keys": keys}
+    assert api("POST", f"{base}/items/delete", json=delete).status_code == 428
+    deleted = api("POST", f"{base}/items/delete", json={**delete, "confirm": True}).json()
+    assert deleted["deleted"] == 1 and deleted["complete"] is True
+    gone = api("GET", f"{base}/item?datasource={datasource}&key={json.dumps(keys[0])}")
+    assert gone.status_code == 404
+    operations = [h["operation"] for h in api("GET", "/api/history?limit=20").json()]
+    assert {"GetItem", "UpdateItem", "PutItem", "BatchWriteItem"} <= set(operations)

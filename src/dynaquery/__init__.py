@@ -20,10 +20,13 @@ from .errors import (
     ConfigurationError,
     Conflict,
     ConnectionFailed,
+    CopyStopped,
     DynaqueryError,
     ExportInterrupted,
     ImportStopped,
     InputError,
+    ItemConflict,
+    ItemsExist,
     NotFound,
     ParseError,
     Problem,
@@ -62,10 +65,13 @@ __all__ = [
     "ReadOnlyError",
     "NotFound",
     "Conflict",
+    "ItemConflict",
+    "ItemsExist",
     "ServiceError",
     "ConnectionFailed",
     "ExportInterrupted",
     "ImportStopped",
+    "CopyStopped",
 ]
 
 

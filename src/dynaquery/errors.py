@@ -8,11 +8,15 @@
     │   ├── ConfigurationError     connection settings incomplete or contradictory
     │   ├── ReadOnlyError          HTTP 403: a write on a read-only data source
     │   ├── NotFound               HTTP 404: no data source or query of that name
+    │   ├── KeysUnknown            which items a write touches cannot be told (the journal)
     │   └── Conflict               HTTP 409: a name taken, a data source still used
+    │       ├── ItemsExist         keys already in the table (import, copy --mode fail-existing)
+    │       └── ItemConflict       an item changed since it was loaded (both versions)
     ├── ServiceError               HTTP 502: DynamoDB answered with an error
     ├── ConnectionFailed           HTTP 502: DynamoDB or the credentials out of reach
     ├── ExportInterrupted          exit 130: an export stopped by Ctrl-C (its checkpoint stays)
     ├── ImportStopped              an import stopped early (exit code: that of its cause)
+    ├── CopyStopped                a copy stopped early (Ctrl-C: exit 130); its checkpoint stays
     └── DemoPortTaken              the demo engine's port is held by something else
 
     RuntimeError
@@ -137,10 +141,29 @@ class NotFound(InputError):
     http_status = 404
 
 
+class KeysUnknown(InputError):
+    """A write whose items cannot be told from its request (a PartiQL statement whose WHERE does
+    not spell out the key): the journal keeps it without keys, and undo says why it cannot."""
+
+
 class Conflict(InputError):
     """A name that is already taken, or a data source still used by queries."""
 
     http_status = 409
+
+
+class ItemConflict(Conflict):
+    """A conditional write refused: the item is not as it was loaded (someone else changed,
+    created or deleted it), so nothing was written. `current`: the item as it is now, None when
+    there is none; `yours`: what was to be written (each {"typed": ..., "plain": ...})."""
+
+    def __init__(self, message: str, current: dict | None, yours: dict | None):
+        super().__init__(message)
+        self.current = current
+        self.yours = yours
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "current": self.current, "yours": self.yours}
 
 
 class ServiceError(DynaqueryError):
@@ -215,3 +238,22 @@ class LocalEngineUnavailable(RuntimeError):
 
     exit_code = 1
     http_status = 500
+
+
+class ItemsExist(Conflict):
+    """An import with mode fail-existing whose file holds keys already in the table: nothing was
+    written. `result` is the transfer.ImportResult of the check (its existing keys listed)."""
+
+    def __init__(self, message: str, result: Any):
+        super().__init__(message)
+        self.result = result
+
+
+class CopyStopped(DynaqueryError):
+    """A copy stopped before the end (Ctrl-C: exit code 130; a failure: that of its cause); its
+    checkpoint lets it go on. `result` is the transfer.CopyResult of what was done."""
+
+    def __init__(self, message: str, result: Any, exit_code: int = 1):
+        super().__init__(message)
+        self.result = result
+        self.exit_code = exit_code

@@ -26,7 +26,7 @@ from .errors import ConfigurationError, Conflict, InputError
 
 DATABASE_URL_ENV = "DYNAQUERY_DATABASE_URL"
 HOME_ENV = "DYNAQUERY_HOME"
-SCHEMA_REVISION = "0003"  # the newest migration; a test checks it against the migrations
+SCHEMA_REVISION = "0004"  # the newest migration; a test checks it against the migrations
 BUSY_TIMEOUT_S = 60
 CONNECT_TIMEOUT_S = 10  # an unreachable database host fails in this time, not the OS's minutes
 WRITE_LOCK = 4242424241  # PostgreSQL advisory lock: one writer at a time
@@ -46,6 +46,8 @@ datasources = sa.Table(
     sa.Column("read_only", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    # the journal keeps each written item's before and after images (journal.py)
+    sa.Column("journal", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 queries = sa.Table(
@@ -84,6 +86,26 @@ runs = sa.Table(
     sa.Column("item_count", sa.BigInteger),
     sa.Column("error", sa.Text),
     sa.Column("origin", sa.String(16)),  # cli | api | library
+    sa.Column("target", sa.String(200)),  # what the call acted on: "table users", "backup ..."
+)
+
+# Every write run through dynaquery: who, when, where, the keys written; with the data source's
+# journal on, the items before and after (sealed like secrets), so that the run can be undone.
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", sa.String(32), nullable=False, index=True),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("datasource_id", sa.String(36)),
+    sa.Column("datasource_name", sa.String(200)),
+    sa.Column("operation", sa.String(100), nullable=False),
+    sa.Column("tables", sa.Text, nullable=False),  # JSON: the tables written
+    sa.Column("keys", sa.Text),  # JSON: [[table, typed key]...]; NULL when they cannot be told
+    sa.Column("note", sa.Text),  # why the keys are unknown, or the images missing
+    sa.Column("images", sa.Text),  # sealed JSON: [[table, key, before, after]...]
+    sa.Column("undone_at", sa.String(32)),  # when `undo` put its items back
 )
 
 # What the servers on one workspace share, so that two of them (or a server's workers) act as

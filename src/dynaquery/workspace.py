@@ -40,6 +40,7 @@ from .errors import (
     InputError,
     NotFound,
     ReadOnlyError,
+    ServiceError,
     ValidationError,
 )
 from .settings import SECRET_FIELDS, keep_stored_secrets, masked
@@ -74,6 +75,7 @@ class DataSource:
     read_only: bool = False
     description: str | None = None
     secret_fields: tuple[str, ...] = ()
+    journal: bool = False  # the journal keeps written items' before and after images
     created_at: str = ""
     updated_at: str = ""
 
@@ -86,6 +88,7 @@ class DataSource:
             "name": self.name,
             "description": self.description,
             "read_only": self.read_only,
+            "journal": self.journal,
             **settings,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -141,6 +144,9 @@ class Run:
     item_count: int | None = None
     error: str | None = None
     origin: str | None = None
+    target: str | None = None  # what the call acted on: "table users", "tables a, b", ...
+    # a write's journal: "undoable" (its items kept), "keys" (only its keys), "undone"
+    journal: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -159,6 +165,7 @@ class Workspace:
         self._box = None
         self.network_guard = None  # given to every Connection built (see Connection.network_guard)
         self._recorder = None  # a BackgroundRecorder once record_in_background() is called
+        self._key_cache: dict[tuple, list[str]] = {}  # tables' key names (the journal's)
 
     @classmethod
     def open(cls, url: str | None = None, home: str | Path | None = None) -> Workspace:
@@ -215,6 +222,7 @@ class Workspace:
         read_only: bool = False,
         description: str | None = None,
         config: ConnectionConfig | None = None,
+        journal: bool = False,
         **settings: Any,
     ) -> DataSource:
         """Save a new data source. Settings are ConnectionConfig's fields (secrets included)."""
@@ -232,6 +240,7 @@ class Workspace:
             "settings": _settings_json(config),
             "secrets": self._seal(ds_id, secrets),
             "read_only": read_only,
+            "journal": bool(journal),
             "created_at": now,
             "updated_at": now,
         }
@@ -257,6 +266,7 @@ class Workspace:
         read_only: bool | None = None,
         description: str | None = None,
         clear: Iterable[str] = (),
+        journal: bool | None = None,
         **settings: Any,
     ) -> DataSource:
         """Change some settings of a data source. A secret not given keeps its stored value;
@@ -283,6 +293,8 @@ class Workspace:
                 row["name"] = self._claim_name(db, store.datasources, name)
             if description is not None:
                 row["description"] = description or None
+            if journal is not None:
+                row["journal"] = bool(journal)
             new_secrets = {n: getattr(config, n) for n in SECRET_FIELDS if getattr(config, n)}
             row.update(
                 settings=_settings_json(config),
@@ -398,6 +410,7 @@ class Workspace:
             name=row["name"],
             config=config,
             read_only=bool(row["read_only"]),
+            journal=bool(row["journal"]),
             description=row["description"],
             secret_fields=tuple(sorted(json.loads(row["secrets"]))),
             created_at=row["created_at"],
@@ -643,20 +656,20 @@ class Workspace:
         origin: str,
     ) -> Request:
         """The request of `run`, its placeholders filled; a mistake in it is recorded as a run."""
-        from .request import Request, prepare
+        from .request import Request
 
         try:
-            if isinstance(params, str) and not isinstance(operation, Request):
-                template = templates.parse(params)
-                if template.names or values:
-                    params, _ = template.render(values or {})
-            elif values:
-                raise InputError(
-                    "'values' fill {{ }} placeholders in a parameter text; the "
-                    "parameters here are an object."
-                )
-            return operation if isinstance(operation, Request) else prepare(operation, params)
+            if isinstance(operation, Request):
+                if values:
+                    raise InputError("'values' fill {{ }} placeholders in a parameter text.")
+                return operation
+            return prepare_filled(operation, params, values)
         except DynaqueryError as error:
+            if isinstance(params, str):  # the history scrubs the filled values from the message
+                try:
+                    params = templates.parse(params).render(values or {})[0]
+                except DynaqueryError:
+                    pass
             self._record(
                 started,
                 str(getattr(operation, "name", operation)),
@@ -695,9 +708,13 @@ class Workspace:
             and request.operation.is_destructive(request.params)
         ):
             confirm(request)
+        plan = after = None
         try:
             config = self.connection_config(ds_id, **(overrides or {}))
-            result = self._connection_for(config).run(request, transform=transform, **options)
+            connection = self._connection_for(config)
+            plan = self._journal_plan(connection, ds, request)
+            result = connection.run(request, transform=transform, **options)
+            after = self._journal_after(connection, plan)
         except DynaqueryError as error:
             if isinstance(error, ReadOnlyError):
                 error = ReadOnlyError(error.operation, f"the data source {name!r}")
@@ -713,10 +730,151 @@ class Workspace:
                 origin=origin,
                 params=request.params,
                 values=values,
+                target=request.operation.target(request.params),
             )
             raise error from None
-        self._record(started, request.name, ds_id, name, result=result, query=query, origin=origin)
+        self._record(
+            started,
+            request.name,
+            ds_id,
+            name,
+            result=result,
+            query=query,
+            origin=origin,
+            journal=(plan, after, ds) if plan is not None else None,
+            target=request.operation.target(request.params),
+        )
         return result
+
+    # -- the journal of writes, and undo (journal.py) ------------------------------------------
+
+    def _journal_plan(self, connection: Connection, ds: DataSource, request):
+        """What a write is journaled as (None for a read); with the data source's journal on,
+        the items as they are before it."""
+        from . import journal
+
+        if ds.read_only:  # it sends no write
+            return None
+        return journal.plan(
+            connection, request, lambda table: self._table_key_names(connection, table), ds.journal
+        )
+
+    def _journal_after(self, connection: Connection, plan):
+        from . import journal
+
+        if plan is None or plan.before is None:
+            return None
+        try:
+            return journal.read_items(connection, plan.keys)
+        except DynaqueryError as error:  # the write is done: the journal says what is missing
+            plan.note = f"the items after the write could not be read: {error.message}"
+            return None
+
+    def _table_key_names(self, connection: Connection, table: str) -> list[str]:
+        """A table's key attribute names, partition key first (DescribeTable, once a table)."""
+        key = (id(connection), table)
+        if key not in self._key_cache:
+            schema = connection.call("DescribeTable", {"TableName": table})["Table"]["KeySchema"]
+            names = [k["AttributeName"] for k in sorted(schema, key=lambda k: k["KeyType"])]
+            self._key_cache[key] = names  # HASH sorts before RANGE
+        return self._key_cache[key]
+
+    def journal_of(self, run_id: int) -> list[dict]:
+        """What the journal kept of a run: who, the tables, the keys (no item images)."""
+        from . import journal
+
+        self._flush_history()
+        with store.transaction(self.engine) as db:
+            rows = journal.entries_of(db, run_id)
+        return [
+            {
+                "run": r.run_id,
+                "at": r.at,
+                "who": r.who,
+                "datasource": r.datasource_name,
+                "operation": r.operation,
+                "tables": json.loads(r.tables),
+                "keys": None if r.keys is None else [k for _, k in json.loads(r.keys)],
+                "images": r.images is not None,
+                "note": r.note,
+                "undone_at": r.undone_at,
+            }
+            for r in rows
+        ]
+
+    def undo_plan(self, run_id: int) -> list[tuple[str, dict, Any, Any]]:
+        """The items run `run_id` wrote, as (table, key, before, after); InputError when the
+        journal cannot undo it (its journal was off, its keys unknown, undone already)."""
+        from . import journal
+
+        with store.transaction(self.engine) as db:
+            rows = journal.entries_of(db, run_id)
+        images = []
+        for row in rows:
+            images += journal.images_of(row, self.box.open)
+        return images
+
+    def undo(self, run_id: int, *, origin: str = "library") -> dict:
+        """Put back every item run `run_id` wrote, each on the condition that it is still what the
+        run left; an item changed since is left alone and listed with both versions."""
+        from . import items, journal
+
+        with store.transaction(self.engine) as db:
+            rows = journal.entries_of(db, run_id)
+        report = {"run": run_id, "restored": 0, "unchanged": 0, "conflicts": []}
+        for row in rows:
+            for table, key, before, after in journal.images_of(row, self.box.open):
+                request = journal.undo_request(table, key, before, after)
+                if request is None:
+                    report["unchanged"] += 1
+                    continue
+                try:
+                    self.run(row.datasource_id, *request, origin=origin)
+                    report["restored"] += 1
+                except ServiceError as error:
+                    if not items.is_conflict(error):
+                        raise
+                    now = self.connect(row.datasource_id).call(*items.get_request(table, key))
+                    conflict = {"table": table, "key": key, "left": after, "now": now.get("Item")}
+                    report["conflicts"].append(conflict)
+        with store.transaction(self.engine, write=True) as db:
+            db.execute(
+                store.journal.update()
+                .where(store.journal.c.run_id == run_id)
+                .values(undone_at=_now())
+            )
+        return report
+
+    # -- code and cost before running ----------------------------------------------------------
+
+    def code(
+        self,
+        datasource: str,
+        operation: str,
+        params: Any,
+        language: str,
+        values: dict[str, Any] | None = None,
+    ) -> str:
+        """The program that sends the unsaved query, placeholders filled, to the data source's
+        endpoint and region (codegen.for_config: no secret is opened or written). Nothing sent."""
+        from .codegen import for_config
+
+        request = prepare_filled(operation, params, values)
+        return for_config(request, language, self.datasource(datasource).config)
+
+    def explain(
+        self,
+        datasource: str,
+        operation: str,
+        params: Any,
+        values: dict[str, Any] | None = None,
+    ) -> dict:
+        """What the unsaved query would do (explain.explain): the typed request and, for a Scan
+        or a Query, its cost and advice. Sends DescribeTable only; not recorded in the history."""
+        from .explain import explain
+
+        request = prepare_filled(operation, params, values)
+        return explain(self.connect(datasource), request)
 
     # -- history -------------------------------------------------------------------------------
 
@@ -733,9 +891,12 @@ class Workspace:
         origin: str = "library",
         params: Any = None,
         values: dict[str, Any] | None = None,
+        journal: tuple | None = None,
+        target: str | None = None,
     ) -> None:
         """Record a run. An error is kept as `history_message` makes it of the request's
-        `params` and placeholder `values`: never with a value in it."""
+        `params` and placeholder `values`: never with a value in it. `journal`: (plan, the
+        items after, the data source) of a write, journaled with its run in one transaction."""
         if result is not None:
             outcome = "ok" if result.complete else "incomplete"
             count = result.meta.get("count")
@@ -757,12 +918,16 @@ class Workspace:
             "item_count": count,
             "origin": origin,
             "error": history_message(error, operation, params, values) if error else None,
+            "target": target or None,
         }
-        if self._recorder is not None:
+        if self._recorder is not None and journal is None:
             self._recorder.record(_fitted(store.runs, row))
             return
         try:
-            self._write_runs([_fitted(store.runs, row)])
+            if journal is None:
+                self._write_runs([_fitted(store.runs, row)])
+            else:
+                self._write_journaled_run(_fitted(store.runs, row), *journal, origin=origin)
         except (DynaqueryError, sa.exc.SQLAlchemyError) as failure:
             # The call itself is done (maybe a write): a history that cannot keep it must not
             # turn its result into an error. Said in the result's meta and the log.
@@ -778,6 +943,17 @@ class Workspace:
 
         if self._recorder is None:
             self._recorder = BackgroundRecorder(self._write_runs)
+
+    def _write_journaled_run(self, row: dict, plan, after, ds, *, origin: str) -> None:
+        from . import journal
+
+        # sealed first: the key's check opens a transaction of its own
+        entry = journal.entry(
+            plan, after, who=_who(origin), ds=ds, operation=row["operation"], seal=self.box.seal
+        )
+        with store.transaction(self.engine, write=True, append_only=True) as db:
+            entry["run_id"] = db.execute(store.runs.insert().values(**row)).inserted_primary_key[0]
+            journal.write_entry(db, entry)
 
     def _write_runs(self, rows: list[dict]) -> None:
         with store.transaction(self.engine, write=True, append_only=True) as db:
@@ -806,7 +982,9 @@ class Workspace:
             statement = statement.limit(limit)
         self._flush_history()
         with store.transaction(self.engine) as db:
-            return [self._run_from_row(row) for row in db.execute(statement)]
+            runs = [self._run_from_row(row) for row in db.execute(statement)]
+            _add_journal_states(db, runs)
+            return runs
 
     def _history_filters(
         self,
@@ -854,6 +1032,7 @@ class Workspace:
             item_count=row.item_count,
             error=row.error,
             origin=row.origin,
+            target=row.target,
         )
 
     def clear_history(self, before: str | None = None) -> int:
@@ -863,6 +1042,135 @@ class Workspace:
             if before:
                 statement = statement.where(store.runs.c.started_at < _since(before))
             return db.execute(statement).rowcount
+
+    # -- items (the item editor): items.py builds the requests, which run as any run does -------
+
+    def get_item(
+        self, datasource: str, table: str, key: str | dict, *, origin: str = "library"
+    ) -> dict | None:
+        """The item of `key` (typed or plain values) as it is now, typed; None if there is none."""
+        from . import items
+        from .request import prepare
+
+        request = prepare(*items.get_request(table, items.typed_image(key, "key")))
+        found = self.run(datasource, request, origin=origin).raw.get("Item")
+        return items.typed_image(found) if found else None
+
+    def save_item(
+        self,
+        datasource: str,
+        table: str,
+        loaded: dict,
+        item: str | dict,
+        *,
+        view: str = "plain",
+        origin: str = "library",
+    ) -> dict:
+        """Write `item` (edited in `view`, see items.edited_item) over `loaded` (the typed item
+        as it was read): only what changed, on the condition that the item is still `loaded`.
+        The item as saved, typed; ItemConflict, with both versions, when it is not."""
+        from . import items
+
+        self._writable(datasource, "UpdateItem")
+        guide = items.typed_image(loaded, "loaded")
+        edited = items.edited_item(view, item, guide)
+        key_names = self._key_names(datasource, table)
+        built = items.save_request(table, key_names, guide, edited)
+        if built is None:  # nothing to write: the item as it is now, if it is still as loaded
+            return self._unchanged_item(datasource, table, guide, key_names, origin)
+        result = self._write_item(datasource, table, built, key_names, edited, origin)
+        return items.typed_image(result.raw.get("Attributes") or {})
+
+    def _unchanged_item(self, datasource, table, loaded, key_names, origin) -> dict:
+        from . import items
+        from .errors import ItemConflict
+
+        key = items.key_of(loaded, key_names)
+        current = self.get_item(datasource, table, key, origin=origin)
+        if current is not None and items.same_item(current, loaded):
+            return current
+        message = "The item was changed or deleted by someone else since it was loaded."
+        raise ItemConflict(message, items.views(current), items.views(loaded))
+
+    def create_item(
+        self,
+        datasource: str,
+        table: str,
+        item: str | dict,
+        *,
+        view: str = "plain",
+        like: dict | None = None,
+        origin: str = "library",
+    ) -> dict:
+        """Put a new item, refused (ItemConflict) when one has its key. `like`: the typed item
+        it duplicates, the guide of types of a plain view. The item written, typed."""
+        from . import items
+
+        self._writable(datasource, "PutItem")
+        guide = items.typed_image(like, "like") if like else None
+        typed = items.edited_item(view, item, guide)
+        key_names = self._key_names(datasource, table)
+        built = items.create_request(table, key_names, typed)
+        self._write_item(datasource, table, built, key_names, typed, origin)
+        return typed
+
+    def delete_items(
+        self,
+        datasource: str,
+        table: str,
+        keys: list,
+        *,
+        confirm: Callable[[Request], None] | None = None,
+        origin: str = "library",
+        batch_timeout: float = 60.0,
+    ):
+        """Delete the items of `keys` with BatchWriteItem (split and retried by execution.py);
+        `confirm(request)` is asked first, as for any destructive run. Its Result, with the
+        number of delete requests in meta["requests"] (meta["unprocessed"]: those left)."""
+        from . import items
+        from .request import prepare
+
+        self._writable(datasource, "BatchWriteItem")
+        typed = [items.typed_image(key, f"keys[{i}]") for i, key in enumerate(keys)]
+        request = prepare(*items.delete_request(table, self._key_names(datasource, table), typed))
+        result = self.run(
+            datasource, request, origin=origin, confirm=confirm, batch_timeout=batch_timeout
+        )
+        result.meta["requests"] = len(request.params["RequestItems"][table])  # keys, once each
+        return result
+
+    def _key_names(self, datasource: str, table: str) -> list[str]:
+        return self._table_key_names(self.connect(datasource), table)
+
+    def _writable(self, datasource: str, operation: str) -> None:
+        """A read-only data source refuses the editor's writes before anything is read."""
+        ds = self.datasource(datasource)
+        if ds.read_only:
+            raise ReadOnlyError(operation, f"the data source {ds.name!r}")
+
+    def _write_item(self, datasource, table, built, key_names, yours, origin):
+        """Run a conditional write; its condition failing is an ItemConflict carrying the item
+        as it is now (read again, consistently) and what was to be written."""
+        from . import items
+        from .errors import ItemConflict
+        from .request import prepare
+
+        try:
+            return self.run(datasource, prepare(*built), origin=origin)
+        except DynaqueryError as error:
+            if not items.is_conflict(error):
+                raise
+        key = items.key_of(yours, key_names)
+        current = self.get_item(datasource, table, key, origin=origin)
+        if built[0] == "PutItem":
+            message = "An item with this key exists already: nothing was written."
+        else:
+            message = (
+                "The item was changed or deleted by someone else since it was loaded: nothing "
+                "was written. Compare the two versions, then save yours over the current one "
+                "or keep the current one."
+            )
+        raise ItemConflict(message, items.views(current), items.views(yours))
 
     # -- export / import -----------------------------------------------------------------------
 
@@ -879,6 +1187,7 @@ class Workspace:
                 "name": ds.name,
                 **({"description": ds.description} if ds.description else {}),
                 "read_only": ds.read_only,
+                **({"journal": True} if ds.journal else {}),
                 "settings": settings,
             }
             sources.append(entry)
@@ -1003,6 +1312,7 @@ class _ImportWriter:
             "description": entry.get("description"),
             "settings": _settings_json(config),
             "read_only": entry["read_only"],
+            "journal": entry["journal"],
             "updated_at": now,
         }
         # A new data source has no secrets; a replaced one keeps its own.
@@ -1063,6 +1373,23 @@ class _ImportWriter:
 # helpers
 
 
+def prepare_filled(operation: str, params: Any, values: dict[str, Any] | None = None) -> Request:
+    """An unsaved query's request: a parameter text's {{ placeholders }} filled from `values`,
+    then parsed and checked (request.prepare). What a run, its code and its explanation send."""
+    from .request import prepare
+
+    if isinstance(params, str):
+        template = templates.parse(params)
+        if template.names or values:
+            params, _ = template.render(values or {})
+    elif values:
+        raise InputError(
+            "'values' fill {{ }} placeholders in a parameter text; the parameters here are an "
+            "object."
+        )
+    return prepare(operation, params)
+
+
 class CheckedQuery(NamedTuple):
     operation: str  # the operation's API name
     placeholders: list[str]
@@ -1106,6 +1433,32 @@ def _compose(saved: str | None, extra: str | None) -> str | None:
     if saved and extra:
         return f"({saved}) | {extra}"
     return saved or extra
+
+
+def _add_journal_states(db: sa.Connection, runs: list[Run]) -> None:
+    """Each journaled write's state: undoable, keys (only), undone."""
+    j = store.journal
+    ids = [run.id for run in runs]
+    statement = sa.select(j.c.run_id, j.c.images.is_not(None), j.c.undone_at).where(
+        j.c.run_id.in_(ids)
+    )
+    states = {}
+    for run_id, has_images, undone_at in db.execute(statement) if ids else ():
+        states[run_id] = "undone" if undone_at else "undoable" if has_images else "keys"
+    for run in runs:
+        run.journal = states.get(run.id)
+
+
+def _who(origin: str) -> str:
+    """Who ran a write, for the journal: the API, or the command's (or library's) OS user."""
+    if origin == "api":
+        return "api"
+    import getpass
+
+    try:
+        return f"{origin}:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this environment
+        return origin
 
 
 def _fitted(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
@@ -1473,6 +1826,7 @@ def _check_export_datasource(where: str, entry: Any) -> None:
         raise InputError(f"{where}.settings: {error.message}") from None
     entry["settings"] = settings
     entry["read_only"] = bool(entry.get("read_only", False))
+    entry["journal"] = bool(entry.get("journal", False))
 
 
 def _check_export_query(where: str, entry: Any, names: set[str]) -> None:

@@ -17,6 +17,7 @@ import sys
 import click
 
 from .._speed.gc import pause_collection
+from .copy import copy_command
 from .datasource import datasource
 from .history import history
 from .operations import operations
@@ -25,6 +26,7 @@ from .query import query
 from .run import run, test
 from .serve import serve
 from .transfer import export_command, import_command
+from .undo import undo_command
 from .workspace import workspace
 
 __all__ = ["cli", "main"]
@@ -47,6 +49,8 @@ for command in (
     serve,
     export_command,
     import_command,
+    copy_command,
+    undo_command,
 ):
     cli.add_command(command)
 

@@ -32,6 +32,13 @@ def datasource() -> None:
 @click.argument("name")
 @connection_flags
 @click.option("--read-only", is_flag=True, help="Send only operations that read.")
+@click.option(
+    "--journal",
+    is_flag=True,
+    help="Keep each written item's before and after images in the journal (sealed like "
+    "secrets, kept 30 days), so that `dynaquery undo RUN` can put the items back. Off by "
+    "default: it stores data.",
+)
 @click.option("--description", help="A note about the data source.")
 @click.option(
     "--test", "test_first", is_flag=True, help="Test the connection; save only if it works."
@@ -41,6 +48,7 @@ def datasource() -> None:
 def datasource_add(
     name: str,
     read_only: bool,
+    journal: bool,
     description: str | None,
     test_first: bool,
     as_json: bool,
@@ -56,14 +64,14 @@ def datasource_add(
     if test_first:
         _test_before_saving(config)
     saved = workspace.add_datasource(
-        name, config=config, read_only=read_only, description=description
+        name, config=config, read_only=read_only, description=description, journal=journal
     )
     if as_json:
         print_record(saved.to_dict(), True)
     else:
         say(
             f"Saved data source {name!r} ({saved.config.auth_method}"
-            f"{', read-only' if read_only else ''})."
+            f"{', read-only' if read_only else ''}{', journal on' if journal else ''})."
         )
 
 
@@ -101,6 +109,13 @@ def datasource_show(name: str, as_json: bool) -> None:
 @connection_flags
 @click.option("--rename", metavar="NEW_NAME", help="Give the data source a new name.")
 @click.option("--read-only/--read-write", default=None, help="Allow only reads, or everything.")
+@click.option(
+    "--journal/--no-journal",
+    default=None,
+    help="Keep each written item's before and after images in the journal (sealed like "
+    "secrets, kept 30 days), so that `dynaquery undo RUN` can put the items back. Off by "
+    "default: it stores data.",
+)
 @click.option("--description", help="A note ('' clears it).")
 @click.option(
     "--clear",
@@ -115,6 +130,7 @@ def datasource_edit(
     name: str,
     rename: str | None,
     read_only: bool | None,
+    journal: bool | None,
     description: str | None,
     clear: tuple[str, ...],
     as_json: bool,
@@ -125,6 +141,7 @@ def datasource_edit(
         name,
         name=rename,
         read_only=read_only,
+        journal=journal,
         description=description,
         clear=[c.replace("-", "_") for c in clear],
         **given_flags(kwargs),

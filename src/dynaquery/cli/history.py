@@ -12,6 +12,7 @@ COLUMNS = [
     "query",
     "datasource",
     "operation",
+    "target",
     "outcome",
     "item_count",
     "duration_ms",

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from ..codegen import LANGUAGES
 from ..inputs import lone_surrogate
 from ..settings import MASK, SETTINGS, Setting
 
@@ -69,12 +70,16 @@ Settings = create_model(
 class DataSourceIn(Settings):
     name: str
     read_only: bool = False
+    journal: bool = Field(
+        False, description="keep written items' before and after images, so runs can be undone"
+    )
     description: str | None = None
 
 
 class DataSourceUpdate(Settings):
     name: str | None = None
     read_only: bool | None = None
+    journal: bool | None = None
     description: str | None = None
 
 
@@ -92,6 +97,7 @@ DataSourceOut = create_model(
     name=(str, ...),
     description=(str | None, ...),
     read_only=(bool, ...),
+    journal=(bool, ...),
     **{s.name: _field_out(s) for s in SETTINGS},
     created_at=(str, ...),
     updated_at=(str, ...),
@@ -283,9 +289,190 @@ class RunRecordOut(BaseModel):
     item_count: int | None
     error: str | None
     origin: str | None
+    target: str | None = Field(None, description='what the call acted on: "table users", ...')
+    journal: str | None = Field(
+        None,
+        description="a write's journal: undoable (its items kept), keys (only its keys), undone",
+    )
+
+
+class UndoIn(_Input):
+    confirm: bool = Field(False, description="required (true), else the answer is 428")
+
+
+class UndoOut(BaseModel):
+    run: int
+    restored: int = Field(description="items put back as they were before the run")
+    unchanged: int = Field(description="items the run left as they were")
+    conflicts: list[dict[str, Any]] = Field(
+        description="items changed since the run, left alone: table, key, left (what the run "
+        "left) and now, each {typed, plain}"
+    )
+
+
+class JournalOut(BaseModel):
+    run: int
+    at: str
+    who: str
+    datasource: str | None
+    operation: str
+    tables: list[str]
+    keys: list[dict[str, Any]] | None = Field(description="typed keys; null: cannot be told")
+    images: bool = Field(description="the items before and after are kept: undo can run")
+    note: str | None
+    undone_at: str | None
 
 
 class SessionOut(BaseModel):
     ok: bool
     version: str
     demo: bool
+
+
+# -- code and cost before running -------------------------------------------------------------
+
+
+class CodeIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: str = Field(description="data source id or name: its endpoint and region")
+    operation: str
+    params: str | dict[str, Any] | None = None
+    values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
+    language: Literal[LANGUAGES] = "python"  # type: ignore[valid-type]
+
+
+class CodeOut(BaseModel):
+    language: str
+    code: str = Field(description="the program making the same call; never any credentials")
+
+
+class ExplainIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: str = Field(description="data source id or name")
+    operation: str
+    params: str | dict[str, Any] | None = None
+    values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
+
+
+class ExplainOut(BaseModel):
+    operation: str
+    request: dict[str, Any] = Field(description="the typed request as it would be sent")
+    cost: dict[str, Any] | None = Field(
+        None, description="Scan and Query: the read capacity from DescribeTable (explain.py)"
+    )
+    advice: list[dict[str, Any]] | None = Field(
+        None, description="a Scan whose filter fixes a partition key: {message, caveats, query}"
+    )
+
+
+# -- the Query and Scan form (request_form.py) --------------------------------------------------
+
+
+class SortKeyConditionIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str | None = Field(None, description="=, <, <=, >, >=, BETWEEN or begins_with")
+    values: list[Any] = Field([], description="one value; two for BETWEEN")
+
+
+class FilterIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str = ""
+    operator: str = Field(
+        description="=, <>, <, <=, >, >=, BETWEEN, IN, begins_with, contains, attribute_exists, "
+        "attribute_not_exists, attribute_type or size"
+    )
+    values: list[Any] = []
+    type: str = Field("S", description="the values' type: S, N, B, BOOL or NULL")
+    comparison: str | None = Field(None, description="with size: =, <>, <, <=, >, >= or BETWEEN")
+
+
+class RequestFormIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    operation: Literal["Query", "Scan"]
+    index: str | None = Field(None, description="an index of the table; none: the table")
+    partition_key: Any = Field(None, description="the partition key's value (Query)")
+    sort_key: SortKeyConditionIn | None = None
+    filters: list[FilterIn] = []
+    projection: list[str] | str = Field([], description='names, or one text: "name, status"')
+    descending: bool = False
+    limit: int | None = Field(None, ge=1)
+    consistent_read: bool = False
+
+
+class RequestFormOut(BaseModel):
+    operation: str
+    params: str = Field(description="the request as JSON text, with #name and :value aliases")
+
+
+# -- the item editor (items.py) -----------------------------------------------------------------
+
+ITEM_TEXT = (
+    "the item: JSON text (read with exact numbers: send it so) or an object; in the view given"
+)
+
+
+class ItemOut(BaseModel):
+    typed: dict[str, Any] = Field(
+        description="the item with typed values: sets, binary (base64) and numbers exact"
+    )
+    plain: dict[str, Any] = Field(description="the same item with plain values")
+
+
+class ItemSaveIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: str = Field(description="data source id or name")
+    loaded: dict[str, Any] = Field(description="the item as it was loaded (its typed form)")
+    item: str | dict[str, Any] = Field(description=ITEM_TEXT)
+    view: Literal["plain", "typed", "form"] = Field(
+        "plain",
+        description="plain (types follow the loaded item), typed, or form (top-level values "
+        "typed, the inside of maps and lists plain)",
+    )
+
+
+class ItemCreateIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: str = Field(description="data source id or name")
+    item: str | dict[str, Any] = Field(description=ITEM_TEXT)
+    view: Literal["plain", "typed", "form"] = "plain"
+    like: dict[str, Any] | None = Field(
+        None, description="the typed item duplicated: the guide of types of a plain view"
+    )
+
+
+class ItemsDeleteIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    datasource: str = Field(description="data source id or name")
+    keys: list[dict[str, Any]] = Field(description="the items' keys (typed or plain values)")
+    confirm: bool = Field(False, description="required (true), else the answer is 428")
+    batch_timeout: float = Field(60, ge=0)
+
+
+class ItemsDeletedOut(BaseModel):
+    deleted: int = Field(description="delete requests DynamoDB processed")
+    unprocessed: int = Field(description="left unprocessed after retrying (the rest)")
+    complete: bool
+    meta: dict[str, Any]
+
+
+class ItemConflictOut(ErrorOut):
+    current: ItemOut | None = Field(description="the item as it is now; null when there is none")
+    yours: ItemOut | None = Field(description="what was to be written")
+
+
+class RequestFormChoicesOut(BaseModel):
+    operations: list[str]
+    sort_key_operators: list[str]
+    filter_operators: list[str]
+    size_comparisons: list[str]
+    value_types: list[str]
+    type_names: list[str] = Field(description="the types attribute_type tests for")
+    arity: dict[str, str] = Field(description='operator -> how many values: "0", "1", "2", "many"')

@@ -4,7 +4,19 @@ behind the token (ROUTERS), and the download links without it (PUBLIC_ROUTERS)."
 from __future__ import annotations
 
 from ..models import ErrorOut
-from . import catalog, datasources, history, page, queries, runs, session, settings, tables
+from . import (
+    catalog,
+    code,
+    datasources,
+    history,
+    items,
+    page,
+    queries,
+    runs,
+    session,
+    settings,
+    tables,
+)
 
 ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 428, 429, 502)}
 ROUTERS = (
@@ -16,5 +28,7 @@ ROUTERS = (
     runs.router,
     tables.router,
     history.router,
+    code.router,
+    items.router,
 )
 PUBLIC_ROUTERS = (tables.downloads, page.router)

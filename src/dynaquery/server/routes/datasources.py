@@ -29,7 +29,11 @@ def add_datasource(body: DataSourceIn, workspace: WorkspaceDep, endpoints: Endpo
     endpoints.check(_form(body))
     settings, _ = settings_from_form(_form(body))
     return workspace.add_datasource(
-        body.name, read_only=body.read_only, description=body.description, **settings
+        body.name,
+        read_only=body.read_only,
+        journal=body.journal,
+        description=body.description,
+        **settings,
     ).to_dict()
 
 
@@ -48,6 +52,7 @@ def update_datasource(
         ds_id,
         name=body.name,
         read_only=body.read_only,
+        journal=body.journal,
         description=body.description,
         clear=clear,
         **settings,

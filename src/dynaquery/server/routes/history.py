@@ -1,15 +1,19 @@
-"""The run history, newest first, with the filters of `dynaquery history`."""
+"""The run history, newest first, with the filters of `dynaquery history`; a write's journal,
+and its undo."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from ...items import views
+from ..answers import ConfirmationRequired, ExactJSON
 from ..deps import WorkspaceDep
-from ..models import RunRecordOut
+from ..models import JournalOut, RunRecordOut, UndoIn, UndoOut
 
 router = APIRouter()
+RUN_ID = Path(ge=1, le=2**63 - 1, description="the run's id, as GET /api/history gives it")
 
 
 @router.get("/api/history", response_model=list[RunRecordOut])
@@ -31,3 +35,29 @@ def history(
         since=since,
     )
     return [r.to_dict() for r in runs]
+
+
+@router.get("/api/history/{run_id}/journal", response_model=list[JournalOut])
+def journal(workspace: WorkspaceDep, run_id: int = RUN_ID) -> Response:
+    """What the journal kept of a write run: who, when, the tables and keys written, whether
+    its items were kept (undo can run)."""
+    return ExactJSON(workspace.journal_of(run_id))
+
+
+@router.post("/api/history/{run_id}/undo", response_model=UndoOut)
+def undo(body: UndoIn, workspace: WorkspaceDep, run_id: int = RUN_ID) -> Response:
+    """Put the items the run wrote back as they were, each on the condition that it is still
+    what the run left (journal.py); 428 unless confirmed; 400 saying why a run cannot be undone
+    (its data source's journal was off, its keys unknown, undone already)."""
+    images = workspace.undo_plan(run_id)
+    if not body.confirm:
+        tables = ", ".join(sorted({table for table, *_ in images}))
+        raise ConfirmationRequired(
+            "Undo", f"Undo run {run_id}: put {len(images)} item(s) of {tables} back?"
+        )
+    report = workspace.undo(run_id, origin="api")
+    conflicts = [
+        {**c, "key": views(c["key"]), "left": views(c["left"]), "now": views(c["now"])}
+        for c in report["conflicts"]
+    ]
+    return ExactJSON({**report, "conflicts": conflicts})

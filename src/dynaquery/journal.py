@@ -1,0 +1,206 @@
+"""The journal of writes, and undo.
+
+Every write run through dynaquery (the command, the API, the page: they all run through
+Workspace._run) is journaled beside its run in the history: who, when, the data source, the
+operation, the tables and the keys written (written.py tells them from the request). A data
+source whose journal is on (`datasource add|edit --journal`; off by default, since it keeps
+data) also has each written item read just before the write and just after it, in the same run
+(BatchGetItem, strongly consistent); those images are sealed like secrets (encryption.py) and
+kept IMAGE_DAYS days, then dropped (the keys stay).
+
+`undo RUN` puts every item of the run back as it was before, each with the condition that it is
+still what the run left (items.py's conditional requests, as the item editor saves): an item
+someone changed since is left alone, and reported with both versions. Undo's own writes are
+runs, journaled in turn, so an undo can be undone.
+
+Not journaled with images: what a call does outside its keys (a table operation, a PartiQL
+statement whose key is not spelled out: its keys are "unknown", and the note says why), and
+imports and copies (they write through batches of their own; their runs say how many items).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import items, store
+from .errors import InputError, KeysUnknown, NotFound, ServiceError
+from .values import typed_json_default
+from .written import written_items
+
+IMAGE_DAYS = 30  # item images are kept this long; the keys stay with the history
+_BATCH_GET = 100  # keys per BatchGetItem
+_READ_SECONDS = 30  # how long unprocessed keys are retried
+
+
+@dataclass
+class Plan:
+    """What a write run is journaled as, made before it is sent."""
+
+    tables: list[str]
+    keys: list[tuple[str, dict]] | None  # None: cannot be told (note says why)
+    note: str | None = None
+    before: list[dict | None] | None = None  # the items as they were, when images are kept
+
+
+def plan(connection, request, key_names, images: bool) -> Plan | None:
+    """The journal's plan for `request`, None for a request that only reads. `key_names(table)`
+    gives a table's key attribute names; with `images`, the items are read now (before)."""
+    operation = request.operation
+    if operation.reads_only(request.params):
+        return None
+    target = operation.target(request.params)
+    tables = target.split(" ", 1)[1].split(", ") if target.startswith("table") else []
+    try:
+        keys = written_items(request.name, request.params, key_names)
+    except KeysUnknown as unknown:
+        return Plan(tables, None, unknown.message)
+    tables = sorted({t for t, _ in keys} | set(tables))
+    if not images or not keys:
+        return Plan(tables, keys)
+    return Plan(tables, keys, before=read_items(connection, keys))
+
+
+def read_items(connection, keys: list[tuple[str, dict]]) -> list[dict | None]:
+    """The items of `keys` as they are now (None where there is none), in the same order."""
+    found: dict[tuple, dict] = {}
+    deadline = time.monotonic() + _READ_SECONDS
+    for start in range(0, len(keys), _BATCH_GET):
+        pending: dict[str, dict] = {}
+        for table, key in keys[start : start + _BATCH_GET]:
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        while pending:
+            answer = connection.call("BatchGetItem", {"RequestItems": pending})
+            for table, got in answer.get("Responses", {}).items():
+                names = key_names_of(keys, table)
+                for item in got:
+                    found[(table, _frozen({n: item[n] for n in names}))] = item
+            pending = answer.get("UnprocessedKeys") or {}
+            if pending and time.monotonic() > deadline:
+                raise ServiceError(
+                    "ProvisionedThroughputExceededException",
+                    "The journal could not read the items before the write in time; nothing "
+                    "was written.",
+                )
+    return [found.get((table, _frozen(key))) for table, key in keys]
+
+
+def key_names_of(keys: list[tuple[str, dict]], table: str) -> list[str]:
+    return next(list(key) for t, key in keys if t == table)
+
+
+def entry(plan: Plan, after: list | None, *, who: str, ds, operation: str, seal) -> dict:
+    """The journal's row for a run that ended (its `run_id` is set as the run is recorded);
+    `seal(text, context)` seals the images."""
+    entry_id = str(uuid.uuid4())
+    images = None
+    if plan.keys and plan.before is not None and after is not None:
+        rows = [[t, k, b, a] for (t, k), b, a in zip(plan.keys, plan.before, after)]
+        images = seal(_dumps(rows), f"journal/{entry_id}")
+    return {
+        "id": entry_id,
+        "run_id": None,
+        "at": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "who": who[:200],
+        "datasource_id": ds.id,
+        "datasource_name": ds.name,
+        "operation": operation,
+        "tables": json.dumps(plan.tables),
+        "keys": None if plan.keys is None else _dumps([[t, k] for t, k in plan.keys]),
+        "note": plan.note,
+        "images": images,
+    }
+
+
+def write_entry(db: sa.Connection, row: dict) -> None:
+    db.execute(store.journal.insert().values(**row))
+    cutoff = datetime.now(UTC) - timedelta(days=IMAGE_DAYS)
+    stale = cutoff.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    db.execute(
+        store.journal.update()
+        .where(store.journal.c.at < stale, store.journal.c.images.is_not(None))
+        .values(images=None, note="its items were dropped after %d days" % IMAGE_DAYS)
+    )
+
+
+def entries_of(db: sa.Connection, run_id: int) -> list:
+    rows = db.execute(sa.select(store.journal).where(store.journal.c.run_id == run_id)).all()
+    if not rows:
+        raise NotFound(
+            f"Run {run_id} wrote nothing through dynaquery that the journal kept (see "
+            "`dynaquery history --json` for the runs' ids)."
+        )
+    return rows
+
+
+def images_of(row, open_sealed) -> list[tuple[str, dict, Any, Any]]:
+    """The (table, key, before, after) of a journal row, or InputError saying why there are
+    none."""
+    if row.undone_at is not None:
+        raise InputError(f"Run {row.run_id} was undone already, at {row.undone_at}.")
+    if row.keys is None:
+        raise InputError(
+            f"Run {row.run_id} ({row.operation}) cannot be undone: {row.note or 'its keys are unknown'}."
+        )
+    if row.images is None:
+        keys = json.loads(row.keys)
+        shown = ", ".join(json.dumps(k) for _, k in keys[:3]) + (" ..." if len(keys) > 3 else "")
+        why = row.note or (
+            f"the journal of data source {row.datasource_name!r} was off when it ran"
+        )
+        raise InputError(
+            f"Run {row.run_id} ({row.operation}) cannot be undone: {why}. The journal kept "
+            f"the {len(keys)} keys it wrote ({shown}) but not the items before. Turn it on with "
+            f"`dynaquery datasource edit {row.datasource_name} --journal` for later runs."
+        )
+    rows = json.loads(open_sealed(row.images, f"journal/{row.id}"))
+    return [(table, *(_typed(v) for v in rest)) for table, *rest in rows]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=typed_json_default)
+
+
+def _typed(item: dict | None) -> dict | None:
+    """An item (or key) as the journal keeps it (binary in base64) typed again, binary as bytes."""
+    return None if item is None else items.typed_image(item, "journaled item")
+
+
+def undo_request(table: str, key: dict, before, after) -> tuple[str, dict] | None:
+    """The request that puts the item of `key` back to `before`, on the condition that it is
+    still `after` (what the run left); None when the run left it as it was."""
+    names = list(key)  # the partition key first, as written.py keeps them
+    if before is None and after is None:
+        return None
+    if after is None:  # the run deleted it: put it back, unless one is there again
+        return items.create_request(table, names, before)
+    if before is None:  # the run made it: delete it, unless changed since
+        return _delete_if_unchanged(table, key, after)
+    return items.save_request(table, names, after, before)
+
+
+def _delete_if_unchanged(table: str, key: dict, after: dict) -> tuple[str, dict]:
+    expression = items.Expression()
+    condition = expression.condition(after, {}, list(after))
+    if items.too_long(condition):  # a very large item: that it is there still
+        expression = items.Expression()
+        condition = expression.condition(after, {}, [], exists=next(iter(key)))
+    params = {
+        "TableName": table,
+        "Key": key,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": expression.names,
+    }
+    if expression.values:
+        params["ExpressionAttributeValues"] = expression.values
+    return "DeleteItem", params
+
+
+def _frozen(key: dict) -> tuple:
+    return tuple(sorted((n, json.dumps(v, sort_keys=True)) for n, v in key.items()))
