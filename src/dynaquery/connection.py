@@ -53,6 +53,7 @@ MAX_BACKOFF = 20.0
 TEST_CONNECT_TIMEOUT = 3.0
 TEST_READ_TIMEOUT = 3.0
 TEST_DEADLINE = 10.0
+MAX_POOL_CONNECTIONS = 64  # HTTP connections per DynamoDB client
 USER_AGENT = "dynaquery/0.1"
 
 
@@ -410,6 +411,9 @@ class Connection:
                     # Parameters are checked by dynaquery's own validation (botocore's validator
                     # plus the model's enums and patterns) before they reach the client.
                     parameter_validation=False,
+                    # One client serves a server's threads (and a transfer's): botocore's default
+                    # pool of 10 connections made them queue for a socket.
+                    max_pool_connections=MAX_POOL_CONNECTIONS,
                 )
             )
             client = self.session.create_client(
