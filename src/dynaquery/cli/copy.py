@@ -11,7 +11,16 @@ import click
 
 from .._speed.gc import collect_garbage
 from ..errors import InputError
-from .options import connection_flags, connection_settings, given_flags, open_workspace
+from .options import (
+    batch_timeout_option,
+    connection_flags,
+    connection_settings,
+    given_flags,
+    open_workspace,
+    page_size_option,
+    segments_option,
+    workers_option,
+)
 from .output import EXIT_FAILED, handle_errors, say
 from .progress import Bar
 from .transfer import mode_option
@@ -68,35 +77,11 @@ def default_checkpoint(source: str, target: str) -> str:
     help="Make the target table like the source's (keys, indexes, billing mode) and wait until "
     "it is ACTIVE.",
 )
-@click.option(
-    "--segments",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Segments of the source's parallel scan.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Threads writing to the target.",
-)
-@click.option(
-    "--page-size",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Items per scan request (0: as many as fit in 1 MB).",
-)
+@segments_option
+@workers_option
+@page_size_option
 @click.option("--consistent-read", is_flag=True, help="Strongly consistent reads of the source.")
-@click.option(
-    "--batch-timeout",
-    type=click.FloatRange(min=0),
-    default=60,
-    show_default=True,
-    help="Seconds to keep retrying unprocessed items.",
-)
+@batch_timeout_option
 @click.option(
     "--checkpoint",
     metavar="FILE",

@@ -255,3 +255,35 @@ def print_explanation(connection, request, output: str, transform: str | None) -
         click.echo(to_json(apply_transform(explanation, transform)))
     else:
         click.echo(to_text(explanation), nl=False)
+
+
+# -- the options export, import and copy share ---------------------------------------------------
+
+segments_option = click.option(
+    "--segments",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Segments of the parallel scan (of the source, for a copy).",
+)
+page_size_option = click.option(
+    "--page-size",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Items per scan request (0: as many as fit in 1 MB).",
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Threads sending BatchWriteItem requests.",
+)
+batch_timeout_option = click.option(
+    "--batch-timeout",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="Seconds to keep retrying unprocessed items.",
+)

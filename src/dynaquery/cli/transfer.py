@@ -9,7 +9,15 @@ import click
 
 from .._speed.gc import collect_garbage
 from ..errors import InputError
-from .options import connection, connection_options, parse_json_option
+from .options import (
+    batch_timeout_option,
+    connection,
+    connection_options,
+    page_size_option,
+    parse_json_option,
+    segments_option,
+    workers_option,
+)
 from .output import EXIT_FAILED, EXIT_INPUT, fail, handle_errors, say
 from .progress import Bar
 
@@ -79,20 +87,8 @@ via_import_options = _s3_options(
 @click.option(
     "--typed", is_flag=True, help="DynamoDB's typed JSON, which reads back exactly (sets, binary)."
 )
-@click.option(
-    "--segments",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Segments of the parallel scan.",
-)
-@click.option(
-    "--page-size",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Items per scan request (0: as many as fit in 1 MB).",
-)
+@segments_option
+@page_size_option
 @click.option("--filter", "filter", metavar="EXPR", help="A FilterExpression.")
 @click.option(
     "--projection",
@@ -228,21 +224,9 @@ def mode_option(command):
     help="jsonl: one item per line (the default, or FILE's extension); json: an "
     "array of items; csv.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="Threads sending BatchWriteItem requests.",
-)
+@workers_option
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit code 2).")
-@click.option(
-    "--batch-timeout",
-    type=click.FloatRange(min=0),
-    default=60,
-    show_default=True,
-    help="Seconds to keep retrying unprocessed items.",
-)
+@batch_timeout_option
 @mode_options
 @via_import_options
 @handle_errors

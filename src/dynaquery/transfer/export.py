@@ -15,7 +15,7 @@ from .. import values
 from .._speed import codec
 from ..errors import DynaqueryError, ExportInterrupted, InputError
 from .formats import EXPORT_FORMATS, Progress, Writer, format_of, projection_columns
-from .scan import DEFAULT_PAGE_SIZE, item_count, scan_pages, scan_params
+from .scan import DEFAULT_PAGE_SIZE, item_count, scan_pages, scan_params, scan_params_of
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -402,16 +402,7 @@ def iter_export(
         return
     if typed and fmt == "csv":
         raise InputError("CSV has no typed form: use jsonl or json for a typed export.")
-    params = scan_params(
-        table,
-        scan.get("filter"),
-        scan.get("projection"),
-        scan.get("names"),
-        scan.get("values"),
-        scan.get("consistent_read", False),
-        scan.get("page_size", DEFAULT_PAGE_SIZE),
-        scan.get("index"),
-    )
+    params = scan_params_of(table, scan)
     if fmt == "csv" and columns is None and scan.get("projection"):
         columns = projection_columns(scan["projection"], scan.get("names"))
     writer = Writer(fmt, typed, columns)

@@ -42,7 +42,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .. import values
 from ..errors import InputError, ServiceError
-from .scan import DEFAULT_PAGE_SIZE, scan_pages, scan_params
+from .scan import scan_pages, scan_params_of
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -338,7 +338,7 @@ def export_parquet(
     `result` (its segments are the scan's)."""
     require_pyarrow()
     _check(result.segments, resume, columns)
-    params = _params(table, scan)
+    params = scan_params_of(table, scan)
     total, keys = _describe(connection, table, scan.get("index"))
     started = time.perf_counter()
     items = _scan_items(connection, params, result.segments, result, progress, total)
@@ -358,7 +358,7 @@ def iter_parquet(
     directory meanwhile); then a chunk per row group."""
     require_pyarrow()
     _check(segments, False, None)
-    params = _params(table, scan)
+    params = scan_params_of(table, scan)
     _total, keys = _describe(connection, table, scan.get("index"))
     result = SimpleNamespace(items=0, scanned=0, pages=0)  # counted, and not told
     stream = _Chunks()
@@ -415,16 +415,3 @@ def _check(segments: int, resume: bool, columns: list[str] | None) -> None:
             "columns are CSV's: a Parquet file has every attribute as a column (choose them "
             "with a projection)."
         )
-
-
-def _params(table: str, scan: dict) -> dict:
-    return scan_params(
-        table,
-        scan.get("filter"),
-        scan.get("projection"),
-        scan.get("names"),
-        scan.get("values"),
-        scan.get("consistent_read", False),
-        scan.get("page_size", DEFAULT_PAGE_SIZE),
-        scan.get("index"),
-    )

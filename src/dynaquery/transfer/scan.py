@@ -51,6 +51,21 @@ def scan_params(
     return prepare("Scan", params).params
 
 
+def scan_params_of(table: str, scan: dict) -> dict:
+    """scan_params from an export's `scan` options (filter, projection, names, values,
+    consistent_read, page_size, index), as the API and the Parquet export give them."""
+    return scan_params(
+        table,
+        scan.get("filter"),
+        scan.get("projection"),
+        scan.get("names"),
+        scan.get("values"),
+        scan.get("consistent_read", False),
+        scan.get("page_size", DEFAULT_PAGE_SIZE),
+        scan.get("index"),
+    )
+
+
 def _key_for_request(key: dict) -> dict:
     """A LastEvaluatedKey as the wire gave it (binary as base64), as botocore sends it."""
     return {name: values.to_typed(av) for name, av in key.items()}
