@@ -335,6 +335,16 @@ class Workspace:
         """The data source's full settings, secrets opened; `overrides` replace saved settings."""
         with store.transaction(self.engine) as db:
             row = self._get(db, store.datasources, name_or_id)
+        return self._config_from_row(row, overrides)
+
+    def _datasource_and_row(self, name_or_id: str) -> tuple:
+        """The data source and its stored row (for _config_from_row), read once: a run needs
+        both."""
+        with store.transaction(self.engine) as db:
+            row = self._get(db, store.datasources, name_or_id)
+        return self._datasource_from_row(row), row
+
+    def _config_from_row(self, row, overrides: dict) -> ConnectionConfig:
         if row["read_only"] and overrides.pop("read_only", True) is False:
             raise InputError(
                 f"The data source {row['name']!r} is read-only; an override cannot "
@@ -558,11 +568,12 @@ class Workspace:
 
     # -- running -------------------------------------------------------------------------------
 
-    def render_query(self, name_or_id: str, values: dict[str, Any] | None = None):
-        """The saved query and its parameters with every placeholder filled (nothing sent)."""
+    def render_query(self, name_or_id: str | SavedQuery, values: dict[str, Any] | None = None):
+        """The saved query (given, or read by name or id) and its parameters with every
+        placeholder filled (nothing sent)."""
         from .request import prepare
 
-        saved = self.query(name_or_id)
+        saved = name_or_id if isinstance(name_or_id, SavedQuery) else self.query(name_or_id)
         params, _ = templates.parse(saved.params).render(values, saved.defaults)
         return saved, prepare(saved.operation, params)
 
@@ -583,7 +594,7 @@ class Workspace:
         started = time.time()
         given = {**saved.defaults, **(values or {})}  # what the history must not keep
         try:
-            saved, request = self.render_query(saved.id, values)
+            saved, request = self.render_query(saved, values)
             expression = _compose(saved.transform, transform)
         except DynaqueryError as error:
             try:
@@ -697,7 +708,7 @@ class Workspace:
         values: dict | None = None,
     ):
         config = None
-        ds = self.datasource(ds_id)
+        ds, ds_row = self._datasource_and_row(ds_id)
         name = query.datasource if query else ds.name
         # The caller's question before a call that deletes data or changes a table (the command
         # asks, the API wants "confirm"); its refusal is not a run. A read-only data source
@@ -710,7 +721,7 @@ class Workspace:
             confirm(request)
         plan = after = None
         try:
-            config = self.connection_config(ds_id, **(overrides or {}))
+            config = self._config_from_row(ds_row, dict(overrides or {}))
             connection = self._connection_for(config)
             plan = self._journal_plan(connection, ds, request)
             result = connection.run(request, transform=transform, **options)
@@ -1259,10 +1270,12 @@ class Workspace:
             and not _storable(name_or_id)
         ):
             return None  # no saved name holds a lone surrogate
-        row = db.execute(sa.select(table).where(table.c.name == name_or_id)).first()
-        if row is None:
-            row = db.execute(sa.select(table).where(table.c.id == name_or_id)).first()
-        return row._mapping if row is not None else None
+        # One statement for both: a row named so comes before one of that id.
+        rows = db.execute(
+            sa.select(table).where(sa.or_(table.c.name == name_or_id, table.c.id == name_or_id))
+        ).all()
+        rows.sort(key=lambda r: r.name != name_or_id)
+        return rows[0]._mapping if rows else None
 
     def _claim_name(self, db: sa.Connection, table: sa.Table, name: str) -> str:
         """A valid name no other row of `table` has (inside the transaction that will use it)."""
