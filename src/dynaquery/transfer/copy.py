@@ -45,7 +45,7 @@ from ..errors import (
     ServiceError,
 )
 from .existing import botocore_value, canonical, found_items
-from .export import DEFAULT_SEGMENTS
+from .export import DEFAULT_SEGMENTS, Checkpoint
 from .formats import Progress
 from .importing import (
     DEFAULT_WORKERS,
@@ -340,11 +340,11 @@ def _joined(chunks: list[list[dict]]) -> list[dict]:
 # the checkpoint
 
 
-class _Store:
-    """The checkpoint file: written whole, then renamed into place."""
+class _Store(Checkpoint):
+    """A copy's checkpoint: the export's file, and its check that it is this copy's."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    version = CHECKPOINT_VERSION
+    transfer = "a copy"
 
     def open(self, resume: bool, settings: dict) -> dict | None:
         """What a resumed copy goes on from (None for a new one)."""
@@ -355,17 +355,7 @@ class _Store:
                     "(resume=True) to go on with it, or remove it to start over."
                 )
             return None
-        try:
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                f"Nothing to resume: there is no checkpoint {str(self.path)!r} "
-                "(a copy that finished removes it)."
-            ) from None
-        except (OSError, ValueError) as error:
-            raise InputError(f"The checkpoint {str(self.path)!r} cannot be read: {error}") from None
-        if saved.get("version") != CHECKPOINT_VERSION:
-            raise InputError(f"The checkpoint {str(self.path)!r} is of another version.")
+        saved = self.load()
         mismatch = [k for k in settings if settings[k] != saved["settings"].get(k)]
         if mismatch:
             raise InputError(
@@ -374,17 +364,6 @@ class _Store:
                 + "): resume with the same tables, data sources, mode and segments."
             )
         return saved
-
-    def save(self, data: dict) -> None:
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(data, f, default=values.typed_json_default)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self.path)
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,8 +62,12 @@ class ExportResult:
         }
 
 
-class _Checkpoint:
-    """The file that lets an interrupted export go on: written whole, then renamed into place."""
+class Checkpoint:
+    """The file that lets an interrupted export (or, subclassed, a copy) go on: written whole,
+    then renamed into place. `version`: of the format this transfer writes."""
+
+    version = CHECKPOINT_VERSION
+    transfer = "an export"
 
     def __init__(self, path: Path):
         self.path = path
@@ -74,11 +78,11 @@ class _Checkpoint:
         except FileNotFoundError:
             raise InputError(
                 f"Nothing to resume: there is no checkpoint {str(self.path)!r} "
-                "(an export that finished removes it)."
+                f"({self.transfer} that finished removes it)."
             ) from None
         except (OSError, ValueError) as error:
             raise InputError(f"The checkpoint {str(self.path)!r} cannot be read: {error}") from None
-        if data.get("version") != CHECKPOINT_VERSION:
+        if data.get("version") != self.version:
             raise InputError(f"The checkpoint {str(self.path)!r} is of another version.")
         return data
 
@@ -186,10 +190,10 @@ def _open_output(
     resume: bool,
     settings: dict,
     columns: list[str] | None,
-) -> tuple[IO[bytes], _Checkpoint | None, Done, list[str] | None]:
+) -> tuple[IO[bytes], Checkpoint | None, Done, list[str] | None]:
     """Where the export goes: a file with its checkpoint, or the stream as given (no checkpoint)."""
     if isinstance(output, (str, os.PathLike)):
-        store = _Checkpoint(
+        store = Checkpoint(
             Path(checkpoint)
             if checkpoint
             else Path(output).with_name(Path(output).name + CHECKPOINT_SUFFIX)
@@ -202,7 +206,7 @@ def _open_output(
 
 
 def _open_file(
-    path: Path, store: _Checkpoint, resume: bool, settings: dict, columns: list[str] | None
+    path: Path, store: Checkpoint, resume: bool, settings: dict, columns: list[str] | None
 ) -> tuple[IO[bytes], Done, list[str] | None]:
     """The output file, opened new, or truncated to what its checkpoint says it holds."""
     if not resume:
@@ -274,7 +278,7 @@ class _Output:
     """What an export has written so far, and its checkpoint (None for a stream)."""
 
     def __init__(
-        self, sink: IO[bytes], store: _Checkpoint | None, writer: Writer, settings: dict, done: Done
+        self, sink: IO[bytes], store: Checkpoint | None, writer: Writer, settings: dict, done: Done
     ):
         self.sink, self.store, self.writer, self.settings = sink, store, writer, settings
         # Replaced whole, in one assignment, after a page is written: an interruption anywhere
