@@ -300,3 +300,32 @@ def test_item_images_are_sealed_at_rest(ws, tmp_path):
     ws.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert secret_value.encode() not in raw
+
+
+def test_a_binary_key_and_a_number_written_otherwise_are_found_again(ws):
+    """Items read before and after are matched to the written keys by what DynamoDB compares:
+    a binary key, and a number key written 1.0 that DynamoDB returns as 1."""
+    table = "journal_b_" + uuid.uuid4().hex[:8]
+    ws.run(
+        "on",
+        "CreateTable",
+        {
+            "TableName": table,
+            "KeySchema": [
+                {"AttributeName": "b", "KeyType": "HASH"},
+                {"AttributeName": "n", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "b", "AttributeType": "B"},
+                {"AttributeName": "n", "AttributeType": "N"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+    key = {"b": {"B": b"\x00\x01"}, "n": {"N": "1.0"}}
+    ws.dynamodb.put_item(TableName=table, Item={**key, "v": {"S": "before"}})
+    ws.run("on", "PutItem", {"TableName": table, "Item": {**key, "v": {"S": "after"}}})
+    report = ws.undo(last_run(ws).id)
+    assert report == {"run": report["run"], "restored": 1, "unchanged": 0, "conflicts": []}
+    item = ws.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["v"] == {"S": "before"}

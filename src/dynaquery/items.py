@@ -160,6 +160,11 @@ def canonical(av: dict) -> Any:
     return tag, value
 
 
+def key_identity(key: dict) -> frozenset:
+    """A typed key (or item) as a value to look up or compare: 1.0 and 1 the same number."""
+    return frozenset((name, canonical(value)) for name, value in key.items())
+
+
 def same_item(a: dict, b: dict) -> bool:
     """Two typed items DynamoDB would find equal."""
     return a.keys() == b.keys() and all(canonical(a[n]) == canonical(b[n]) for n in a)
@@ -309,7 +314,7 @@ def delete_request(table: str, key_names: list[str], keys: list[dict]) -> tuple[
     unique: dict[Any, dict] = {}
     for i, key in enumerate(keys):
         own = key_of(key, key_names, f"key [{i}]")
-        unique.setdefault(frozenset((n, canonical(v)) for n, v in own.items()), own)
+        unique.setdefault(key_identity(own), own)
     requests = [{"DeleteRequest": {"Key": key}} for key in unique.values()]
     return "BatchWriteItem", {"RequestItems": {table: requests}}
 

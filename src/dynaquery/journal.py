@@ -80,7 +80,7 @@ def read_items(connection, keys: list[tuple[str, dict]]) -> list[dict | None]:
             for table, got in answer.get("Responses", {}).items():
                 names = key_names_of(keys, table)
                 for item in got:
-                    found[(table, _frozen({n: item[n] for n in names}))] = item
+                    found[(table, items.key_identity({n: item[n] for n in names}))] = item
             pending = answer.get("UnprocessedKeys") or {}
             if pending and time.monotonic() > deadline:
                 raise ServiceError(
@@ -88,7 +88,7 @@ def read_items(connection, keys: list[tuple[str, dict]]) -> list[dict | None]:
                     "The journal could not read the items before the write in time; nothing "
                     "was written.",
                 )
-    return [found.get((table, _frozen(key))) for table, key in keys]
+    return [found.get((table, items.key_identity(key))) for table, key in keys]
 
 
 def key_names_of(keys: list[tuple[str, dict]], table: str) -> list[str]:
@@ -200,7 +200,3 @@ def _delete_if_unchanged(table: str, key: dict, after: dict) -> tuple[str, dict]
     if expression.values:
         params["ExpressionAttributeValues"] = expression.values
     return "DeleteItem", params
-
-
-def _frozen(key: dict) -> tuple:
-    return tuple(sorted((n, json.dumps(v, sort_keys=True)) for n, v in key.items()))

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from .catalog import is_select
 from .errors import KeysUnknown
+from .items import key_identity
 
 KeyNames = Callable[[str], list[str]]  # a table's key attribute names, partition key first
 
@@ -34,7 +35,7 @@ def written_items(operation: str, params: dict, key_names: KeyNames) -> list[tup
             found.append((table, key))
     unique: dict[tuple, tuple[str, dict]] = {}
     for table, key in found:
-        unique.setdefault((table, _frozen(key)), (table, key))
+        unique.setdefault((table, key_identity(key)), (table, key))
     return list(unique.values())
 
 
@@ -124,7 +125,3 @@ def _value(text: str, parameters: list) -> dict:
 
 def _unquote(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name
-
-
-def _frozen(key: dict) -> tuple:
-    return tuple(sorted((name, repr(sorted(value.items()))) for name, value in key.items()))
