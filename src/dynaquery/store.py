@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -231,12 +233,28 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-    cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for a writer
+    _use_wal(cursor)
     # In WAL mode NORMAL cannot corrupt the database; a power cut may lose the last commits.
     # FULL made every commit wait for the disk, with the write lock held.
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _use_wal(cursor) -> None:
+    """Readers do not wait for a writer. Another process's first open can make the switch fail
+    (SQLite then keeps the old mode, or answers busy at once): try again until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError:
+            mode = None
+            if time.monotonic() > deadline:
+                raise
+        if mode in ("wal", "memory") or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _sqlite_begin(connection) -> None:
@@ -295,12 +313,8 @@ def _is_connection_failure(error: sa.exc.OperationalError) -> bool:
 
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision. Cheap when it already is."""
-    try:
-        with transaction(engine) as connection:
-            if _revision(connection) == SCHEMA_REVISION:
-                return
-    except sa.exc.OperationalError as error:
-        raise ConfigurationError(f"Cannot open the workspace: {error.orig}") from None
+    if _revision_is_current(engine):
+        return
     from alembic import command
     from alembic.config import Config
 
@@ -311,6 +325,20 @@ def migrate(engine: sa.Engine) -> None:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _revision_is_current(engine: sa.Engine) -> bool:
+    # A fresh SQLite file opened by several processes at once can answer "locked" without
+    # waiting for the busy timeout: wait here instead.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            with transaction(engine) as connection:
+                return _revision(connection) == SCHEMA_REVISION
+        except sa.exc.OperationalError as error:
+            if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                raise ConfigurationError(f"Cannot open the workspace: {error.orig}") from None
+            time.sleep(0.05)
 
 
 def _revision(connection: sa.Connection) -> str | None:
