@@ -10,7 +10,8 @@ layers below it:
 
     core        everything not named below (`local`, which starts DynamoDB Local and moto for
                 the tests and the demo, is core too: it imports only the core)
-    workspace   workspace, store, encryption, templates, migrations, recorder, journal; `demo`,
+    workspace   workspace, store, encryption, templates, migrations, recorder, journal, users;
+                `demo`,
                 which fills a workspace with the demo's data source; and the package's `__init__`, the
                 library's front, which exports the core and, lazily, the Workspace
     server      the JSON API
@@ -33,6 +34,7 @@ LAYERS = {
     "migrations": 1,
     "recorder": 1,
     "journal": 1,
+    "users": 1,
     "demo": 1,
     "": 1,  # the package's __init__
     "server": 2,

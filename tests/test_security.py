@@ -351,6 +351,8 @@ def test_every_route_but_the_page_needs_the_token(tmp_path):
                 ).status_code
                 if path == "/api/downloads/{ticket}":  # a one-use export link: the link is the key
                     assert status == 404
+                elif (method, path) == ("POST", "/api/session"):  # signing in
+                    assert status in (400, 401), (status, headers)
                 else:
                     assert status == 401, (method, path)
     assert (
@@ -534,7 +536,8 @@ def test_the_server_refuses_link_local_endpoints(api, monkeypatch):
 
 SECRET_KEY = "sentinel-SECRET-key-" + "Vb83kQw1Zp"
 SESSION = "sentinel-SESSION-token-" + "Lr55nXc0Ty"
-PLANTED = (SECRET_KEY, SESSION)
+PASSWORD = "sentinel-PASSWORD-" + "Qm27vRt9Xe"
+PLANTED = (SECRET_KEY, SESSION, PASSWORD, TOKEN)
 
 
 def _clean(texts, where: str) -> None:
@@ -688,15 +691,41 @@ def test_no_secret_in_any_api_answer(api):
     call("POST", f"/api/history/{write['id']}/undo", json={"confirm": True})  # 400: no journal
     call("GET", "/api/history")
     call("GET", "/api/history?outcome=error")
+    api_token = _users_and_sessions(api, call, ds)
     call("DELETE", f"/api/queries/{q['id']}")
     call("DELETE", f"/api/datasources/{dead['id']}")
     call("DELETE", f"/api/datasources/{ds['id']}")
     call("GET", "/api/nothing")
     missing = set(routes) - {(p, m) for m, p in called}
     assert not missing, missing
+    # the API token is in the one answer that made it, and in no other
+    assert sum(api_token in text for text in texts) == 1
     _clean(texts, "an API answer")
     _clean([json.dumps([r.to_dict() for r in api.workspace.history(limit=None)])], "the history")
     _clean(_files(api.workspace_home), "the workspace's files")
+
+
+def _users_and_sessions(api, call, ds) -> str:
+    """The user routes and the page's session, with a planted password; the new API token."""
+    call("POST", "/api/users", json={"name": "ann", "role": "editor", "password": PASSWORD})
+    call("POST", "/api/users", json={"name": "ann", "role": "editor", "password": PASSWORD})
+    call("POST", "/api/users", json={"name": "bo", "role": "boss", "password": PASSWORD})
+    call("GET", "/api/users")
+    call("PUT", "/api/users/ann", json={"password": PASSWORD + "2", "role": "runner"})
+    call("PUT", f"/api/users/ann/grants/{ds['id']}", json={"read_only": True})
+    made = call("POST", "/api/users/ann/tokens").json()
+    call("POST", "/api/session", json={"name": "ann", "password": PASSWORD}, headers={})
+    signed_in = call(
+        "POST", "/api/session", json={"name": "ann", "password": PASSWORD + "2"}, headers={}
+    )
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf"]}
+    call("GET", "/api/datasources", headers={"Authorization": ""})
+    call("GET", "/api/session", headers={"Authorization": ""})
+    call("DELETE", "/api/session", headers={"Authorization": "", **csrf})
+    call("DELETE", f"/api/users/ann/grants/{ds['id']}")
+    call("DELETE", f"/api/users/ann/tokens/{made['id']}")
+    call("DELETE", "/api/users/ann")
+    return made["token"]
 
 
 def _files(home) -> list[str]:

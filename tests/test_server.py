@@ -94,9 +94,20 @@ def test_every_route_needs_the_token(api):
             if path == "/api/downloads/{ticket}":  # the link is the credential
                 assert response.status_code == 404 and response.json()["error"] == "NotFound"
                 continue
+            if (method, path) == ("POST", "/api/session"):  # signing in: its body is the key
+                assert response.status_code in (400, 401)
+                continue
             assert response.status_code == 401, (method, path, token)
             assert response.json()["error"] == "Unauthorized"
-    assert api("GET", "/api/session").json() == {"ok": True, "version": "0.1.0", "demo": False}
+    assert api("GET", "/api/session").json() == {
+        "ok": True,
+        "version": "0.1.0",
+        "demo": False,
+        "user": "token",
+        "role": "admin",
+        "can": {"manage": True, "edit": True, "run": True},
+        "csrf": None,
+    }
     assert api.http.get("/openapi.json").status_code == 401
     assert api("GET", "/openapi.json").status_code == 200
 
@@ -308,6 +319,8 @@ def test_the_whole_api(api):
     refused = api("POST", f"/api/history/{write['id']}/undo", json={"confirm": True})
     assert refused.status_code == 400 and "--journal" in refused.json()["message"]
 
+    exercise_user_routes(api, ds)
+
     assert api("DELETE", f"/api/datasources/{ds['id']}").status_code == 409
     assert api("DELETE", f"/api/queries/{q['id']}").status_code == 204
     assert api("GET", f"/api/queries/{q['id']}").status_code == 404
@@ -317,6 +330,31 @@ def test_the_whole_api(api):
     missing = {(m, p) for p, m in api.routes} - api.called
     assert missing == set(), f"routes not exercised: {missing}"
     assert all(SECRET not in text for text in api.texts)
+
+
+def exercise_user_routes(api, ds) -> None:
+    """A team's routes: a user made, granted a data source, given a token; the page's session
+    signed in and out; all undone."""
+    made = api("POST", "/api/users", json={"name": "ann", "role": "runner", "password": "pw-12345"})
+    assert made.status_code == 201 and made.json()["password"] is True
+    assert api("GET", "/api/users").json()[0]["name"] == "ann"
+    granted = api("PUT", f"/api/users/ann/grants/{ds['id']}", json={"read_only": True}).json()
+    assert [g["read_only"] for g in granted["grants"]] == [True]
+    assert api("PUT", "/api/users/ann", json={"role": "editor"}).json()["role"] == "editor"
+    token = api("POST", "/api/users/ann/tokens").json()
+    assert api("GET", "/api/session", token=token["token"]).json()["user"] == "ann"
+    signed_in = api(
+        "POST", "/api/session", token=None, json={"name": "ann", "password": "pw-12345"}
+    )
+    assert signed_in.json()["role"] == "editor" and "HttpOnly" in signed_in.headers["set-cookie"]
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf"]}
+    assert api("GET", "/api/session", token=None).json()["user"] == "ann"  # the cookie
+    assert api("DELETE", "/api/session", token=None, headers=csrf).status_code == 204
+    assert api("GET", "/api/session", token=None).status_code == 401
+    assert api("DELETE", f"/api/users/ann/tokens/{token['id']}").status_code == 204
+    assert api("GET", "/api/session", token=token["token"]).status_code == 401
+    assert api("DELETE", f"/api/users/ann/grants/{ds['id']}").json()["grants"] == []
+    assert api("DELETE", "/api/users/ann").status_code == 204
 
 
 def test_errors_are_json_with_the_line_and_the_right_status(api):

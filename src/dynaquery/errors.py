@@ -7,6 +7,7 @@
     │   ├── UnknownOperationError  no such operation (suggestions)
     │   ├── ConfigurationError     connection settings incomplete or contradictory
     │   ├── ReadOnlyError          HTTP 403: a write on a read-only data source
+    │   ├── Forbidden              HTTP 403: the user's role or grants do not allow it
     │   ├── NotFound               HTTP 404: no data source or query of that name
     │   ├── KeysUnknown            which items a write touches cannot be told (the journal)
     │   └── Conflict               HTTP 409: a name taken, a data source still used
@@ -133,6 +134,12 @@ class ReadOnlyError(InputError):
             "PartiQL SELECT) are allowed; use a data source that is not read-only for the rest."
         )
         self.operation = operation
+
+
+class Forbidden(InputError):
+    """The signed-in user's role (or grants) does not allow the request: nothing was done."""
+
+    http_status = 403
 
 
 class NotFound(InputError):

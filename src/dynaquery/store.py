@@ -28,7 +28,7 @@ from .errors import ConfigurationError, Conflict, InputError
 
 DATABASE_URL_ENV = "DYNAQUERY_DATABASE_URL"
 HOME_ENV = "DYNAQUERY_HOME"
-SCHEMA_REVISION = "0004"  # the newest migration; a test checks it against the migrations
+SCHEMA_REVISION = "0005"  # the newest migration; a test checks it against the migrations
 BUSY_TIMEOUT_S = 60
 CONNECT_TIMEOUT_S = 10  # an unreachable database host fails in this time, not the OS's minutes
 WRITE_LOCK = 4242424241  # PostgreSQL advisory lock: one writer at a time
@@ -89,6 +89,7 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("origin", sa.String(16)),  # cli | api | library
     sa.Column("target", sa.String(200)),  # what the call acted on: "table users", "backup ..."
+    sa.Column("ran_by", sa.String(200)),  # a server's user, or "cli:<login>" (users.py)
 )
 
 # Every write run through dynaquery: who, when, where, the keys written; with the data source's
@@ -131,6 +132,53 @@ sign_in_failures = sa.Table(
     ),
     sa.Column("address", sa.String(64), nullable=False, index=True),
     sa.Column("at", sa.Float, nullable=False, index=True),  # Unix time
+)
+
+# A team's server (users.py): its users, their API tokens (digests only), which data sources each
+# may use (read-only or not), and the page's sessions (digests only), shared by every server.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),  # admin | editor | runner
+    sa.Column("password_hash", sa.Text),  # scrypt; NULL: signs in with API tokens only
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),  # SHA-256 of the token
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "datasource_id",
+        sa.String(36),
+        sa.ForeignKey("datasources.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # SHA-256 of the cookie's value
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE")),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),  # Unix time
 )
 
 settings = sa.Table(

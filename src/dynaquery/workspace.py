@@ -145,6 +145,7 @@ class Run:
     error: str | None = None
     origin: str | None = None
     target: str | None = None  # what the call acted on: "table users", "tables a, b", ...
+    ran_by: str | None = None  # a server's user, or "cli:<login>"
     # a write's journal: "undoable" (its items kept), "keys" (only its keys), "undone"
     journal: str | None = None
 
@@ -191,6 +192,13 @@ class Workspace:
         self.close()
 
     # -- secrets -------------------------------------------------------------------------------
+
+    @property
+    def users(self):
+        """The users of a team's server, their grants, tokens and sessions (users.py)."""
+        from .users import Users
+
+        return Users(self)
 
     @property
     def box(self):
@@ -345,6 +353,7 @@ class Workspace:
         return self._datasource_from_row(row), row
 
     def _config_from_row(self, row, overrides: dict) -> ConnectionConfig:
+        narrowed = overrides.get("read_only") is True  # a read-only grant (users.py)
         if row["read_only"] and overrides.pop("read_only", True) is False:
             raise InputError(
                 f"The data source {row['name']!r} is read-only; an override cannot "
@@ -356,7 +365,7 @@ class Workspace:
             **self._open_secrets(row["id"], row["secrets"]),
         }
         values.update({k: v for k, v in _known_settings(overrides).items() if v is not None})
-        values["read_only"] = bool(row["read_only"])
+        values["read_only"] = bool(row["read_only"]) or narrowed
         return ConnectionConfig(**values)
 
     def connect(self, name_or_id: str, **overrides: Any) -> Connection:
@@ -579,18 +588,20 @@ class Workspace:
 
     def run_query(
         self,
-        name_or_id: str,
+        name_or_id: str | SavedQuery,
         values: dict[str, Any] | None = None,
         *,
         transform: str | None = None,
         origin: str = "library",
         confirm: Callable[[Request], None] | None = None,
+        overrides: dict[str, Any] | None = None,
         **options: Any,
     ):
         """Run a saved query with its placeholders filled from `values` (then its defaults).
         Its saved transformation applies, then `transform` if given. Recorded in the history.
-        `confirm(request)` is called before a destructive call is sent (see `_run`)."""
-        saved = self.query(name_or_id)
+        `confirm(request)` is called before a destructive call is sent (see `_run`);
+        `overrides` replace saved settings (`read_only=True` narrows a data source to reads)."""
+        saved = name_or_id if isinstance(name_or_id, SavedQuery) else self.query(name_or_id)
         started = time.time()
         given = {**saved.defaults, **(values or {})}  # what the history must not keep
         try:
@@ -620,6 +631,7 @@ class Workspace:
             options,
             started,
             query=saved,
+            overrides=overrides,
             origin=origin,
             confirm=confirm,
             values=given,
@@ -710,12 +722,13 @@ class Workspace:
         config = None
         ds, ds_row = self._datasource_and_row(ds_id)
         name = query.datasource if query else ds.name
+        read_only = ds.read_only or (overrides or {}).get("read_only") is True
         # The caller's question before a call that deletes data or changes a table (the command
         # asks, the API wants "confirm"); its refusal is not a run. A read-only data source
         # refuses such a call itself, so nothing is asked.
         if (
             confirm is not None
-            and not ds.read_only
+            and not read_only
             and request.operation.is_destructive(request.params)
         ):
             confirm(request)
@@ -723,7 +736,7 @@ class Workspace:
         try:
             config = self._config_from_row(ds_row, dict(overrides or {}))
             connection = self._connection_for(config)
-            plan = self._journal_plan(connection, ds, request)
+            plan = None if read_only else self._journal_plan(connection, ds, request)  # no write
             result = connection.run(request, transform=transform, **options)
             after = self._journal_after(connection, plan)
         except DynaqueryError as error:
@@ -764,8 +777,6 @@ class Workspace:
         the items as they are before it."""
         from . import journal
 
-        if ds.read_only:  # it sends no write
-            return None
         return journal.plan(
             connection, request, lambda table: self._table_key_names(connection, table), ds.journal
         )
@@ -930,6 +941,7 @@ class Workspace:
             "origin": origin,
             "error": history_message(error, operation, params, values) if error else None,
             "target": target or None,
+            "ran_by": _who(origin),
         }
         if self._recorder is not None and journal is None:
             self._recorder.record(_fitted(store.runs, row))
@@ -983,12 +995,16 @@ class Workspace:
         operation: str | None = None,
         outcome: str | None = None,
         since: str | None = None,
+        ran_by: str | None = None,
     ) -> list[Run]:
-        """Runs, newest first. `since`: an ISO time or a span like 30m, 12h, 7d."""
+        """Runs, newest first. `since`: an ISO time or a span like 30m, 12h, 7d; `ran_by`: only
+        the runs of that user."""
         r = store.runs
         statement = sa.select(r).order_by(r.c.started_at.desc(), r.c.id.desc())
         for condition in self._history_filters(query, datasource, operation, outcome, since):
             statement = statement.where(condition)
+        if ran_by is not None:
+            statement = statement.where(r.c.ran_by == ran_by)
         if limit:
             statement = statement.limit(limit)
         self._flush_history()
@@ -1044,6 +1060,7 @@ class Workspace:
             error=row.error,
             origin=row.origin,
             target=row.target,
+            ran_by=row.ran_by,
         )
 
     def clear_history(self, before: str | None = None) -> int:
@@ -1463,7 +1480,12 @@ def _add_journal_states(db: sa.Connection, runs: list[Run]) -> None:
 
 
 def _who(origin: str) -> str:
-    """Who ran a write, for the journal: the API, or the command's (or library's) OS user."""
+    """Who made a run: the server's signed-in user (users.acting_as), else the API's token, or
+    the command's (or library's) OS user."""
+    from .users import acting
+
+    if acting():
+        return acting()
     if origin == "api":
         return "api"
     import getpass

@@ -67,14 +67,27 @@ def too_large_answer(limit: int) -> JSONResponse:
     )
 
 
-def unauthorized_answer() -> JSONResponse:
+def unauthorized_answer(message: str | None = None) -> JSONResponse:
     return JSONResponse(
         {
             "error": "Unauthorized",
-            "message": "Sign in: send the server's token as 'Authorization: Bearer TOKEN'.",
+            "message": message
+            or "Sign in: with a user name and password (POST /api/session), or send a token "
+            "(the server's, or a user's API token) as 'Authorization: Bearer TOKEN'.",
         },
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def csrf_refused_answer() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "CsrfRefused",
+            "message": "A change through a signed-in page needs its X-CSRF-Token header (the "
+            "csrf of GET /api/session): refused, nothing was done.",
+        },
+        status_code=403,
     )
 
 

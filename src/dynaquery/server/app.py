@@ -24,8 +24,10 @@ from .routes.page import WEB_DIR
 WORKER_SETTINGS_ENV = "DYNAQUERY_SERVE_WORKER_SETTINGS"
 DESCRIPTION = (
     "The DynamoDB query manager's API: data sources, queries, runs, the operations "
-    "catalog, a table browser and the run history. Every route needs "
-    "`Authorization: Bearer TOKEN`."
+    "catalog, a table browser and the run history. Every route needs a sign-in: "
+    "`Authorization: Bearer TOKEN` (the server's token, or a user's API token), or the "
+    "session cookie of `POST /api/session` with an `X-CSRF-Token` header on changes. What "
+    "each role (admin, editor, runner) may do is in the README."
 )
 
 

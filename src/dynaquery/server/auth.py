@@ -1,5 +1,6 @@
-"""Signing in: the server's token (kept as a SHA-256 digest), its comparison, and the limit on
-wrong tokens per client address. The gate (gate.py) applies them to every /api request."""
+"""Signing in: the server's token (kept as a SHA-256 digest), users' API tokens and the page's
+session cookie (users.py), who a request comes from (`identify`), and the limit on wrong tokens
+and passwords per client address. The gate (gate.py) applies them to every /api request."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ import time
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 
 from .. import store
 from ..errors import ConfigurationError
+from ..users import SERVER_TOKEN, Principal
 from ..workspace import Workspace
-from .answers import TooManySignIns
+from .answers import TooManySignIns, csrf_refused_answer, too_many_answer, unauthorized_answer
 
 TOKEN_ENV = "DYNAQUERY_TOKEN"  # read by the command, which passes it on
 TOKEN_SETTING = "server_token_sha256"
+SESSION_COOKIE = "dynaquery_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _digest(token: str) -> str:
@@ -159,3 +167,43 @@ _bearer = HTTPBearer(auto_error=False)
 def authorized(_credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
     """Names the bearer scheme in /openapi.json for every /api route but a download link. The
     token itself is checked once, by the gate (gate.py), before any route or body is touched."""
+
+
+def bearer_of(headers: Headers) -> str:
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def session_of(headers: Headers) -> str:
+    return cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE, "")
+
+
+def identify(
+    state, headers: Headers, method: str, address: str
+) -> tuple[Principal, str | None] | Response:
+    """Who sends a request, and their session's CSRF token (None for a bearer token); or the
+    answer refusing it: 429 after too many wrong tokens, 401 without a sign-in, 403 for a change
+    through the page's session without its CSRF token."""
+    limiter = state.sign_ins
+    wait = limiter.retry_after(address)
+    if wait:
+        return too_many_answer(wait)
+    given = bearer_of(headers)
+    if given:
+        if token_matches(given, state.token_sha256):
+            return SERVER_TOKEN, None
+        principal = state.workspace.users.by_token(given)
+        if principal is not None:
+            return principal, None
+        limiter.failed(address)  # a wrong token is a guess; no token at all is not
+        return unauthorized_answer()
+    cookie = session_of(headers)
+    found = state.workspace.users.session(cookie) if cookie else None
+    if found is None:
+        return unauthorized_answer()
+    principal, csrf = found
+    if method not in SAFE_METHODS and not hmac.compare_digest(
+        headers.get(CSRF_HEADER, "").encode("utf-8"), csrf.encode("utf-8")
+    ):
+        return csrf_refused_answer()
+    return principal, csrf

@@ -1,6 +1,7 @@
 """What routes share, given to them as FastAPI dependencies from the application's state
-(create_app puts it there): the workspace, the endpoint policy, and the confirmation of
-destructive operations."""
+(create_app puts it there): the workspace, the endpoint policy, who asks and what they may do
+(the gate puts the principal in the request's state; users.py says what each role may), and
+the confirmation of destructive operations."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from ..workspace import Workspace
+from ..errors import NotFound, ReadOnlyError
+from ..users import Principal
+from ..workspace import DataSource, SavedQuery, Workspace
 from .answers import ConfirmationRequired
 from .endpoints import Endpoints
 
@@ -38,6 +41,80 @@ class Guard:
 
 
 GuardDep = Annotated[Guard, Depends()]
+
+
+def _principal(request: Request) -> Principal:
+    return request.state.principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def needs(permission: str, what: str) -> list:
+    """A route's dependency: the signed-in role allows `permission` (users.PERMISSIONS), else
+    403 saying which role `what` needs."""
+
+    def check(principal: PrincipalDep) -> None:
+        principal.require(permission, what)
+
+    return [Depends(check)]
+
+
+MANAGE = needs("manage", "managing users and data sources")
+EDIT = needs("edit", "writing and running requests of one's own")
+
+
+class Access:
+    """The data sources and saved queries a request may use: an admin any; another user those
+    granted to them, as if no other existed (a 404 names no other), reads only on a read-only
+    grant. Their endpoints are checked before connecting (Guard)."""
+
+    def __init__(self, principal: PrincipalDep, workspace: WorkspaceDep, guard: GuardDep):
+        self.principal = principal
+        self.workspace = workspace
+        self.guard = guard
+
+    def datasource(self, name_or_id: str) -> DataSource:
+        if self.principal.grants is None:
+            return self.workspace.datasource(name_or_id)
+        granted = [ds for ds in self.workspace.datasources() if self.principal.may_use(ds.id)]
+        for ds in sorted(granted, key=lambda ds: ds.name != name_or_id):
+            if name_or_id in (ds.name, ds.id):
+                return ds
+        raise NotFound(f"No data source named {name_or_id!r} is granted to you.")
+
+    def connectable(self, name_or_id: str) -> DataSource:
+        ds = self.datasource(name_or_id)
+        self.guard.endpoints.check(ds.config)
+        return ds
+
+    def writable(self, name_or_id: str, operation: str) -> DataSource:
+        """A data source to write to: refused (403) on a read-only grant."""
+        ds = self.connectable(name_or_id)
+        if self.principal.read_only_on(ds.id):
+            raise ReadOnlyError(operation, f"your grant of the data source {ds.name!r}")
+        return ds
+
+    def overrides(self, ds: DataSource) -> dict:
+        """What a run on `ds` is given: reads only on a read-only grant."""
+        return {"read_only": True} if self.principal.read_only_on(ds.id) else {}
+
+    def query(self, name_or_id: str) -> SavedQuery:
+        saved = None
+        if self.principal.grants is None:
+            return self.workspace.query(name_or_id)
+        for query in self.workspace.queries():
+            if name_or_id in (query.name, query.id) and self.principal.may_use(query.datasource_id):
+                saved = query if saved is None or query.name == name_or_id else saved
+        if saved is None:
+            raise NotFound(f"No saved query named {name_or_id!r} is granted to you.")
+        return saved
+
+    def visible(self, items: list, datasource_id=lambda item: item.datasource_id) -> list:
+        return [i for i in items if self.principal.may_use(datasource_id(i))]
+
+
+AccessDep = Annotated[Access, Depends()]
 
 
 def confirm_destructive(request: Any) -> None:

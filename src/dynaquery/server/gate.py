@@ -1,19 +1,22 @@
 """The gate: what every request passes before any route (or its body) is touched. The Host
-header (DNS rebinding), the token of every /api route, checked before the body is read (so a
-client without it cannot make the server take in a large body), the body's size, and the
-security headers of every answer."""
+header (DNS rebinding), who sends every /api request (a token or the page's session: auth.py),
+known before the body is read (so a client without it cannot make the server take in a large
+body), the body's size, and the security headers of every answer. Who it is goes to the routes
+as `request.state.principal`, and to the history as the acting user (users.acting_as)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers, State
 
-from .answers import too_large_answer, too_many_answer, unauthorized_answer
-from .auth import token_matches
+from ..users import SERVER_TOKEN, acting_as
+from .answers import too_large_answer
+from .auth import bearer_of, identify, token_matches
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a request body's limit: queries and settings are small JSON
 SECURITY_HEADERS = (
@@ -29,6 +32,7 @@ SECURITY_HEADERS = (
 )
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 PUBLIC = ("/api/downloads/",)  # a download link is its own key
+SIGN_IN = ("POST", "/api/session")  # signing in needs no sign-in (the limiter still applies)
 
 
 def is_loopback(host: str) -> bool:
@@ -90,13 +94,39 @@ class Gate:
                 ]
             await send(message)
 
-        refusal = self._refusal(scope, Headers(scope=scope))
+        headers = Headers(scope=scope)
+        refusal = self._wrong_host(headers)
+        if refusal is None and _needs_sign_in(scope):
+            found = await self._identify(scope, headers)
+            if isinstance(found, Response):
+                refusal = found
+            else:
+                principal, csrf = found
+                scope.setdefault("state", {}).update(principal=principal, csrf=csrf)
+        refusal = refusal or self._too_large(headers)
         if refusal is not None:
             return await refusal(scope, receive, send_with_headers)
-        await self.app(scope, receive, send_with_headers)
+        principal = scope.get("state", {}).get("principal")
+        if principal is None or principal.user_id is None:
+            return await self.app(scope, receive, send_with_headers)
+        with acting_as(principal.name):  # the history records who
+            await self.app(scope, receive, send_with_headers)
 
-    def _refusal(self, scope, headers: Headers) -> Response | None:
-        """The answer for a request refused at the gate; None when it may go in."""
+    async def _identify(self, scope, headers: Headers):
+        address = scope["client"][0] if scope.get("client") else ""
+        method = scope.get("method", "GET")
+        given = bearer_of(headers)
+        if (
+            given
+            and token_matches(given, self.state.token_sha256)
+            and not self.state.sign_ins.retry_after(address)
+        ):
+            return SERVER_TOKEN, None  # the single user's token: nothing to look up
+        # a user's token or session is looked up in the workspace: not on the event loop
+        return await anyio.to_thread.run_sync(identify, self.state, headers, method, address)
+
+    def _wrong_host(self, headers: Headers) -> Response | None:
+        """The answer for a request from a Host the server does not answer; None otherwise."""
         allowed = self.state.allowed_hosts
         if allowed is not None and headers.get("host", "").lower() not in allowed:
             return JSONResponse(
@@ -108,11 +138,9 @@ class Gate:
                 },
                 status_code=400,
             )
-        path = scope.get("path", "")
-        if (path.startswith("/api/") and not path.startswith(PUBLIC)) or path == "/openapi.json":
-            refusal = self._without_token(scope, headers)
-            if refusal is not None:
-                return refusal
+        return None
+
+    def _too_large(self, headers: Headers) -> Response | None:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.state.max_body:
             # Told now, unread; a body without a length is cut off as it passes the limit
@@ -120,21 +148,12 @@ class Gate:
             return too_large_answer(self.state.max_body)
         return None
 
-    def _without_token(self, scope, headers: Headers) -> Response | None:
-        """The 429 or 401 for a request without the right token; None when it has it."""
-        address = scope["client"][0] if scope.get("client") else ""
-        limiter = self.state.sign_ins
-        wait = limiter.retry_after(address)
-        if wait:
-            return too_many_answer(wait)
-        scheme, _, given = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer":
-            given = ""
-        if token_matches(given, self.state.token_sha256):
-            return None
-        if given:  # a wrong token is a guess; no token at all is not
-            limiter.failed(address)
-        return unauthorized_answer()
+
+def _needs_sign_in(scope) -> bool:
+    path = scope.get("path", "")
+    if (scope.get("method"), path) == SIGN_IN:
+        return False
+    return (path.startswith("/api/") and not path.startswith(PUBLIC)) or path == "/openapi.json"
 
 
 class GatedFastAPI(FastAPI):

@@ -51,7 +51,7 @@ def _field_in(setting: Setting) -> tuple[Any, Any]:
 def _field_out(setting: Setting) -> tuple[Any, Any]:
     """A setting as an answer gives it: always present, secrets masked."""
     if setting.name == "auth":  # the method in force, decided when not set
-        return str, Field(description=setting.help)
+        return str | None, Field(description=f"{setting.help} (null: only admins see settings)")
     return setting.type | None, Field(description=SECRET_OUT if setting.secret else setting.help)
 
 
@@ -290,6 +290,9 @@ class RunRecordOut(BaseModel):
     error: str | None
     origin: str | None
     target: str | None = Field(None, description='what the call acted on: "table users", ...')
+    ran_by: str | None = Field(
+        None, description='who: a user, "api" (the server\'s token), "cli:<login>"'
+    )
     journal: str | None = Field(
         None,
         description="a write's journal: undoable (its items kept), keys (only its keys), undone",
@@ -327,6 +330,72 @@ class SessionOut(BaseModel):
     ok: bool
     version: str
     demo: bool
+    user: str = Field(description='who is signed in ("token": the server\'s token)')
+    role: str = Field(description="admin, editor or runner")
+    can: dict[str, bool] = Field(
+        description="what the role may do: manage (users, data sources), edit (requests of "
+        "one's own, queries, tables, items), run (saved queries)"
+    )
+    csrf: str | None = Field(
+        None, description="the X-CSRF-Token header a change through this session sends"
+    )
+
+
+class SignInIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200, description="a user's name, with a password")
+    password: str | None = Field(None, max_length=1024)
+    token: str | None = Field(
+        None, max_length=1024, description="instead: the server's token or a user's API token"
+    )
+
+
+class UserIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200)
+    role: str = Field(description="admin, editor or runner")
+    password: str | None = Field(
+        None, max_length=1024, description="none: the user signs in with API tokens only"
+    )
+
+
+class UserUpdate(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = None
+    password: str | None = Field(None, max_length=1024, description="a new password")
+
+
+class GrantIn(_Input):
+    model_config = ConfigDict(extra="forbid")
+
+    read_only: bool = Field(False, description="reads only on this data source")
+
+
+class UserTokenOut(BaseModel):
+    id: str
+    created_at: str
+
+
+class UserGrantOut(BaseModel):
+    datasource: str
+    read_only: bool
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+    password: bool = Field(description="whether the user has a password (else tokens only)")
+    created_at: str
+    tokens: list[UserTokenOut]
+    grants: list[UserGrantOut]
+
+
+class NewTokenOut(BaseModel):
+    id: str
+    token: str = Field(description="shown this once; kept hashed")
 
 
 # -- code and cost before running -------------------------------------------------------------

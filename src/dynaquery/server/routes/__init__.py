@@ -1,5 +1,6 @@
 """The API's routes, one module per resource, each an APIRouter; create_app includes them all
-behind the token (ROUTERS), and the download links without it (PUBLIC_ROUTERS)."""
+behind the sign-in (ROUTERS; what each role may do is said on each route, deps.py), and the
+download links without it (PUBLIC_ROUTERS)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from . import (
     session,
     settings,
     tables,
+    users,
 )
 
 ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 428, 429, 502)}
@@ -30,5 +32,6 @@ ROUTERS = (
     history.router,
     code.router,
     items.router,
+    users.router,
 )
 PUBLIC_ROUTERS = (tables.downloads, page.router)

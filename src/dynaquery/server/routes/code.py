@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from ...errors import InputError
 from ..answers import ApiError, ExactJSON
-from ..deps import GuardDep, WorkspaceDep
+from ..deps import EDIT, AccessDep, WorkspaceDep
 from ..models import CodeIn, CodeOut, ExplainIn, ExplainOut
 
 router = APIRouter()
@@ -18,9 +18,10 @@ def _text(params) -> str | None:
     return params if isinstance(params, str) else None
 
 
-@router.post("/api/code", response_model=CodeOut)
-def code(body: CodeIn, workspace: WorkspaceDep) -> Response:
+@router.post("/api/code", response_model=CodeOut, dependencies=EDIT)
+def code(body: CodeIn, workspace: WorkspaceDep, access: AccessDep) -> Response:
     """The program; it connects to nothing, so the endpoint policy has nothing to check."""
+    access.datasource(body.datasource)
     try:
         program = workspace.code(
             body.datasource, body.operation, body.params, body.language, body.values
@@ -30,9 +31,9 @@ def code(body: CodeIn, workspace: WorkspaceDep) -> Response:
     return ExactJSON({"language": body.language, "code": program})
 
 
-@router.post("/api/explain", response_model=ExplainOut)
-def explain(body: ExplainIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
-    guard(body.datasource)
+@router.post("/api/explain", response_model=ExplainOut, dependencies=EDIT)
+def explain(body: ExplainIn, workspace: WorkspaceDep, access: AccessDep) -> Response:
+    access.connectable(body.datasource)
     try:
         explanation = workspace.explain(body.datasource, body.operation, body.params, body.values)
     except InputError as error:

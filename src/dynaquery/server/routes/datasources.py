@@ -1,5 +1,6 @@
 """Data sources: saved connections, with secrets masked in every answer (the mask rule:
-settings.keep_stored_secrets), and Test connection, saved or from an unsaved form."""
+settings.keep_stored_secrets), and Test connection, saved or from an unsaved form. Admins alone
+change them and see their settings; another user sees the ones granted to them, names only."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from ...settings import NAMES
-from ...workspace import settings_from_form
-from ..deps import EndpointsDep, GuardDep, WorkspaceDep
+from ...users import Principal
+from ...workspace import DataSource, settings_from_form
+from ..deps import MANAGE, AccessDep, EndpointsDep, GuardDep, PrincipalDep, WorkspaceDep
 from ..models import DataSourceIn, DataSourceOut, DataSourceTest, DataSourceUpdate, DiagnosisOut
 
 router = APIRouter()
@@ -19,12 +21,26 @@ def _form(body: BaseModel) -> dict:
     return body.model_dump(exclude_unset=True, include=set(NAMES))
 
 
+def _seen_by(principal: Principal, ds: DataSource) -> dict:
+    """A data source as `principal` sees it: without its settings unless they are an admin;
+    read-only when their grant is."""
+    shown = ds.to_dict()
+    if principal.grants is None:
+        return shown
+    return {
+        **{name: None for name in NAMES},
+        **{k: shown[k] for k in ("id", "name", "description", "journal", "created_at")},
+        "updated_at": shown["updated_at"],
+        "read_only": ds.read_only or principal.read_only_on(ds.id),
+    }
+
+
 @router.get("/api/datasources", response_model=list[DataSourceOut])
-def list_datasources(workspace: WorkspaceDep) -> list[dict]:
-    return [ds.to_dict() for ds in workspace.datasources()]
+def list_datasources(workspace: WorkspaceDep, principal: PrincipalDep) -> list[dict]:
+    return [_seen_by(principal, ds) for ds in workspace.datasources() if principal.may_use(ds.id)]
 
 
-@router.post("/api/datasources", status_code=201, response_model=DataSourceOut)
+@router.post("/api/datasources", status_code=201, response_model=DataSourceOut, dependencies=MANAGE)
 def add_datasource(body: DataSourceIn, workspace: WorkspaceDep, endpoints: EndpointsDep) -> dict:
     endpoints.check(_form(body))
     settings, _ = settings_from_form(_form(body))
@@ -38,11 +54,11 @@ def add_datasource(body: DataSourceIn, workspace: WorkspaceDep, endpoints: Endpo
 
 
 @router.get("/api/datasources/{ds_id}", response_model=DataSourceOut)
-def get_datasource(ds_id: str, workspace: WorkspaceDep) -> dict:
-    return workspace.datasource(ds_id).to_dict()
+def get_datasource(ds_id: str, access: AccessDep) -> dict:
+    return _seen_by(access.principal, access.datasource(ds_id))
 
 
-@router.put("/api/datasources/{ds_id}", response_model=DataSourceOut)
+@router.put("/api/datasources/{ds_id}", response_model=DataSourceOut, dependencies=MANAGE)
 def update_datasource(
     ds_id: str, body: DataSourceUpdate, workspace: WorkspaceDep, endpoints: EndpointsDep
 ) -> dict:
@@ -59,19 +75,19 @@ def update_datasource(
     ).to_dict()
 
 
-@router.delete("/api/datasources/{ds_id}", status_code=204)
+@router.delete("/api/datasources/{ds_id}", status_code=204, dependencies=MANAGE)
 def remove_datasource(ds_id: str, workspace: WorkspaceDep, with_queries: bool = False) -> Response:
     workspace.remove_datasource(ds_id, with_queries=with_queries)
     return Response(status_code=204)
 
 
-@router.post("/api/datasources/test", response_model=DiagnosisOut)
+@router.post("/api/datasources/test", response_model=DiagnosisOut, dependencies=MANAGE)
 def test_unsaved(body: DataSourceTest, workspace: WorkspaceDep, endpoints: EndpointsDep) -> dict:
     endpoints.check(_form(body))
     return workspace.test_settings(_form(body), secrets_of=body.id).to_dict()
 
 
-@router.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut)
+@router.post("/api/datasources/{ds_id}/test", response_model=DiagnosisOut, dependencies=MANAGE)
 def test_saved(ds_id: str, workspace: WorkspaceDep, guard: GuardDep) -> dict:
     guard(ds_id)
     return workspace.test_datasource(ds_id).to_dict()

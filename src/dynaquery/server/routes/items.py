@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from ...errors import NotFound
 from ...items import views
 from ..answers import ExactJSON
-from ..deps import DataSourceParam, GuardDep, WorkspaceDep, confirmation
+from ..deps import EDIT, AccessDep, DataSourceParam, WorkspaceDep, confirmation
 from ..models import (
     ItemConflictOut,
     ItemCreateIn,
@@ -19,7 +19,7 @@ from ..models import (
     ItemsDeleteIn,
 )
 
-router = APIRouter()
+router = APIRouter(dependencies=EDIT)
 CONFLICT = {409: {"model": ItemConflictOut, "description": "the item is not as loaded"}}
 
 
@@ -28,10 +28,10 @@ def get_item(
     name: str,
     datasource: DataSourceParam,
     workspace: WorkspaceDep,
-    guard: GuardDep,
+    access: AccessDep,
     key: str = Query(description="the item's key as JSON, typed or plain values"),
 ) -> Response:
-    guard(datasource)
+    access.connectable(datasource)
     found = workspace.get_item(datasource, name, key, origin="api")
     if found is None:
         raise NotFound(f"No item of table {name!r} has that key (deleted since it was read?).")
@@ -39,10 +39,10 @@ def get_item(
 
 
 @router.put("/api/tables/{name}/item", response_model=ItemOut, responses=CONFLICT)
-def save_item(name: str, body: ItemSaveIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
+def save_item(name: str, body: ItemSaveIn, workspace: WorkspaceDep, access: AccessDep) -> Response:
     """Only the attributes that changed are written, on the condition that the item is still
     the one loaded."""
-    guard(body.datasource)
+    access.writable(body.datasource, "UpdateItem")
     saved = workspace.save_item(
         body.datasource, name, body.loaded, body.item, view=body.view, origin="api"
     )
@@ -51,10 +51,10 @@ def save_item(name: str, body: ItemSaveIn, workspace: WorkspaceDep, guard: Guard
 
 @router.post("/api/tables/{name}/items", response_model=ItemOut, responses=CONFLICT)
 def create_item(
-    name: str, body: ItemCreateIn, workspace: WorkspaceDep, guard: GuardDep
+    name: str, body: ItemCreateIn, workspace: WorkspaceDep, access: AccessDep
 ) -> Response:
     """A new item; 409 when an item has its key already."""
-    guard(body.datasource)
+    access.writable(body.datasource, "PutItem")
     created = workspace.create_item(
         body.datasource, name, body.item, view=body.view, like=body.like, origin="api"
     )
@@ -63,11 +63,11 @@ def create_item(
 
 @router.post("/api/tables/{name}/items/delete", response_model=ItemsDeletedOut)
 def delete_items(
-    name: str, body: ItemsDeleteIn, workspace: WorkspaceDep, guard: GuardDep
+    name: str, body: ItemsDeleteIn, workspace: WorkspaceDep, access: AccessDep
 ) -> Response:
     """BatchWriteItem of the keys, 25 a call, what is unprocessed retried; 428 unless
     confirmed."""
-    guard(body.datasource)
+    access.writable(body.datasource, "BatchWriteItem")
     result = workspace.delete_items(
         body.datasource,
         name,

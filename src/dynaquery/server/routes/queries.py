@@ -1,4 +1,5 @@
-"""Saved queries, and running one with values for its {{ placeholders }}."""
+"""Saved queries, and running one with values for its {{ placeholders }}. Editors write them;
+every role lists, reads and runs those on the data sources granted to it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Response
 
 from ...errors import InputError
 from ..answers import ApiError, ExactJSON
-from ..deps import GuardDep, WorkspaceDep, confirmation
+from ..deps import EDIT, AccessDep, WorkspaceDep, confirmation
 from ..models import QueryIn, QueryOut, QueryUpdate, ResultOut, RunOptions
 from .runs import result_answer
 
@@ -14,12 +15,17 @@ router = APIRouter()
 
 
 @router.get("/api/queries", response_model=list[QueryOut])
-def list_queries(workspace: WorkspaceDep, datasource: str | None = None) -> Response:
-    return ExactJSON([q.to_dict() for q in workspace.queries(datasource)])
+def list_queries(
+    workspace: WorkspaceDep, access: AccessDep, datasource: str | None = None
+) -> Response:
+    if datasource is not None:
+        datasource = access.datasource(datasource).id
+    return ExactJSON([q.to_dict() for q in access.visible(workspace.queries(datasource))])
 
 
-@router.post("/api/queries", status_code=201, response_model=QueryOut)
-def save_query(body: QueryIn, workspace: WorkspaceDep) -> Response:
+@router.post("/api/queries", status_code=201, response_model=QueryOut, dependencies=EDIT)
+def save_query(body: QueryIn, workspace: WorkspaceDep, access: AccessDep) -> Response:
+    access.datasource(body.datasource)
     try:
         saved = workspace.save_query(
             body.name,
@@ -36,12 +42,17 @@ def save_query(body: QueryIn, workspace: WorkspaceDep) -> Response:
 
 
 @router.get("/api/queries/{query_id}", response_model=QueryOut)
-def get_query(query_id: str, workspace: WorkspaceDep) -> Response:
-    return ExactJSON(workspace.query(query_id).to_dict())
+def get_query(query_id: str, access: AccessDep) -> Response:
+    return ExactJSON(access.query(query_id).to_dict())
 
 
-@router.put("/api/queries/{query_id}", response_model=QueryOut)
-def update_query(query_id: str, body: QueryUpdate, workspace: WorkspaceDep) -> Response:
+@router.put("/api/queries/{query_id}", response_model=QueryOut, dependencies=EDIT)
+def update_query(
+    query_id: str, body: QueryUpdate, workspace: WorkspaceDep, access: AccessDep
+) -> Response:
+    query_id = access.query(query_id).id
+    if body.datasource is not None:
+        access.datasource(body.datasource)
     try:
         saved = workspace.update_query(query_id, **body.model_dump(exclude_unset=True))
     except InputError as error:
@@ -49,20 +60,26 @@ def update_query(query_id: str, body: QueryUpdate, workspace: WorkspaceDep) -> R
     return ExactJSON(saved.to_dict())
 
 
-@router.delete("/api/queries/{query_id}", status_code=204)
-def remove_query(query_id: str, workspace: WorkspaceDep) -> Response:
-    workspace.remove_query(query_id)
+@router.delete("/api/queries/{query_id}", status_code=204, dependencies=EDIT)
+def remove_query(query_id: str, workspace: WorkspaceDep, access: AccessDep) -> Response:
+    workspace.remove_query(access.query(query_id).id)
     return Response(status_code=204)
 
 
 @router.post("/api/queries/{query_id}/run", response_model=ResultOut)
 def run_query(
-    query_id: str, workspace: WorkspaceDep, guard: GuardDep, body: RunOptions | None = None
+    query_id: str, workspace: WorkspaceDep, access: AccessDep, body: RunOptions | None = None
 ) -> Response:
     body = body or RunOptions()
-    guard(workspace.query(query_id).datasource_id)
+    saved = access.query(query_id)
+    ds = access.connectable(saved.datasource_id)
     options = body.model_dump(exclude={"values", "confirm"})
     result = workspace.run_query(
-        query_id, body.values, origin="api", confirm=confirmation(body.confirm), **options
+        saved,
+        body.values,
+        origin="api",
+        confirm=confirmation(body.confirm),
+        overrides=access.overrides(ds),
+        **options,
     )
     return result_answer(result)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from ...errors import InputError
 from ...workspace import check_query
 from ..answers import ApiError, ExactJSON, error_body
-from ..deps import GuardDep, WorkspaceDep, confirmation
+from ..deps import EDIT, AccessDep, WorkspaceDep, confirmation
 from ..models import CheckIn, CheckOut, ResultOut, RunIn
 
 router = APIRouter()
@@ -22,9 +22,9 @@ def result_answer(result) -> Response:
     )
 
 
-@router.post("/api/run", response_model=ResultOut)
-def run(body: RunIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
-    guard(body.datasource)
+@router.post("/api/run", response_model=ResultOut, dependencies=EDIT)
+def run(body: RunIn, workspace: WorkspaceDep, access: AccessDep) -> Response:
+    ds = access.connectable(body.datasource)
     options = body.model_dump(
         exclude={"values", "datasource", "operation", "params", "transform", "confirm"}
     )
@@ -34,6 +34,7 @@ def run(body: RunIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
             body.operation,
             body.params,
             values=body.values,
+            overrides=access.overrides(ds),
             origin="api",
             transform=body.transform,
             confirm=confirmation(body.confirm),
@@ -44,7 +45,7 @@ def run(body: RunIn, workspace: WorkspaceDep, guard: GuardDep) -> Response:
     return result_answer(result)
 
 
-@router.post("/api/check", response_model=CheckOut)
+@router.post("/api/check", response_model=CheckOut, dependencies=EDIT)
 def check(body: CheckIn) -> Response:
     try:
         name, names = check_query(body.operation, body.params, body.transform, None)

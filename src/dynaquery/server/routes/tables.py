@@ -15,7 +15,7 @@ from ...request_form import build_request, form_choices, request_text
 from ...transfer import iter_export
 from ...workspace import Workspace
 from ..auth import not_blocked
-from ..deps import DataSourceParam, GuardDep, WorkspaceDep
+from ..deps import EDIT, AccessDep, DataSourceParam, GuardDep, WorkspaceDep
 from ..models import (
     DownloadLinkOut,
     RequestFormChoicesOut,
@@ -25,7 +25,7 @@ from ..models import (
     TablesOut,
 )
 
-router = APIRouter()
+router = APIRouter(dependencies=EDIT)  # the table browser is an editor's
 downloads = APIRouter()  # public: a download link is its own key
 
 Format = Literal["jsonl", "json", "csv", "parquet"]  # parquet: sent once the whole table is read
@@ -44,14 +44,16 @@ EXPORT_RESPONSES = {
 
 
 @router.get("/api/tables", response_model=TablesOut)
-def tables(datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep) -> dict:
-    guard(datasource)
+def tables(datasource: DataSourceParam, workspace: WorkspaceDep, access: AccessDep) -> dict:
+    access.connectable(datasource)
     return {"tables": workspace.table_names(datasource)}
 
 
 @router.get("/api/tables/{name}", response_model=TableOut)
-def table(name: str, datasource: DataSourceParam, workspace: WorkspaceDep, guard: GuardDep) -> dict:
-    guard(datasource)
+def table(
+    name: str, datasource: DataSourceParam, workspace: WorkspaceDep, access: AccessDep
+) -> dict:
+    access.connectable(datasource)
     return workspace.describe_table(datasource, name)
 
 
@@ -67,11 +69,11 @@ def request_form(
     form: RequestFormIn,
     datasource: DataSourceParam,
     workspace: WorkspaceDep,
-    guard: GuardDep,
+    access: AccessDep,
 ) -> dict:
     """The Query or Scan the page's form describes, as JSON text with #name and :value aliases
     (on the table's keys and indexes, from DescribeTable)."""
-    guard(datasource)
+    access.connectable(datasource)
     table = workspace.describe_table(datasource, name)
     params = build_request(form.model_dump(), table)
     return {"operation": form.operation, "params": request_text(params)}
@@ -82,12 +84,12 @@ def export(
     name: str,
     datasource: DataSourceParam,
     workspace: WorkspaceDep,
-    guard: GuardDep,
+    access: AccessDep,
     format: Format = "jsonl",
     segments: int = Query(4, ge=1, le=64),
 ) -> Response:
     """The whole table, streamed (a parallel scan, memory flat whatever its size)."""
-    guard(datasource)
+    access.connectable(datasource)
     return _stream_export(workspace, name, datasource, format, segments)
 
 
@@ -97,12 +99,12 @@ def export_link(
     name: str,
     datasource: DataSourceParam,
     workspace: WorkspaceDep,
-    guard: GuardDep,
+    access: AccessDep,
     format: Format = "jsonl",
     segments: int = Query(4, ge=1, le=64),
 ) -> dict:
     """A one-use link to the table's export, for a browser to download it straight to disk."""
-    guard(datasource)
+    access.connectable(datasource)
     # A missing table or a refused read is told now, to the page, not in a failed download.
     workspace.describe_table(datasource, name)
     links = request.app.state.download_links
