@@ -876,13 +876,20 @@ class Workspace:
         params: Any,
         language: str,
         values: dict[str, Any] | None = None,
+        *,
+        with_connection: bool = True,
     ) -> str:
         """The program that sends the unsaved query, placeholders filled, to the data source's
-        endpoint and region (codegen.for_config: no secret is opened or written). Nothing sent."""
-        from .codegen import for_config
+        endpoint and region (codegen.for_config: no secret is opened or written). Nothing sent.
+        `with_connection=False`: neither (the program takes the SDK's own region), for someone
+        who may not see the data source's settings."""
+        from .codegen import for_config, generate
 
         request = prepare_filled(operation, params, values)
-        return for_config(request, language, self.datasource(datasource).config)
+        config = self.datasource(datasource).config
+        if not with_connection:
+            return generate(request, language, endpoint_url=None, region=None)
+        return for_config(request, language, config)
 
     def explain(
         self,

@@ -15,12 +15,15 @@ from ..workspace import DataSource, SavedQuery, Workspace
 from .answers import ConfirmationRequired
 from .endpoints import Endpoints
 
+# The dependencies that do no I/O are coroutines: FastAPI runs a plain function's dependency in
+# a worker thread, a hop that cost more than the work (bench: tests/load.py).
 
-def _workspace(request: Request) -> Workspace:
+
+async def _workspace(request: Request) -> Workspace:
     return request.app.state.workspace
 
 
-def _endpoints(request: Request) -> Endpoints:
+async def _endpoints(request: Request) -> Endpoints:
     return request.app.state.endpoints
 
 
@@ -40,10 +43,14 @@ class Guard:
         self.endpoints.check(self.workspace.datasource(datasource).config)
 
 
-GuardDep = Annotated[Guard, Depends()]
+async def _guard(workspace: WorkspaceDep, endpoints: EndpointsDep) -> Guard:
+    return Guard(workspace, endpoints)
 
 
-def _principal(request: Request) -> Principal:
+GuardDep = Annotated[Guard, Depends(_guard)]
+
+
+async def _principal(request: Request) -> Principal:
     return request.state.principal
 
 
@@ -54,7 +61,7 @@ def needs(permission: str, what: str) -> list:
     """A route's dependency: the signed-in role allows `permission` (users.PERMISSIONS), else
     403 saying which role `what` needs."""
 
-    def check(principal: PrincipalDep) -> None:
+    async def check(principal: PrincipalDep) -> None:
         principal.require(permission, what)
 
     return [Depends(check)]
@@ -81,7 +88,8 @@ class Access:
         for ds in sorted(granted, key=lambda ds: ds.name != name_or_id):
             if name_or_id in (ds.name, ds.id):
                 return ds
-        raise NotFound(f"No data source named {name_or_id!r} is granted to you.")
+        # the name given is not repeated: the answer says nothing of what is not theirs
+        raise NotFound("No data source of that name or id is granted to you.")
 
     def connectable(self, name_or_id: str) -> DataSource:
         ds = self.datasource(name_or_id)
@@ -107,14 +115,18 @@ class Access:
             if name_or_id in (query.name, query.id) and self.principal.may_use(query.datasource_id):
                 saved = query if saved is None or query.name == name_or_id else saved
         if saved is None:
-            raise NotFound(f"No saved query named {name_or_id!r} is granted to you.")
+            raise NotFound("No saved query of that name or id is on a data source granted to you.")
         return saved
 
     def visible(self, items: list, datasource_id=lambda item: item.datasource_id) -> list:
         return [i for i in items if self.principal.may_use(datasource_id(i))]
 
 
-AccessDep = Annotated[Access, Depends()]
+async def _access(principal: PrincipalDep, workspace: WorkspaceDep, guard: GuardDep) -> Access:
+    return Access(principal, workspace, guard)
+
+
+AccessDep = Annotated[Access, Depends(_access)]
 
 
 def confirm_destructive(request: Any) -> None:
