@@ -25,6 +25,11 @@ from support import iam_user, start_moto_with_iam
 # -- 1. sign-in -----------------------------------------------------------------------------
 
 
+def stored(page) -> str:
+    """All the page keeps in localStorage and sessionStorage, as text."""
+    return page.evaluate("JSON.stringify([{...localStorage}, {...sessionStorage}])")
+
+
 def test_sign_in(browser, server, shots):
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
@@ -34,6 +39,9 @@ def test_sign_in(browser, server, shots):
         page.goto(server.url + "/")
         expect(page.get_by_test_id("signin")).to_be_visible()
         expect(page.get_by_test_id("app")).to_be_hidden()
+        expect(page.get_by_test_id("signin-name")).to_be_visible()
+        page.get_by_test_id("signin-mode").click()  # with a token instead
+        expect(page.get_by_test_id("signin-name")).to_be_hidden()
         page.get_by_test_id("signin-token").fill("not-the-token")
         page.get_by_test_id("signin-submit").click()
         # written for people: what happened and what to do, not the API's wording
@@ -48,28 +56,34 @@ def test_sign_in(browser, server, shots):
         page.get_by_test_id("signin-submit").click()
         expect(page.get_by_test_id("app")).to_be_visible()
         expect(page.get_by_test_id("session-info")).to_contain_text("v0.1.0")
-        assert page.evaluate("localStorage.getItem('dynaquery.token')") == TOKEN
-        page.reload()  # the stored token signs in again
+        assert TOKEN not in stored(page)  # the session is an HttpOnly cookie
+        assert "dynaquery_session" not in page.evaluate("document.cookie")
+        page.reload()  # the session's cookie signs in again
         expect(page.get_by_test_id("app")).to_be_visible()
         shots(page, "01-signed-in")
 
-        # a stored token the server refuses (401): back to the sign-in form, with the reason
-        page.evaluate("localStorage.setItem('dynaquery.token', 'stale')")
-        page.reload()
+        # the session ends (here: its cookie is gone): the next call shows the form, and why
+        context.clear_cookies()
+        show(page, "history")
         expect(page.get_by_test_id("signin")).to_be_visible()
-        expect(page.get_by_test_id("signin-error")).to_contain_text("not accepted any more")
-        expect(page.get_by_test_id("signin-error")).to_contain_text("sign in again")
+        expect(page.get_by_test_id("signin-error")).to_contain_text("session has ended")
         expect(page.get_by_test_id("signin-error")).not_to_contain_text("Bearer")
 
         # a #token= fragment signs in and leaves the address bar
         page.goto(f"{server.url}/#token={TOKEN}")
         expect(page.get_by_test_id("app")).to_be_visible()
         assert "token" not in page.url
-        assert page.evaluate("localStorage.getItem('dynaquery.token')") == TOKEN
+        assert TOKEN not in stored(page)
 
         page.get_by_test_id("signout").click()
         expect(page.get_by_test_id("signin")).to_be_visible()
-        assert page.evaluate("localStorage.getItem('dynaquery.token')") is None
+        assert page.evaluate("fetch('/api/session').then((r) => r.status)") == 401
+
+        # a wrong token in the address: the token form, and help
+        page.goto(f"{server.url}/#token=not-the-token")
+        expect(page.get_by_test_id("signin-error")).to_contain_text("That token is not right")
+        expect(page.get_by_test_id("signin-token")).to_be_visible()
+        assert "token" not in page.url
         assert errors == []
     finally:
         context.close()

@@ -5,7 +5,7 @@ connection failed (or a batch left items unprocessed), 2 bad input; each error c
 own (errors.py).
 
 One module per group of commands (run, operations, datasource, query, history, workspace,
-transfer, serve); the options they share in options.py, what they print in output.py. Each
+transfer, serve, user); the options they share in options.py, what they print in output.py. Each
 module imports what it runs on when it runs, so `dynaquery run` starts without the workspace,
 the server or Rich.
 """
@@ -27,6 +27,7 @@ from .run import run, test
 from .serve import serve
 from .transfer import export_command, import_command
 from .undo import undo_command
+from .user import user
 from .workspace import workspace
 
 __all__ = ["cli", "main"]
@@ -51,6 +52,7 @@ for command in (
     import_command,
     copy_command,
     undo_command,
+    user,
 ):
     cli.add_command(command)
 

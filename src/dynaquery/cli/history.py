@@ -9,6 +9,7 @@ from .output import handle_errors, print_records, say
 
 COLUMNS = [
     "started_at",
+    "ran_by",
     "query",
     "datasource",
     "operation",
@@ -42,7 +43,8 @@ def history(
     limit: int,
     as_json: bool,
 ) -> None:
-    """The runs made through the workspace, newest first."""
+    """The runs made through the workspace, newest first, with who made each (`ran_by`: a
+    server's user, `api` for the server's token, `cli:LOGIN` for the command line)."""
     if ctx.invoked_subcommand is not None:
         return
     runs = open_workspace().history(

@@ -40,6 +40,8 @@ def handle_errors(command: Callable) -> Callable:
             fail(redact(error.message), error.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
+        except click.Abort:  # a question answered with Ctrl-C or the end of the input
+            fail("Stopped: nothing was done.", EXIT_INPUT)
         except (BrokenPipeError, click.exceptions.Exit, click.ClickException):
             raise
         except Exception as error:  # a bug of ours: say so, without a traceback

@@ -1,8 +1,6 @@
-// The JSON API: the bearer token (kept in localStorage), requests, and errors as ApiError.
+// The JSON API: the session (sign-in, its CSRF token), requests, and errors as ApiError.
 
 import { parseExact, stringify } from "./json.js";
-
-const TOKEN_KEY = "dynaquery.token";
 
 export class ApiError extends Error {
   // body: the API's error object {error, message, line?, column?, problems?, ...}
@@ -26,42 +24,50 @@ export function onUnauthorized(handler) {
   unauthorized = handler;
 }
 
-export function getToken() {
+// The session is an HttpOnly cookie the server sets at sign-in: the page never holds a secret.
+// It keeps only the session's CSRF token, in memory, for the requests that change something.
+let csrf = null;
+const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+// Sign in: {name, password} or {token} (the server's token, or a user's API token). A wrong one
+// is an ApiError 401 (429 after too many), not a session ended.
+export async function signIn(credentials) {
+  const session = await api("POST", "/api/session", credentials, { signingIn: true });
+  csrf = session.csrf || null;
+  return session;
+}
+
+// The session of the cookie, when there is one (the page loaded again); a 401 otherwise.
+export async function currentSession() {
+  const session = await api("GET", "/api/session", undefined, { signingIn: true });
+  csrf = session.csrf || null;
+  return session;
+}
+
+export async function signOut() {
   try {
-    return localStorage.getItem(TOKEN_KEY) || "";
-  } catch {
-    return "";
+    await api("DELETE", "/api/session", undefined, { signingIn: true });
+  } finally {
+    csrf = null;
   }
 }
 
-export function setToken(token) {
-  try {
-    if (token) localStorage.setItem(TOKEN_KEY, token);
-    else localStorage.removeItem(TOKEN_KEY);
-  } catch {
-    // storage unavailable (private mode): the token lives for this page only
-  }
-  current = token;
-}
-
-let current = getToken();
-
-// A #token=... fragment signs in: the token is stored and removed from the address bar.
+// A #token=... fragment (the address `dynaquery serve` prints): its token, removed from the
+// address bar at once; null without one.
 export function takeTokenFromFragment() {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
-  if (!match) return false;
-  setToken(decodeURIComponent(match[1]));
+  if (!match) return null;
   const url = window.location.pathname + window.location.search;
   window.history.replaceState(null, "", url);
-  return true;
+  return decodeURIComponent(match[1]);
 }
 
 // signal: an AbortSignal; a request aborted with it fails as ApiError "Cancelled".
-export async function api(method, path, body, { token, signal } = {}) {
+// signingIn: a 401 is the answer to give, not a session that ended.
+export async function api(method, path, body, { signal, signingIn = false } = {}) {
   const headers = { Accept: "application/json" };
-  const bearer = token ?? current;
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const init = { method, headers, signal };
+  if (csrf && CHANGES.has(method)) headers["X-CSRF-Token"] = csrf;
+  const init = { method, headers, signal, credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = stringify(body);
@@ -102,7 +108,7 @@ export async function api(method, path, body, { token, signal } = {}) {
         ? { ...data, message: data.message || data.detail || `HTTP ${response.status}` }
         : { error: "HTTPError", message: `HTTP ${response.status} ${response.statusText}` },
     );
-    if (response.status === 401 && token === undefined) unauthorized(error);
+    if (response.status === 401 && !signingIn) unauthorized(error);
     throw error;
   }
   return data;

@@ -3,14 +3,13 @@
 
 import {
   ApiError,
-  api,
-  get,
-  getToken,
+  currentSession,
   onUnauthorized,
-  setToken,
+  signIn as startSession,
+  signOut as endSession,
   takeTokenFromFragment,
 } from "./api.js";
-import { $, $$, selectTab, tabKeys } from "./dom.js";
+import { $, $$, renderFor, selectTab, tabKeys } from "./dom.js";
 import { errorText, guard, hideMessage, isUnauthorized, showInline } from "./messages.js";
 import * as state from "./state.js";
 import { loadSettings } from "./views/connection-fields.js";
@@ -25,17 +24,32 @@ import * as savedQueries from "./views/saved-queries.js";
 import * as tables from "./views/tables.js";
 
 // For people at the sign-in form, not for API clients: what happened and what to do.
-const WRONG_TOKEN =
-  "That token is not right. Open the address `dynaquery serve` printed when it started (it ends " +
-  "with #token=…), or copy the token from it; if the server was started with DYNAQUERY_TOKEN, use " +
-  "that value. Lost it? Restart with `dynaquery serve --new-token` to get a new one.";
-const STALE_TOKEN =
-  "The token this page kept is not accepted any more (the server's token has changed). Open the " +
-  "address `dynaquery serve` printed, or paste its token here to sign in again.";
+const TOKEN_HELP =
+  "Open the address `dynaquery serve` printed when it started (it ends with #token=…), or copy " +
+  "the token from it; if the server was started with DYNAQUERY_TOKEN, use that value. Lost it? " +
+  "Restart with `dynaquery serve --new-token` to get a new one.";
+const WRONG_TOKEN = `That token is not right. ${TOKEN_HELP}`;
+const ENDED =
+  "Your session has ended (it expired, you signed out elsewhere, or your account changed): " +
+  "sign in again.";
 
 let started = false; // the views have their first content
+let shownTo = null; // the user and role whose things the page shows
+let leaving = false; // the page reloads for another user: nothing of the last one to keep
 
 // -- sign-in --------------------------------------------------------------------------------
+
+let withToken = false; // the form asks for a token instead of a name and a password
+
+function signInMode(token) {
+  withToken = token;
+  $("#signin-with-password").hidden = token;
+  $("#signin-with-token").hidden = !token;
+  $("#signin-mode").textContent = token
+    ? "Sign in with a user name and password instead"
+    : "Sign in with a token instead";
+  $(token ? "#signin-token" : "#signin-name").focus();
+}
 
 function showSignIn(reason = "") {
   $("#app").hidden = true;
@@ -43,43 +57,67 @@ function showSignIn(reason = "") {
   const box = $("#signin-error");
   box.textContent = reason;
   box.hidden = !reason;
-  $("#signin-token").value = "";
-  $("#signin-token").focus();
+  for (const id of ["#signin-password", "#signin-token"]) $(id).value = "";
+  signInMode(withToken);
+}
+
+// What the form sends, or an Error saying what is missing.
+function credentials() {
+  if (withToken) {
+    const token = $("#signin-token").value.trim();
+    if (!token) throw new Error("Enter the token.");
+    return { token };
+  }
+  const name = $("#signin-name").value.trim();
+  const password = $("#signin-password").value;
+  if (!name || !password) throw new Error("Enter your user name and password.");
+  return { name, password };
 }
 
 async function signIn(event) {
   event.preventDefault();
-  const token = $("#signin-token").value.trim();
   const box = $("#signin-error");
-  if (!token) {
-    showInline(box, new Error("Enter the token."));
-    return;
-  }
   try {
-    const session = await api("GET", "/api/session", undefined, { token });
-    setToken(token);
-    await enter(session);
+    await enter(await startSession(credentials()));
   } catch (error) {
-    showInline(box, isUnauthorized(error) ? new Error(WRONG_TOKEN) : error);
-    $("#signin-token").select();
+    // a wrong token gets help to find the right one; a wrong password, the server's words
+    const help = withToken && isUnauthorized(error);
+    showInline(box, help ? new Error(WRONG_TOKEN) : error);
+    $(withToken ? "#signin-token" : "#signin-password").select();
   }
 }
 
-function signOut() {
-  setToken("");
+async function signOut() {
+  await guard(endSession);
   showSignIn("Signed out.");
 }
 
+function showWho(session) {
+  $("#session-info").textContent = `v${session.version}${session.demo ? " · demo" : ""}`;
+  const who = session.user ? `${session.user} · ${session.role}` : session.role || "";
+  $("#session-user").textContent = who;
+}
+
 async function enter(session) {
+  const who = `${session.user}\n${session.role}`;
+  if (shownTo !== null && shownTo !== who) {
+    // another user (or role) signs in where one was: the page starts afresh with the new session
+    leaving = true;
+    window.location.reload();
+    return;
+  }
+  shownTo = who;
+  state.set("session", session);
+  renderFor(state.can);
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  $("#session-info").textContent = `v${session.version}${session.demo ? " · demo" : ""}`;
+  showWho(session);
   if (!started) {
     started = true;
     query.newQuery();
   }
   await Promise.all([
-    guard(loadSettings),
+    state.can("manage") ? guard(loadSettings) : null,
     guard(datasources.loadDatasources),
     guard(loadOperations),
     guard(query.loadQueries),
@@ -87,15 +125,15 @@ async function enter(session) {
   if (state.get("view") === "history") guard(history.loadHistory);
 }
 
+// Signed in already (the session's cookie), by a #token= fragment, or the form.
 async function resume() {
-  if (!getToken()) {
-    showSignIn();
-    return;
-  }
+  const token = takeTokenFromFragment();
   try {
-    await enter(await get("/api/session"));
+    await enter(await (token ? startSession({ token }) : currentSession()));
   } catch (error) {
+    if (token) withToken = true; // the form shows the token that did not sign in, and why
     if (!(error instanceof ApiError && error.status === 401)) showSignIn(errorText(error));
+    else showSignIn(token ? WRONG_TOKEN : "");
   }
 }
 
@@ -119,9 +157,10 @@ function setUp() {
   $("#message-close").addEventListener("click", hideMessage);
   $("#signin-form").addEventListener("submit", signIn);
   $("#signout").addEventListener("click", signOut);
+  $("#signin-mode").addEventListener("click", () => signInMode(!withToken));
   // closing or reloading the tab with unsaved changes: the browser asks first
   window.addEventListener("beforeunload", (event) => {
-    if (!query.unsavedChanges()) return;
+    if (leaving || !query.unsavedChanges()) return;
     event.preventDefault();
     event.returnValue = "";
   });
@@ -138,11 +177,10 @@ function setUp() {
 
 async function start() {
   setUp();
-  takeTokenFromFragment();
-  onUnauthorized(() => showSignIn(STALE_TOKEN));
+  onUnauthorized(() => showSignIn(ENDED));
   // a link with #token=... opened in this tab later on
   window.addEventListener("hashchange", () => {
-    if (takeTokenFromFragment()) resume();
+    if (/(?:^#|&)token=/.test(window.location.hash)) resume();
   });
   await resume();
 }

@@ -1,7 +1,37 @@
 // Small DOM helpers shared by the views.
 
-export const $ = (selector, root = document) => root.querySelector(selector);
+// Parts of the page the signed-in role may not use are taken out of the document (renderFor),
+// not only hidden; `$` still finds them where they are kept aside, so a view's code that fills
+// them works the same whatever the role.
+const aside = new Map(); // element taken out -> the comment that keeps its place
+
+function findAside(selector) {
+  for (const element of aside.keys()) {
+    if (element.matches(selector)) return element;
+    const found = element.querySelector(selector);
+    if (found) return found;
+  }
+  return null;
+}
+
+export const $ = (selector, root = document) =>
+  root.querySelector(selector) ?? (root === document ? findAside(selector) : null);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+// Render the parts marked data-needs="manage|edit" only for a role that may (can(what)).
+export function renderFor(can) {
+  for (const element of document.querySelectorAll("[data-needs]")) {
+    if (can(element.dataset.needs)) continue;
+    const mark = document.createComment(`needs ${element.dataset.needs}`);
+    element.replaceWith(mark);
+    aside.set(element, mark);
+  }
+  for (const [element, mark] of aside) {
+    if (!can(element.dataset.needs)) continue;
+    mark.replaceWith(element);
+    aside.delete(element);
+  }
+}
 
 // Fill a <select> with [value, label] pairs, keeping `value` selected when it is still there.
 export function fillSelect(select, items, { empty = null, value = select.value } = {}) {

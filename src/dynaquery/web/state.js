@@ -2,6 +2,9 @@
 // hears of the change through `subscribe`. What only one view uses stays in that view's module.
 
 const values = {
+  // Who is signed in (GET/POST /api/session): {user, role, can: {manage, edit, run}}. What the
+  // page shows follows `can` alone (see can() below); the server refuses the rest anyway.
+  session: null,
   datasources: [],
   currentDs: null, // the id of the data source picked in the sidebar
   operations: [], // the catalog's operations (GET /api/operations)
@@ -52,4 +55,13 @@ export function set(keyOrChanges, value) {
 export function subscribe(key, listener) {
   known(key);
   listeners.get(key).push(listener);
+}
+
+// What the signed-in role may do: "manage" (users, data sources and their settings), "edit"
+// (queries, tables, items, ad hoc runs, undo), "run" (saved queries). A part of the page the role
+// may not use is not rendered at all: the views ask this, and index.html marks its fixed parts
+// with data-needs="manage|edit" (dom.js's renderFor).
+export function can(what) {
+  const { session } = values;
+  return Boolean(session && session.can && session.can[what]);
 }

@@ -9,6 +9,7 @@ import { formatBytes } from "../format.js";
 import { html, setHtml } from "../html.js";
 import { stringify } from "../json.js";
 import { errorText, isUnauthorized, toast } from "../messages.js";
+import * as state from "../state.js";
 
 const LANGUAGES = [
   ["python", "Python (boto3)"],
@@ -35,6 +36,7 @@ function formRequest() {
 
 // The form changed: the code shown and the cost follow, a moment later.
 export function requestChanged() {
+  if (!state.can("edit")) return; // code and cost are asked of the editor's requests
   clearTimeout(timer);
   timer = setTimeout(refresh, 400);
 }

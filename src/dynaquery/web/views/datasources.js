@@ -25,22 +25,31 @@ export async function loadDatasources(preferred = state.get("currentDs")) {
 function renderList() {
   const datasources = state.get("datasources");
   setHtml($("#ds-list"), datasources.map(listItem));
+  const empty = state.can("manage")
+    ? html`No data source yet: add one with <strong>+ Add</strong>.`
+    : "No data source is granted to you yet: an admin can grant you one.";
+  setHtml($("#ds-empty"), empty);
   $("#ds-empty").hidden = datasources.length > 0;
 }
 
+// A data source as the sidebar lists it; its settings (null but for an admin) and its Edit
+// button only for a role that manages data sources.
 function listItem(ds) {
-  const method = ds.auth.replace("_", " ");
+  const method = ds.auth ? ds.auth.replace("_", " ") : "";
   const where = [method, ds.region, ds.endpoint_url].filter(Boolean).join(" · ");
+  const edit = state.can("manage")
+    ? html`<button type="button" class="small" data-testid="ds-edit" aria-label="Edit ${ds.name}">
+        Edit
+      </button>`
+    : "";
   const readOnly = ds.read_only ? html` <span class="badge ro">read-only</span>` : "";
   const journal = ds.journal ? html` <span class="badge">journal</span>` : "";
   return html`<li data-testid="ds-item" data-name="${ds.name}" data-id="${ds.id}">
     <button type="button" class="item-main" aria-current="${ds.id === state.get("currentDs")}">
       <span class="item-name">${ds.name}</span>${readOnly}${journal}
-      <span class="item-detail">${where}</span>
+      ${where ? html`<span class="item-detail">${where}</span>` : ""}
     </button>
-    <button type="button" class="small" data-testid="ds-edit" aria-label="Edit ${ds.name}">
-      Edit
-    </button>
+    ${edit}
   </li>`;
 }
 
@@ -48,7 +57,7 @@ function onListClick(event) {
   const item = event.target.closest("li[data-id]");
   const ds = item && state.get("datasources").find((d) => d.id === item.dataset.id);
   if (!ds) return;
-  if (event.target.closest("[data-testid=ds-edit]")) openForm(ds);
+  if (event.target.closest("[data-testid=ds-edit]") && state.can("manage")) openForm(ds);
   else if (event.target.closest(".item-main")) state.set("currentDs", ds.id);
 }
 
@@ -210,6 +219,7 @@ async function deleteDatasource(withQueries) {
 export function setUp() {
   state.subscribe("datasources", renderList);
   state.subscribe("currentDs", renderList);
+  state.subscribe("session", renderList);
   $("#ds-list").addEventListener("click", onListClick);
   $("#ds-add").addEventListener("click", () => openForm(null));
   $("#ds-methods").addEventListener("change", showMethodFields);

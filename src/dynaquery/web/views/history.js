@@ -72,7 +72,7 @@ function actions(row) {
       title="${can ? "Open it in a tab" : NOT_KEPT}">Open</button>
     <button type="button" class="small" data-act="rerun" data-testid="h-rerun" ${off}
       title="${can ? "Open it in a tab and run it" : NOT_KEPT}">Run again</button>
-    ${row.journal ? undoButton(row) : ""}
+    ${row.journal && state.can("edit") ? undoButton(row) : ""}
   </td>`;
 }
 

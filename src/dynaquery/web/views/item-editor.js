@@ -443,7 +443,7 @@ function gridDeleted(rows, detail) {
 function renderActions() {
   const shown = shownResult();
   const box = $("#item-actions");
-  if (!shown) {
+  if (!shown || !state.can("edit")) {
     setHtml(box, "");
     return;
   }
@@ -578,7 +578,8 @@ export function setUp() {
   }
   $("#item-editor").addEventListener("close", () => (open = null));
   $("#item-actions").addEventListener("click", onActions);
-  document.addEventListener("dq:open-item", (event) => openItem(event.detail));
+  // a role that only runs saved queries reads their result, not the table's items
+  document.addEventListener("dq:open-item", (event) => state.can("edit") && openItem(event.detail));
   document.addEventListener("dq:selection", renderActions);
   // a run has ended: its result is shown right after (in the same task)
   state.subscribe("runs", () => queueMicrotask(renderActions));

@@ -129,7 +129,8 @@ function onKey(event) {
 // Show the chosen operation's summary and parameters (none chosen: nothing).
 export async function showOperationInfo(name) {
   const info = $("#op-info");
-  if (!name) {
+  // not rendered for a role that only runs saved queries: nothing to ask for it
+  if (!name || !state.can("edit")) {
     info.hidden = true;
     return;
   }

@@ -5,6 +5,7 @@
 import { post } from "../api.js";
 import { $ } from "../dom.js";
 import { errorText, isUnauthorized } from "../messages.js";
+import * as state from "../state.js";
 import { setPlaceholders } from "./placeholders.js";
 
 let editor = null;
@@ -19,6 +20,7 @@ export function setUp(jsonEditor, currentOperation) {
 }
 
 export function scheduleCheck(delay = 350) {
+  if (!state.can("edit")) return; // a role that runs saved queries only has no editor to check
   latest++;
   clearTimeout(timer);
   timer = setTimeout(check, delay);

@@ -110,16 +110,17 @@ export function render() {
       </button>
     </span>`;
   };
+  const newTab = html`<button
+    type="button"
+    class="qtab-new"
+    data-testid="query-tab-new"
+    title="A new query in a new tab"
+    aria-label="New query tab"
+  >
+    +
+  </button>`;
   const strip = html`<div class="qtab-list" role="tablist" aria-label="Open queries">${tabs.map(tab)}</div>
-      <button
-        type="button"
-        class="qtab-new"
-        data-testid="query-tab-new"
-        title="A new query in a new tab"
-        aria-label="New query tab"
-      >
-        +
-      </button>`;
+      ${state.can("edit") ? newTab : ""}`;
   if (strip.text === drawn) return; // typing in the editor redraws nothing
   drawn = strip.text;
   const focused = document.activeElement && document.activeElement.closest("#query-tabs");
@@ -155,5 +156,5 @@ export function setUp(hooks) {
     if (tab) close(tab);
   });
   tabKeys(box, (button) => show(tabOf(button)));
-  for (const key of ["query", "dirty", "running"]) state.subscribe(key, render);
+  for (const key of ["query", "dirty", "running", "session"]) state.subscribe(key, render);
 }

@@ -13,6 +13,7 @@ import { ApiError, del, get, post, put, q } from "../api.js";
 import { $, $$, fillSelect } from "../dom.js";
 import { JsonEditor } from "../editor.js";
 import { datasourceLabel } from "../format.js";
+import { html, setHtml } from "../html.js";
 import { errorText, guard, hideInline, isUnauthorized, showInline, toast } from "../messages.js";
 import * as state from "../state.js";
 import * as autocomplete from "./autocomplete.js";
@@ -186,7 +187,7 @@ function describe(tab) {
   const title =
     (held && held.id && held.name) ||
     name ||
-    (operation ? `${operation}${table ? ` ${table}` : ""}` : "New query");
+    (operation ? `${operation}${table ? ` ${table}` : ""}` : blankTitle());
   return { title, dirty, queryId: held && held.id, running: running.has(tab.id) };
 }
 
@@ -249,7 +250,24 @@ function renderState() {
       : ["saved", "ok"];
   badge.textContent = text;
   badge.className = `badge ${kind}`;
-  $("#query-heading").textContent = query().id ? query().name : "New query";
+  $("#query-heading").textContent = query().id ? query().name : blankTitle();
+  renderAbout();
+}
+
+const blankTitle = () => (state.can("edit") ? "New query" : "Run a saved query");
+
+// A role that runs saved queries only sees what the query does, not its text.
+function renderAbout() {
+  const box = $("#q-about");
+  box.hidden = state.can("edit");
+  if (box.hidden) return;
+  const open = query();
+  const about = open.id
+    ? html`<strong>${open.operation}</strong> on <strong>${open.datasource}</strong>${
+        open.description ? html` — ${open.description}` : ""
+      }`
+    : NOTHING_TO_RUN;
+  setHtml(box, about);
 }
 
 // The data source select: the query's, or the one picked in the sidebar.
@@ -303,6 +321,7 @@ class FormProblem extends Error {
 }
 
 const NO_DATASOURCE = "Add a data source first (+ Add in the sidebar): a query runs against one.";
+const NOTHING_TO_RUN = "Open a saved query from the list on the left: fill its values, then Run.";
 
 // What Save sends (a FormProblem when something is missing).
 function saveBody() {
@@ -323,6 +342,7 @@ function saveBody() {
 }
 
 async function saveQuery() {
+  if (!state.can("edit")) return; // Ctrl+S where the role only runs saved queries
   const box = $("#query-error");
   hideInline(box);
   let body;
@@ -393,9 +413,11 @@ export function formRequest() {
 
 // What Run sends: the saved query when it is unchanged, else the form's text.
 function runRequest() {
+  const runsSavedOnly = !state.can("edit");
+  if (runsSavedOnly && !query().id) throw new FormProblem(NOTHING_TO_RUN);
   const { datasource, values } = formRequest();
   const allPages = $("#q-all-pages").checked;
-  const saved = query().id && !state.get("dirty");
+  const saved = query().id && (runsSavedOnly || !state.get("dirty"));
   // only to put the table's key columns first in the result
   const table = tableOf(editor.value) || undefined;
   const context = { label: saved ? query().name : "", table, datasource };
@@ -660,6 +682,7 @@ export function setUp() {
   state.subscribe("currentDs", followCurrentDs);
   state.subscribe("dirty", renderState);
   state.subscribe("query", renderState);
+  state.subscribe("session", () => query() && renderState());
   $("#query-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run();

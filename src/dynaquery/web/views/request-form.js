@@ -550,6 +550,7 @@ function askChoices() {
 }
 
 function sync() {
+  if (!state.can("edit")) return; // the form writes a request: not for a role that only runs
   const query = state.get("query");
   const operation = currentOperation();
   if (!choices && !asked && query && FORMS.has(operation)) askChoices();
