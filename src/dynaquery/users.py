@@ -258,21 +258,13 @@ class Users:
 
     def grant(self, name: str, datasource: str, *, read_only: bool = False) -> dict:
         """Let `name` use `datasource` (read-only: reads only); a grant given again is replaced."""
-        ds = self.workspace.datasource(datasource)
-        grants = store.grants
-        with store.transaction(self.engine, write=True) as db:
-            user_id = self._existing(db, name)["id"]
-            db.execute(
-                grants.delete().where(grants.c.user_id == user_id, grants.c.datasource_id == ds.id)
-            )
-            db.execute(
-                grants.insert().values(
-                    user_id=user_id, datasource_id=ds.id, read_only=bool(read_only)
-                )
-            )
-        return self.get(name)
+        return self._set_grant(name, datasource, bool(read_only))
 
     def revoke(self, name: str, datasource: str) -> dict:
+        return self._set_grant(name, datasource, None)
+
+    def _set_grant(self, name: str, datasource: str, read_only: bool | None) -> dict:
+        """The user's grant of the data source replaced (None: taken away)."""
         ds = self.workspace.datasource(datasource)
         grants = store.grants
         with store.transaction(self.engine, write=True) as db:
@@ -280,6 +272,12 @@ class Users:
             db.execute(
                 grants.delete().where(grants.c.user_id == user_id, grants.c.datasource_id == ds.id)
             )
+            if read_only is not None:
+                db.execute(
+                    grants.insert().values(
+                        user_id=user_id, datasource_id=ds.id, read_only=read_only
+                    )
+                )
         return self.get(name)
 
     # -- signing in ----------------------------------------------------------------------------
