@@ -741,7 +741,8 @@ class Workspace:
             after = self._journal_after(connection, plan)
         except DynaqueryError as error:
             if isinstance(error, ReadOnlyError):
-                error = ReadOnlyError(error.operation, f"the data source {name!r}")
+                whose = "the data source" if ds.read_only else "your grant of the data source"
+                error = ReadOnlyError(error.operation, f"{whose} {name!r}")
             if config is not None:
                 error.message = config.redact(error.message)
             self._record(
@@ -867,6 +868,71 @@ class Workspace:
             )
         return report
 
+    def transfer_journal(self, datasource: str, table: str, mode: str, *, resumed: bool = False):
+        """What an import or a copy into a saved data source tells the journal as it writes
+        (journal.Written): the keys, and the items too when the data source's journal is on."""
+        from . import journal
+
+        images = self.datasource(datasource).journal
+        return journal.Written(table, mode, images=images, resumed=resumed)
+
+    def record_transfer(
+        self,
+        datasource: str,
+        operation: str,
+        written,
+        *,
+        started: float,
+        counts: str,
+        failed: int = 0,
+        error: DynaqueryError | None = None,
+        origin: str = "cli",
+    ) -> int | None:
+        """Record an import or a copy (`operation`: "Import", "Copy") into a saved data source:
+        a run (ok; incomplete when `failed` items failed; error) and, when it wrote anything, its
+        journal entry (journal.transfer_entry, with `counts`). The run's id, None when the history
+        could not keep it (said in the log: the items are written all the same)."""
+        try:
+            return self._record_transfer(
+                datasource, operation, written, started, counts, failed, error, origin
+            )
+        except (DynaqueryError, sa.exc.SQLAlchemyError) as failure:
+            reason = _history_failure(failure)
+            logger.warning("The %s was not recorded in the history: %s", operation, reason)
+            return None
+
+    def _record_transfer(
+        self, datasource, operation, written, started, counts, failed, error, origin
+    ) -> int:
+        from . import journal
+
+        ds = self.datasource(datasource)
+        params = {"TableName": written.table}
+        row = _run_row(
+            started,
+            operation,
+            ds.id,
+            ds.name,
+            outcome="error" if error else "incomplete" if failed else "ok",
+            count=written.count,
+            duration=round((time.time() - started) * 1000, 3),
+            origin=origin,
+            error=history_message(error, "BatchWriteItem", params) if error else None,
+            target=f"table {written.table}",
+        )
+        entry = None
+        if written.count:  # sealed first: the key's check opens a transaction of its own
+            who = _who(origin)
+            entry = journal.transfer_entry(
+                written, who=who, ds=ds, operation=operation, counts=counts, seal=self.box.seal
+            )
+        with store.transaction(self.engine, write=True, append_only=True) as db:
+            run_id = db.execute(store.runs.insert().values(**_fitted(store.runs, row)))
+            run_id = run_id.inserted_primary_key[0]
+            if entry is not None:
+                journal.write_entry(db, {**entry, "run_id": run_id})
+        return run_id
+
     # -- code and cost before running ----------------------------------------------------------
 
     def code(
@@ -933,23 +999,19 @@ class Workspace:
         else:
             outcome, count = "error", None
             duration = round((time.time() - started) * 1000, 3)
-        row = {
-            "started_at": datetime.fromtimestamp(started, UTC)
-            .isoformat(timespec="microseconds")
-            .replace("+00:00", "Z"),
-            "duration_ms": duration,
-            "query_id": query.id if query else None,
-            "query_name": query.name if query else None,
-            "datasource_id": ds_id,
-            "datasource_name": ds_name,
-            "operation": operation,
-            "outcome": outcome,
-            "item_count": count,
-            "origin": origin,
-            "error": history_message(error, operation, params, values) if error else None,
-            "target": target or None,
-            "ran_by": _who(origin),
-        }
+        row = _run_row(
+            started,
+            operation,
+            ds_id,
+            ds_name,
+            outcome=outcome,
+            count=count,
+            duration=duration,
+            origin=origin,
+            error=history_message(error, operation, params, values) if error else None,
+            target=target,
+            query=query,
+        )
         if self._recorder is not None and journal is None:
             self._recorder.record(_fitted(store.runs, row))
             return
@@ -1040,7 +1102,9 @@ class Workspace:
                     r.c.datasource_name, r.c.datasource_id, store.datasources, datasource
                 )
             )
-        if operation:
+        if operation and operation.capitalize() in ("Import", "Copy"):  # journal.TRANSFERS
+            conditions.append(r.c.operation == operation.capitalize())
+        elif operation:
             from .catalog import catalog
 
             conditions.append(r.c.operation == catalog().get(operation).name)
@@ -1484,6 +1548,40 @@ def _add_journal_states(db: sa.Connection, runs: list[Run]) -> None:
         states[run_id] = "undone" if undone_at else "undoable" if has_images else "keys"
     for run in runs:
         run.journal = states.get(run.id)
+
+
+def _run_row(
+    started: float,
+    operation: str,
+    ds_id: str | None,
+    ds_name: str | None,
+    *,
+    outcome: str,
+    count: int | None,
+    duration: float | None,
+    origin: str,
+    error: str | None,
+    target: str | None,
+    query: SavedQuery | None = None,
+) -> dict:
+    """A row of the runs table (its error already scrubbed by history_message)."""
+    return {
+        "started_at": datetime.fromtimestamp(started, UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z"),
+        "duration_ms": duration,
+        "query_id": query.id if query else None,
+        "query_name": query.name if query else None,
+        "datasource_id": ds_id,
+        "datasource_name": ds_name,
+        "operation": operation,
+        "outcome": outcome,
+        "item_count": count,
+        "origin": origin,
+        "error": error,
+        "target": target or None,
+        "ran_by": _who(origin),
+    }
 
 
 def _who(origin: str) -> str:

@@ -23,7 +23,7 @@ from .options import (
 )
 from .output import EXIT_FAILED, handle_errors, say
 from .progress import Bar
-from .transfer import mode_option
+from .transfer import Journaled, mode_option
 
 ERRORS_SHOWN = 50  # items the target refused, listed on stderr; the rest are counted only
 
@@ -42,7 +42,7 @@ def parse_side(spec: str, what: str) -> tuple[str | None, str]:
 
 def _connections(source: str | None, target: str | None, kwargs: dict[str, Any]):
     """The two sides' connections: a data source each, or the connection flags (one shared
-    Connection when both sides use them)."""
+    Connection when both sides use them); and the workspace, when a side is a data source."""
     from ..connection import Connection, ConnectionConfig
 
     given = given_flags(dict(kwargs))
@@ -57,6 +57,7 @@ def _connections(source: str | None, target: str | None, kwargs: dict[str, Any])
     return (
         workspace.connect(source) if source else flags,
         workspace.connect(target) if target else flags,
+        workspace,
     )
 
 
@@ -104,7 +105,7 @@ def copy_command(source_spec: str, target_spec: str, checkpoint: str | None, **k
     collect_garbage()
     source_name, source_table = parse_side(source_spec, "source")
     target_name, target_table = parse_side(target_spec, "target")
-    source, target = _connections(source_name, target_name, kwargs)
+    source, target, workspace = _connections(source_name, target_name, kwargs)
     labels = (f"{source_name or ''}:{source_table}", f"{target_name or ''}:{target_table}")
     options = {k: kwargs.pop(k) for k in ("mode", "create", "segments", "workers", "resume")}
     options.update(
@@ -112,7 +113,10 @@ def copy_command(source_spec: str, target_spec: str, checkpoint: str | None, **k
         consistent_read=kwargs.pop("consistent_read"),
         batch_timeout=kwargs.pop("batch_timeout"),
     )
-    with Bar(f"copy {labels[0]} -> {labels[1]}") as bar:
+    journaled = Journaled(
+        workspace, target_name, "Copy", target_table, options["mode"], options["resume"], labels[0]
+    )
+    with Bar(f"copy {labels[0]} -> {labels[1]}") as bar, journaled:
         result = copy_table(
             source,
             source_table,
@@ -122,8 +126,10 @@ def copy_command(source_spec: str, target_spec: str, checkpoint: str | None, **k
             labels=labels,
             progress=bar.update,
             on_error=_Refused(bar),
+            written=journaled.written,
             **options,
         )
+        journaled.ended(result)
     _report(result)
 
 

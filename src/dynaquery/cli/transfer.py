@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
 
 from .._speed.gc import collect_garbage
-from ..errors import InputError
+from ..errors import DynaqueryError, InputError
 from .options import (
     batch_timeout_option,
     connection,
     connection_options,
+    given_flags,
+    open_workspace,
     page_size_option,
     parse_json_option,
     segments_option,
@@ -253,10 +256,12 @@ def import_command(
     if _import_via(table, file, fmt, workers, strict, kwargs):
         return
     source = sys.stdin.buffer if file == "-" else file
-    target = connection(kwargs)
+    name = kwargs.pop("datasource", None)
+    workspace = open_workspace() if name else None
+    target = workspace.connect(name, **given_flags(kwargs)) if name else connection(kwargs)
     if dry_run:
         return _dry_run(target, table, source, fmt, mode)
-    with Bar(f"import {table}") as bar:
+    with Bar(f"import {table}") as bar, Journaled(workspace, name, "Import", table, mode) as log:
         try:
             result = import_table(
                 target,
@@ -269,7 +274,9 @@ def import_command(
                 progress=bar.update,
                 on_error=BadLines(bar),
                 mode=mode,
+                written=log.written,
             )
+            log.ended(result)
         except ImportStopped as stopped:
             bar.update(stopped.result.written, None)
             raise
@@ -282,6 +289,64 @@ def import_command(
     )
     if result.failed:
         sys.exit(EXIT_FAILED)
+
+
+class Journaled:
+    """An import or a copy into a saved data source, recorded in the history as a run with its
+    journal entry (the keys written, the counts; journal.Written) however it ends. With the
+    connection flags alone (no data source) nothing is recorded, as for `run`."""
+
+    def __init__(
+        self,
+        workspace,
+        datasource: str | None,
+        operation: str,
+        table: str,
+        mode: str,
+        resumed: bool = False,
+        source: str | None = None,
+    ):
+        self.workspace, self.datasource, self.operation = workspace, datasource, operation
+        self.mode, self.source, self.started = mode, source, time.time()
+        self.written = None
+        if datasource:
+            self.written = workspace.transfer_journal(datasource, table, mode, resumed=resumed)
+        self.result: Any = None
+
+    def ended(self, result: Any) -> None:
+        self.result = result
+
+    def __enter__(self) -> Journaled:
+        return self
+
+    def __exit__(self, kind, error, _trace) -> None:
+        if self.written is None:
+            return
+        result = self.result if error is None else getattr(error, "result", None)
+        if error is not None and not isinstance(error, DynaqueryError):
+            error = DynaqueryError(f"{self.operation} stopped ({kind.__name__}).")
+        recorded = self.workspace.record_transfer(
+            self.datasource,
+            self.operation,
+            self.written,
+            started=self.started,
+            counts=self._counts(result),
+            failed=getattr(result, "failed", 0) if result is not None else 0,
+            error=error,
+            origin="cli",
+        )
+        if recorded is None:
+            say(f"Note: the {self.operation.lower()} could not be recorded in the history.")
+
+    def _counts(self, result: Any) -> str:
+        """What the journal's note says of the run (no "; " in it: what follows is a reason)."""
+        counts = f"{self.written.count:,} written"
+        if result is not None and getattr(result, "skipped", 0):
+            counts += f", {result.skipped:,} skipped (already there)"
+        if result is not None and getattr(result, "failed", 0):
+            counts += f", {result.failed:,} failed"
+        where = f"from {self.source}: " if self.source else ""
+        return f"{where}{counts}, mode {self.mode}"
 
 
 class BadLines:

@@ -19,13 +19,15 @@ def undo_command(run_id: int, yes: bool, as_json: bool) -> None:
     """Put the items run RUN wrote back as they were before it (RUN: the `id` of `dynaquery
     history --json`). Each item is written back only if it is still what the run left; one
     changed since is left alone and shown in both versions (exit 1). Needs the data source's
-    journal on when the run was made (`datasource edit NAME --journal`)."""
+    journal on when the run was made (`datasource edit NAME --journal`). An import or a copy
+    into a data source is undone the same way: the items it made are deleted."""
     workspace = open_workspace()
     images = workspace.undo_plan(run_id)  # says why a run cannot be undone
     tables = sorted({table for table, *_ in images})
+    made = sum(1 for _table, _key, before, after in images if before is None and after)
     question = (
         f"Undo run {run_id}: put {len(images)} item(s) of {', '.join(tables)} back as they were "
-        "before it?"
+        "before it" + (f" ({made} of them it made: deleted)" if made else "") + "?"
     )
     if not yes:
         if not sys.stdin.isatty():

@@ -127,6 +127,7 @@ def copy_table(
     labels: tuple[str, str] | None = None,
     progress: Progress | None = None,
     on_error: Callable[[str], None] | None = None,
+    written: Any = None,
 ) -> CopyResult:
     """Copy every item of `source_table` (on `source`) into `target_table` (on `target`).
 
@@ -138,7 +139,8 @@ def copy_table(
     - segments / page_size / consistent_read: the parallel scan's; workers: writing threads;
     - checkpoint: the file that lets an interrupted copy go on (see the module's docstring);
       resume=True goes on from it. labels name the two sides in it (data sources' names);
-    - progress(items done, total); on_error(message) for each item the target refused.
+    - progress(items done, total); on_error(message) for each item the target refused;
+    - written: told of every item written, for the journal (journal.Written).
     """
     _check_options(mode, segments, workers, resume, checkpoint)
     if getattr(target.config, "read_only", False):
@@ -164,6 +166,9 @@ def copy_table(
     if mode == "fail-existing" and saved is None:  # a resumed copy was checked when it began
         _refuse_existing(source, source_table, target, target_table, settings)
     run = _Copy(source, target, target_table, settings, store, result, batch_timeout, workers)
+    if written is not None:
+        written.begin(run.keys)
+        run.writer.written = written
     return run.copy(saved, progress, on_error)
 
 
@@ -615,6 +620,7 @@ class _CopyWriter(_Import):
         self.copy = copy
 
     def _landed(self, entries: list) -> None:
+        self._journal(entries)
         self._settle(entries, "written")
 
     def _skipped(self, entries: list) -> None:

@@ -183,6 +183,7 @@ def import_table(
     on_error: Callable[[LineError], None] | None = None,
     mode: str = "overwrite",
     dry_run: bool = False,
+    written: Any = None,
 ) -> ImportResult:
     """Write the items of a file (a path, or a text or binary file object) into a table.
 
@@ -196,7 +197,8 @@ def import_table(
     - mode: "overwrite", "skip-existing" or "fail-existing" (see the module's docstring);
       fail-existing raises ItemsExist, with nothing written, when any key is in the table;
     - dry_run: check every line (JSON, key attributes and their types, the item's size) and look
-      its key up; write nothing. The result counts new, existing, repeated and failed lines.
+      its key up; write nothing. The result counts new, existing, repeated and failed lines;
+    - written: told of every item written, for the journal (journal.Written).
     """
     fmt = format_of(source if isinstance(source, (str, os.PathLike)) else None, format)
     if workers < 1:
@@ -210,6 +212,8 @@ def import_table(
         return _with_stream(source, lambda s: check_file(connection, table, fmt, s, mode, on_error))
     if mode == "fail-existing":
         source = _refuse_existing(connection, table, fmt, source)
+    if written is not None:
+        written.begin(keys)
     enable_raw_writes(connection)
     run = _Import(
         connection,
@@ -222,6 +226,7 @@ def import_table(
         batch_timeout=batch_timeout,
         progress=progress,
         on_error=on_error,
+        written=written,
     )
     try:
         _with_stream(source, lambda stream: run.run(read_rows(fmt, stream, key_types)))
@@ -397,8 +402,10 @@ class _Import:
         batch_timeout: float,
         progress: Progress | None,
         on_error: Callable[[LineError], None] | None,
+        written: Any = None,
     ):
         self.connection, self.table = connection, table
+        self.written = written  # journal.Written, or None
         self.keys, self.key_types = keys, key_types
         self.result = result
         self.strict, self.batch_timeout = strict, batch_timeout
@@ -518,6 +525,9 @@ class _Import:
                 left, _retries = send_until_processed(self._put_new, [entry], deadline)
                 self._unprocessed_failed(left)
             return
+        if self.written is not None and self.written.read_before:
+            items = [item for _tag, item in batch]  # as they are, for the journal
+            self.written.before(items, found_items(self.connection, self.table, self.keys, items))
         left, _retries = send_until_processed(self._write, batch, deadline)
         self._unprocessed_failed(left)
 
@@ -621,11 +631,16 @@ class _Import:
             self.stop.set()
 
     def _landed(self, entries: list[tuple[Any, dict]]) -> None:
+        self._journal(entries)
         with self.lock:
             self.result.written += len(entries)
             done = self.result.written + self.result.skipped
         if self.progress:
             self.progress(done, None)
+
+    def _journal(self, entries: list[tuple[Any, dict]]) -> None:
+        if self.written is not None:
+            self.written.add(entries)
 
     def _skipped(self, entries: list[tuple[Any, dict]]) -> None:
         with self.lock:
