@@ -14,10 +14,12 @@ text cannot hold the NUL character, so it is refused everywhere, naming the fiel
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -311,6 +313,53 @@ def _sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# The workspace's generation: a new value with every write that runs alone (every change of a
+# data source, query, user, grant or setting; not the history, sessions, links or sign-ins,
+# which are append-only). A server reads it once a request (request_scope) and reuses what it
+# read under the same generation: a change made by any process is seen by the next request.
+GENERATION_KEY = "generation"
+_scope: contextvars.ContextVar[dict | None] = contextvars.ContextVar("scope", default=None)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """One request: the generation is read at most once within it (scope_generation)."""
+    reset = _scope.set({})
+    try:
+        yield
+    finally:
+        _scope.reset(reset)
+
+
+def scope_generation(connection: sa.Connection) -> str | None:
+    """The generation this request works under (None outside a request: nothing is reused)."""
+    scope = _scope.get()
+    if scope is None:
+        return None
+    if "generation" not in scope:
+        scope["generation"] = (
+            connection.execute(
+                sa.select(settings.c.value).where(settings.c.key == GENERATION_KEY)
+            ).scalar()
+            or ""
+        )
+    return scope["generation"]
+
+
+def known_generation() -> str | None:
+    """The generation this request read already (None: not yet, or outside a request)."""
+    scope = _scope.get()
+    return scope.get("generation") if scope is not None else None
+
+
+def _next_generation(connection: sa.Connection) -> None:
+    connection.execute(settings.delete().where(settings.c.key == GENERATION_KEY))
+    connection.execute(settings.insert().values(key=GENERATION_KEY, value=uuid.uuid4().hex))
+    scope = _scope.get()
+    if scope is not None:  # this request reads what it wrote
+        scope.pop("generation", None)
+
+
 @contextmanager
 def transaction(
     engine: sa.Engine, write: bool = False, *, append_only: bool = False
@@ -324,6 +373,8 @@ def transaction(
             connection = connection.execution_options(write=mode)
             with connection.begin():
                 yield connection
+                if mode == "exclusive":
+                    _next_generation(connection)
     except sa.exc.IntegrityError as error:  # the lock makes this rare: a row changed outside us
         raise Conflict(f"The workspace refused the change: {_first_line(error.orig)}") from None
     except sa.exc.ProgrammingError as error:

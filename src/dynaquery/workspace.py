@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .request import Request
 
 MAX_CONNECTIONS = 64
+MAX_FOUND = 4096  # rows kept by _lookup
 EXPORT_VERSION = 1
 # The settings a data source keeps besides its secrets: every field of ConnectionConfig.
 SETTING_FIELDS = tuple(
@@ -167,6 +168,8 @@ class Workspace:
         self.network_guard = None  # given to every Connection built (see Connection.network_guard)
         self._recorder = None  # a BackgroundRecorder once record_in_background() is called
         self._key_cache: dict[tuple, list[str]] = {}  # tables' key names (the journal's)
+        # rows read by name or id, with the generation they were read under (_lookup)
+        self._found: dict[tuple[str, str], tuple[str, Any]] = {}
 
     @classmethod
     def open(cls, url: str | None = None, home: str | Path | None = None) -> Workspace:
@@ -263,8 +266,7 @@ class Workspace:
             return [self._datasource_from_row(r._mapping) for r in rows]
 
     def datasource(self, name_or_id: str) -> DataSource:
-        with store.transaction(self.engine) as db:
-            return self._datasource_from_row(self._get(db, store.datasources, name_or_id))
+        return self._datasource_from_row(self._read(store.datasources, name_or_id))
 
     def update_datasource(
         self,
@@ -348,8 +350,7 @@ class Workspace:
     def _datasource_and_row(self, name_or_id: str) -> tuple:
         """The data source and its stored row (for _config_from_row), read once: a run needs
         both."""
-        with store.transaction(self.engine) as db:
-            row = self._get(db, store.datasources, name_or_id)
+        row = self._read(store.datasources, name_or_id)
         return self._datasource_from_row(row), row
 
     def _config_from_row(self, row, overrides: dict) -> ConnectionConfig:
@@ -497,14 +498,12 @@ class Workspace:
             ]
 
     def query(self, name_or_id: str) -> SavedQuery:
-        with store.transaction(self.engine) as db:
-            row = self._get(db, store.queries, name_or_id)
-            ds_name = db.execute(
-                sa.select(store.datasources.c.name).where(
-                    store.datasources.c.id == row["datasource_id"]
-                )
-            ).scalar()
-        return self._query_from_row(row, ds_name)
+        row = self._read(store.queries, name_or_id)
+        ds = self._reused(store.datasources, row["datasource_id"])
+        if ds is None:
+            with store.transaction(self.engine) as db:
+                ds = self._lookup(db, store.datasources, row["datasource_id"])
+        return self._query_from_row(row, ds["name"] if ds is not None else None)
 
     def update_query(
         self,
@@ -1377,8 +1376,43 @@ class Workspace:
             )
         return name
 
-    def _get(self, db: sa.Connection, table: sa.Table, name_or_id: str):
+    def _read(self, table: sa.Table, name_or_id: str):
+        """The row of `table` named so (or of that id), NotFound otherwise; within a server's
+        request, what it already read under the same generation is reused."""
+        row = self._reused(table, name_or_id)
+        if row is not None:
+            return row
+        with store.transaction(self.engine) as db:
+            return self._get(db, table, name_or_id)
+
+    def _reused(self, table: sa.Table, name_or_id: str):
+        """What this request read already, when it knows its generation (no transaction)."""
+        generation = store.known_generation()
+        found = self._found.get((table.name, name_or_id))
+        if generation is not None and found is not None and found[0] == generation:
+            return found[1]
+        return None
+
+    def _lookup(self, db: sa.Connection, table: sa.Table, name_or_id: str):
+        """_find, reusing within a server's request what was read under the same generation
+        (store.request_scope); a writer always reads afresh."""
+        writing = db.get_execution_options().get("write")
+        generation = None if writing else store.scope_generation(db)
+        if generation is None:
+            return self._find(db, table, name_or_id)
+        key = (table.name, name_or_id)
+        found = self._found.get(key)
+        if found is not None and found[0] == generation:
+            return found[1]
         row = self._find(db, table, name_or_id)
+        if row is not None:
+            if len(self._found) > MAX_FOUND:
+                self._found.clear()
+            self._found[key] = (generation, row)
+        return row
+
+    def _get(self, db: sa.Connection, table: sa.Table, name_or_id: str):
+        row = self._lookup(db, table, name_or_id)
         if row is None:
             what = "data source" if table is store.datasources else "query"
             names = db.execute(sa.select(table.c.name)).scalars().all()

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers, State
 
+from .. import store
 from ..users import SERVER_TOKEN, acting_as
 from .answers import too_large_answer
 from .auth import bearer_of, identify, token_matches
@@ -107,10 +108,11 @@ class Gate:
         if refusal is not None:
             return await refusal(scope, receive, send_with_headers)
         principal = scope.get("state", {}).get("principal")
-        if principal is None or principal.user_id is None:
-            return await self.app(scope, receive, send_with_headers)
-        with acting_as(principal.name):  # the history records who
-            await self.app(scope, receive, send_with_headers)
+        with store.request_scope():  # the workspace's generation read once (store.py)
+            if principal is None or principal.user_id is None:
+                return await self.app(scope, receive, send_with_headers)
+            with acting_as(principal.name):  # the history records who
+                await self.app(scope, receive, send_with_headers)
 
     async def _identify(self, scope, headers: Headers):
         address = scope["client"][0] if scope.get("client") else ""
