@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from support import Endpoint
 
 from dynaquery.demo import seed
 from dynaquery.server import _digest, create_app
 from dynaquery.workspace import Workspace
+
+from support import Endpoint
 
 TOKEN = "generation-token-0123456789"
 GET = '{"TableName": "users", "Key": {"team_id": "team_1", "employee_id": "{{ id }}"}}'

@@ -209,7 +209,7 @@ def test_template_errors_point_at_the_text():
     with pytest.raises(InputError, match="line 1, column 7: '{{' opens a placeholder"):
         parse('{"a": {{ 1b }}}')
     # "{{" inside a string that is not a placeholder is data
-    assert parse('{"a": "{{not one"}').names == []
+    assert parse('{"a": "{{not one"}').names == ()
     with pytest.raises(InputError, match="NAME:=JSON"):
         parse_assignment("no-equals-sign")
     assert parse_assignment("n:=12.50") == ("n", Decimal("12.50"))

@@ -11,9 +11,10 @@ holding quotes, braces or `}}` is just a value: it can never change the shape of
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,13 +32,14 @@ _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _MARK = "\ue000"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Template:
-    """A parsed query text and the placeholders it uses, in order of first use."""
+    """A parsed query text and the placeholders it uses, in order of first use. Kept by
+    `parse` for the next run of the same text: render builds a new tree each time."""
 
     text: str
     tree: Any
-    names: list[str] = field(default_factory=list)
+    names: tuple[str, ...] = ()
 
     def render(
         self,
@@ -78,6 +80,7 @@ class Template:
             raise InputError("The parameters are nested too deeply.") from None
 
 
+@functools.lru_cache(maxsize=256)  # a saved query runs again and again (bench: tests/load.py)
 def parse(text: str | None) -> Template:
     """Parse a query text that may hold `{{ name }}` placeholders."""
     if text is None or "{{" not in text:
@@ -98,7 +101,7 @@ def parse(text: str | None) -> Template:
     tree = loads(marked, if_empty={})
     if not isinstance(tree, dict):
         raise InputError("The parameters must be a JSON object ({...}).")
-    return Template(text, tree, names)
+    return Template(text, tree, tuple(names))
 
 
 def _mark_bare(text: str, clean: str, start: int, end: int, names: list[str]) -> str:

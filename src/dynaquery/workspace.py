@@ -112,7 +112,7 @@ class SavedQuery:
 
     @property
     def placeholders(self) -> list[str]:
-        return templates.parse(self.params).names
+        return list(templates.parse(self.params).names)
 
     def to_dict(self) -> dict:
         return {
@@ -374,7 +374,7 @@ class Workspace:
         return self._connection_for(self.connection_config(name_or_id, **overrides))
 
     def _connection_for(self, config: ConnectionConfig) -> Connection:
-        key = dataclasses.astuple(config)
+        key = tuple(vars(config).values())  # flat values: astuple's deep copy cost more
         with self._connections_lock:
             connection = self._connections.get(key)
             if connection is None:
@@ -1557,7 +1557,7 @@ def check_query(
             raise ValidationError(op.name, kept) from None
     if transform:
         compile_transform(transform)
-    return CheckedQuery(op.name, template.names)
+    return CheckedQuery(op.name, list(template.names))
 
 
 def _under(path: str, hole: str) -> bool:
