@@ -122,8 +122,11 @@ class Access:
         return [i for i in items if self.principal.may_use(datasource_id(i))]
 
 
-async def _access(principal: PrincipalDep, workspace: WorkspaceDep, guard: GuardDep) -> Access:
-    return Access(principal, workspace, guard)
+async def _access(request: Request) -> Access:
+    # built from the request at once: each dependency FastAPI resolves costs (tests/load.py)
+    state = request.app.state
+    guard = Guard(state.workspace, state.endpoints)
+    return Access(request.state.principal, state.workspace, guard)
 
 
 AccessDep = Annotated[Access, Depends(_access)]
