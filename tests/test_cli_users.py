@@ -56,7 +56,7 @@ def terminal(monkeypatch):
     """The command believing stdin is a terminal: it asks (CliRunner's input is the keyboard)."""
     # `dynaquery.cli.user` is also the group's name in the package: reach the module itself.
     monkeypatch.setattr(
-        importlib.import_module("dynaquery.cli.user"), "_on_a_terminal", lambda: True
+        importlib.import_module("dynaquery.cli.prompts"), "on_a_terminal", lambda: True
     )
 
 

@@ -10,20 +10,35 @@ import click
 from .output import EXIT_INPUT, fail
 
 
+def on_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm(question: str, yes: bool, *, action: str, refused: str, why: str = "") -> None:
+    """Ask `question` on a terminal (no answer, or the input ending, is no: exit 2 with
+    `refused`); elsewhere refuse unless --yes, saying `why` and that --yes would `action`."""
+    if yes:
+        return
+    if not on_a_terminal():
+        fail(
+            f"{question} {why}Pass --yes to {action} without a terminal to confirm on.", EXIT_INPUT
+        )
+    try:
+        agreed = click.confirm(question, default=False, err=True)
+    except click.Abort:  # Ctrl-C, or the input ended
+        agreed = False
+    if not agreed:
+        fail(refused, EXIT_INPUT)
+
+
 def confirm_destructive(request, yes: bool) -> None:
     """Ask before a call that deletes data or changes a table (catalog.Operation.is_destructive):
     a prompt on a terminal; elsewhere, refuse unless --yes."""
-    if yes or not request.operation.is_destructive(request.params):
+    if not request.operation.is_destructive(request.params):
         return
     question = request.operation.confirmation(request.params)
-    if not sys.stdin.isatty():
-        fail(
-            f"{question} It deletes data or changes a table: pass --yes to run it without "
-            "a terminal to confirm on.",
-            EXIT_INPUT,
-        )
-    if not click.confirm(question, default=False, err=True):
-        fail("Not run.", EXIT_INPUT)
+    why = "It deletes data or changes a table. "
+    confirm(question, yes, action="run it", refused="Not run.", why=why)
 
 
 def ask_secret(settings: dict[str, Any]) -> None:

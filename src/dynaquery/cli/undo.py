@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .options import json_option, open_workspace
-from .output import EXIT_FAILED, EXIT_INPUT, fail, handle_errors, print_record, say
+from .output import EXIT_FAILED, handle_errors, print_record, say
+from .prompts import confirm
 
 
 @click.command("undo")
@@ -29,11 +28,7 @@ def undo_command(run_id: int, yes: bool, as_json: bool) -> None:
         f"Undo run {run_id}: put {len(images)} item(s) of {', '.join(tables)} back as they were "
         "before it" + (f" ({made} of them it made: deleted)" if made else "") + "?"
     )
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"{question} Pass --yes to undo without a terminal to confirm on.", EXIT_INPUT)
-        if not click.confirm(question, default=False, err=True):
-            fail("Not undone.", EXIT_INPUT)
+    confirm(question, yes, action="undo", refused="Not undone.")
     report = workspace.undo(run_id, origin="cli")
     if as_json:
         print_record({**report, "conflicts": [_plain(c) for c in report["conflicts"]]}, True)

@@ -11,14 +11,11 @@ import sys
 
 import click
 
+from . import prompts
 from .options import json_option, open_workspace
 from .output import EXIT_INPUT, fail, handle_errors, print_record, print_records, say
 
 COLUMNS = ["name", "role", "password", "tokens", "grants", "created_at"]
-
-
-def _on_a_terminal() -> bool:
-    return sys.stdin.isatty()
 
 
 def password_options(command):
@@ -48,7 +45,7 @@ def read_password(password_stdin: bool, no_password: bool) -> str | None:
         if not line:
             fail("No password on the first line of stdin (--password-stdin).", EXIT_INPUT)
         return check_password(line)
-    if not _on_a_terminal():
+    if not prompts.on_a_terminal():
         fail(
             "No terminal to ask the password on: pass --password-stdin (the password on "
             "stdin's first line) or --no-password (API tokens only).",
@@ -75,20 +72,6 @@ def _checked(password: str) -> str:
         return check_password(password)
     except InputError as error:
         raise click.UsageError(error.message) from None
-
-
-def _confirm(question: str, yes: bool, refused: str) -> None:
-    """Ask on a terminal; elsewhere refuse unless --yes (as `undo` and `run` do)."""
-    if yes:
-        return
-    if not _on_a_terminal():
-        fail(f"{question} Pass --yes to do it without a terminal to confirm on.", EXIT_INPUT)
-    try:
-        agreed = click.confirm(question, default=False, err=True)
-    except click.Abort:  # Ctrl-C, or the input ended
-        agreed = False
-    if not agreed:
-        fail(refused, EXIT_INPUT)
 
 
 def _grants(user: dict) -> str:
@@ -167,7 +150,8 @@ def user_remove(name: str, yes: bool) -> None:
     """Remove the user NAME, their API tokens, grants and sessions (asks first)."""
     users = open_workspace().users
     users.get(name)  # an unknown name is said before anything is asked
-    _confirm(f"Remove the user {name!r}, their API tokens and grants?", yes, "Not removed.")
+    question = f"Remove the user {name!r}, their API tokens and grants?"
+    prompts.confirm(question, yes, action="remove them", refused="Not removed.")
     users.remove(name)
     say(f"Removed user {name!r}.")
 
