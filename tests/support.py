@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import urllib.request
@@ -327,3 +328,48 @@ if __name__ == "__main__":
         )
     for written in refresh_spec_copy(Path(sys.argv[2]) if len(sys.argv) == 3 else SPEC_DIR):
         print(f"wrote {written.relative_to(ROOT)}")
+
+
+def all_at_once(count: int, action) -> list:
+    """Run action(i) in `count` threads started together; each one's result or exception."""
+    barrier, outcomes = threading.Barrier(count), [None] * count
+
+    def one(i):
+        barrier.wait()
+        try:
+            outcomes[i] = action(i)
+        except Exception as error:  # noqa: BLE001 - the test looks at every outcome
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return outcomes
+
+
+def journal_workspace(home, endpoint_url: str, prefix: str):
+    """A workspace in `home` with the data sources "on" (journal on) and "off" on DynamoDB
+    Local, a fresh table (`.table`, pk and sk), a boto3 client (`.dynamodb`) to check what is
+    stored, its `.endpoint` and the command's environment (`.env`)."""
+    import boto3
+
+    from dynaquery import Workspace
+
+    workspace = Workspace.open(home=home)
+    endpoint = Endpoint(endpoint_url)
+    workspace.endpoint = endpoint
+    workspace.add_datasource("on", **endpoint.settings(), journal=True)
+    workspace.add_datasource("off", **endpoint.settings())
+    workspace.table = prefix + uuid.uuid4().hex[:10]
+    workspace.run("on", "CreateTable", pk_sk_table(workspace.table))
+    workspace.dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint.endpoint_url,
+        region_name=endpoint.region,
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+    )
+    workspace.env = clean_env(DYNAQUERY_HOME=str(home))
+    return workspace

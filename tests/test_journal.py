@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import uuid
 
-import boto3
 import pytest
 
-from dynaquery import Workspace
 from dynaquery.errors import InputError, KeysUnknown
 from dynaquery.written import written_items
 
-from support import Endpoint, clean_env, dynaquery, pk_sk_table
+from support import dynaquery, journal_workspace
 
 BIG = "12345678901234567890123456789012345678"
 RICH = {"tags": {"SS": ["a", "b"]}, "big": {"N": BIG}, "blob": {"B": b"\x00\xffbin"}}
@@ -74,20 +72,7 @@ def test_a_statement_whose_key_is_not_spelled_out_is_unknown():
 def ws(tmp_path, monkeypatch, dynamodb_local):
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.delenv("DYNAQUERY_DATABASE_URL", raising=False)
-    workspace = Workspace.open(home=tmp_path)
-    endpoint = Endpoint(dynamodb_local.endpoint_url)
-    workspace.add_datasource("on", **endpoint.settings(), journal=True)
-    workspace.add_datasource("off", **endpoint.settings())
-    workspace.table = "journal_" + uuid.uuid4().hex[:10]
-    workspace.run("on", "CreateTable", pk_sk_table(workspace.table))
-    workspace.dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-    workspace.env = clean_env(DYNAQUERY_HOME=str(tmp_path))
+    workspace = journal_workspace(tmp_path, dynamodb_local.endpoint_url, "journal_")
     yield workspace
     workspace.close()
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import uuid
 
-import boto3
 import pytest
 
-from dynaquery import Workspace, journal
+from dynaquery import journal
 
-from support import Endpoint, clean_env, dynaquery, pk_sk_table
+from support import dynaquery, journal_workspace, pk_sk_table
 
 BIG = "12345678901234567890123456789012345678"
 
@@ -23,21 +22,7 @@ BIG = "12345678901234567890123456789012345678"
 def ws(tmp_path, monkeypatch, dynamodb_local):
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.delenv("DYNAQUERY_DATABASE_URL", raising=False)
-    workspace = Workspace.open(home=tmp_path)
-    endpoint = Endpoint(dynamodb_local.endpoint_url)
-    workspace.endpoint = endpoint
-    workspace.add_datasource("on", **endpoint.settings(), journal=True)
-    workspace.add_datasource("off", **endpoint.settings())
-    workspace.table = "jt_" + uuid.uuid4().hex[:10]
-    workspace.run("on", "CreateTable", pk_sk_table(workspace.table))
-    workspace.dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-    workspace.env = clean_env(DYNAQUERY_HOME=str(tmp_path))
+    workspace = journal_workspace(tmp_path, dynamodb_local.endpoint_url, "jt_")
     yield workspace
     workspace.close()
 

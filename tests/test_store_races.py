@@ -9,7 +9,6 @@ or servers are; threads start them together with a barrier.
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -19,7 +18,7 @@ from dynaquery import store
 from dynaquery.errors import Conflict, DynaqueryError, InputError, NotFound
 from dynaquery.workspace import Workspace
 
-from support import Endpoint
+from support import Endpoint, all_at_once
 
 WRITERS = 8
 SETTINGS = {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9"}
@@ -29,25 +28,6 @@ SETTINGS = {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9"}
 def no_env(monkeypatch):
     monkeypatch.delenv("DYNAQUERY_SECRET_KEY", raising=False)
     monkeypatch.delenv("DYNAQUERY_DATABASE_URL", raising=False)
-
-
-def all_at_once(count: int, action) -> list:
-    """Run action(i) in `count` threads started together; each one's result or exception."""
-    barrier, outcomes = threading.Barrier(count), [None] * count
-
-    def one(i):
-        barrier.wait()
-        try:
-            outcomes[i] = action(i)
-        except Exception as error:  # noqa: BLE001 - the test looks at every outcome
-            outcomes[i] = error
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return outcomes
 
 
 def workspaces(url: str, home, count: int) -> list[Workspace]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from dynaquery.errors import Conflict, InputError, NotFound
 from dynaquery.users import SERVER_TOKEN, acting_as, password_matches
 from dynaquery.workspace import Workspace
 
-from support import Endpoint
+from support import Endpoint, all_at_once
 
 PASSWORD = "correct horse battery"
 SETTINGS = {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9"}
@@ -221,25 +220,6 @@ def test_grants_read_only_or_not_and_gone_with_their_data_source(ws):
     assert ws.users.get("alice")["grants"] == []
     assert rows(ws, store.grants) == []
     assert ws.users.sign_in("alice", PASSWORD).grants == {}
-
-
-def all_at_once(count: int, action) -> list:
-    """Run action(i) in `count` threads started together; each one's result or exception."""
-    barrier, outcomes = threading.Barrier(count), [None] * count
-
-    def one(i):
-        barrier.wait()
-        try:
-            outcomes[i] = action(i)
-        except Exception as error:  # noqa: BLE001 - the test looks at every outcome
-            outcomes[i] = error
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return outcomes
 
 
 def test_one_name_added_by_several_at_once_is_refused_once_as_a_conflict(database_url, tmp_path):

@@ -3,6 +3,7 @@ read-only data sources, export/import, migrations and concurrent writers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -105,6 +106,24 @@ def test_secret_key_from_the_environment_and_a_wrong_key(tmp_path, monkeypatch):
     with Workspace.open(home=tmp_path) as ws, pytest.raises(ConfigurationError) as error:
         ws.connection_config("a")
     assert "DYNAQUERY_SECRET_KEY" in error.value.message and SECRET not in error.value.message
+
+
+def test_a_key_file_another_process_is_still_writing_is_waited_for(tmp_path, monkeypatch):
+    """Two processes opening one home at once: one creates the key file, the other may find it
+    still empty, and must wait for the key rather than call the file broken."""
+    import threading
+
+    from dynaquery.encryption import _read_or_create_key
+
+    key_file = tmp_path / "secret.key"
+    key_file.write_bytes(b"")  # created, not written yet
+    key = b"k" * 32
+    writer = threading.Timer(0.1, lambda: key_file.write_bytes(base64.b64encode(key) + b"\n"))
+    writer.start()
+    try:
+        assert _read_or_create_key(key_file) == key
+    finally:
+        writer.join()
 
 
 def test_a_sealed_secret_copied_to_another_data_source_does_not_open(ws):

@@ -221,7 +221,7 @@ def _reseal(db, old: SecretBox, new: SecretBox) -> None:
 
 def _read_or_create_key(path: Path) -> bytes:
     try:
-        encoded = path.read_bytes().strip()
+        encoded = path.read_bytes().strip() or _wait_for_key(path)  # empty: being written
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         encoded = base64.b64encode(os.urandom(32))
