@@ -22,6 +22,7 @@ import * as requestForm from "./views/request-form.js";
 import * as results from "./views/results.js";
 import * as savedQueries from "./views/saved-queries.js";
 import * as tables from "./views/tables.js";
+import * as users from "./views/users.js";
 
 // For people at the sign-in form, not for API clients: what happened and what to do.
 const TOKEN_HELP =
@@ -173,6 +174,7 @@ function setUp() {
   tables.setUp();
   history.setUp();
   itemEditor.setUp();
+  users.setUp();
 }
 
 async function start() {

@@ -15,7 +15,7 @@ const values = {
   query: null,
   dirty: false, // the query in the editor has unsaved changes
   tab: null, // the id of the query tab shown (views/query-tabs.js); each tab keeps its query
-  view: "query", // the view shown: query, tables or history
+  view: "query", // the view shown: query, tables, history or users (admins)
   running: false, // a run of the tab shown is in flight
   runs: 0, // how many runs ended (the history shows them)
   // The last run the page sent of an unsaved or saved query: {operation, datasource, params,
