@@ -235,6 +235,9 @@ def test_a_new_role_ends_the_session(team, open_page):
     sign_in(page, "rita")
     signed_in(page, "rita", "runner")
     absent(page, "q-params")
+    # the page's first calls answered, so that the click below is the next call (not one of
+    # them, refused first)
+    page.wait_for_load_state("networkidle")
     team("PUT", "/api/users/rita", {"role": "editor"})
     # the next call is refused (401): the form again, saying why
     page.get_by_test_id("tab-history").click()
