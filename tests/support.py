@@ -203,6 +203,18 @@ class Endpoint:
             "secret_access_key": self.secret_key,
         }
 
+    def boto3(self, kind: str = "client"):
+        """A plain boto3 client (or resource) of this database: what the tests check against."""
+        import boto3
+
+        return getattr(boto3, kind)(
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
     def connection(self):
         from dynaquery import Connection
 
@@ -353,8 +365,6 @@ def journal_workspace(home, endpoint_url: str, prefix: str):
     """A workspace in `home` with the data sources "on" (journal on) and "off" on DynamoDB
     Local, a fresh table (`.table`, pk and sk), a boto3 client (`.dynamodb`) to check what is
     stored, its `.endpoint` and the command's environment (`.env`)."""
-    import boto3
-
     from dynaquery import Workspace
 
     workspace = Workspace.open(home=home)
@@ -364,12 +374,6 @@ def journal_workspace(home, endpoint_url: str, prefix: str):
     workspace.add_datasource("off", **endpoint.settings())
     workspace.table = prefix + uuid.uuid4().hex[:10]
     workspace.run("on", "CreateTable", pk_sk_table(workspace.table))
-    workspace.dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
+    workspace.dynamodb = endpoint.boto3()
     workspace.env = clean_env(DYNAQUERY_HOME=str(home))
     return workspace

@@ -7,7 +7,6 @@ import base64
 import json
 import uuid
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,7 +15,7 @@ from dynaquery.errors import InputError
 from dynaquery.items import MAX_EXPRESSION_BYTES, edited_item, save_request
 from dynaquery.server import _digest, create_app
 
-from support import Endpoint
+from support import Endpoint, pk_sk_table
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
@@ -28,26 +27,9 @@ BLOB = b"\x00\xffbinary\x10"
 @pytest.fixture
 def env(tmp_path, dynamodb_local):
     endpoint = Endpoint(dynamodb_local.endpoint_url)
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
+    client = endpoint.boto3()
     table = "items_" + uuid.uuid4().hex[:10]
-    client.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(**pk_sk_table(table))
     workspace = Workspace.open(home=tmp_path)
     workspace.add_datasource("local", **endpoint.settings())
     workspace.add_datasource("ro", read_only=True, **endpoint.settings())

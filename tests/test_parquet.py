@@ -11,7 +11,6 @@ import sys
 import uuid
 from decimal import Decimal
 
-import boto3
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -69,14 +68,7 @@ def put(endpoint: Endpoint, table: str, items: list[dict]) -> None:
 
 def scanned_with_boto3(endpoint: Endpoint, table: str) -> dict:
     """The table's items as boto3 gives them (typed, binary as bytes), by key."""
-    settings = endpoint.settings()
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=settings["endpoint_url"],
-        region_name=settings["region"],
-        aws_access_key_id=settings["access_key_id"],
-        aws_secret_access_key=settings["secret_access_key"],
-    )
+    client = endpoint.boto3()
     items = {}
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:

@@ -12,11 +12,11 @@ import json
 import re
 import uuid
 
-import boto3
 import pytest
 from playwright.sync_api import expect
 
 from steps import TOKEN, ensure_local, new_query, rows, run, set_params
+from support import pk_sk_table
 
 ITEMS = 5_000
 BIG = "12345678901234567890.123456789012345678"  # 38 digits: more than a JS number holds
@@ -57,25 +57,7 @@ def big_table(endpoint):
     from decimal import Decimal
 
     name = "grid_" + uuid.uuid4().hex[:10]
-    resource = boto3.resource(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-    table = resource.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = endpoint.boto3("resource").create_table(**pk_sk_table(name))
     table.wait_until_exists()
     with table.batch_writer() as batch:
         for n in range(ITEMS):

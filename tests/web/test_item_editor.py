@@ -14,11 +14,11 @@ import json
 import re
 import uuid
 
-import boto3
 import pytest
 from playwright.sync_api import expect
 
 from steps import ensure_local, new_query, rows, run, set_params
+from support import pk_sk_table
 
 BIG = "7223372036854775837"
 BLOB = b"\x00\xffbin\x10"
@@ -27,27 +27,9 @@ MODULE = "/static/views/item-editor.js"
 
 @pytest.fixture(scope="module")
 def table(endpoint):
-    settings = endpoint.settings()
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=settings["endpoint_url"],
-        region_name=settings["region"],
-        aws_access_key_id=settings["access_key_id"],
-        aws_secret_access_key=settings["secret_access_key"],
-    )
+    client = endpoint.boto3()
     name = "editor_" + uuid.uuid4().hex[:8]
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client.create_table(**pk_sk_table(name))
     return type("Table", (), {"name": name, "client": client})
 
 

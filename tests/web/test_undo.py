@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import boto3
 from playwright.sync_api import expect
 
 from steps import ds_form, new_query, run, set_params, show
@@ -16,13 +15,7 @@ from support import pk_sk_table
 
 
 def client(endpoint):
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint.endpoint_url,
-        region_name=endpoint.region,
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
+    return endpoint.boto3()
 
 
 def item(dynamodb, table: str) -> dict | None:

@@ -401,28 +401,24 @@ class NewTokenOut(BaseModel):
 # -- code and cost before running -------------------------------------------------------------
 
 
-class CodeIn(_Input):
-    model_config = ConfigDict(extra="forbid")
-
-    datasource: str = Field(description="data source id or name: its endpoint and region")
-    operation: str
-    params: str | dict[str, Any] | None = None
-    values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
-    language: Literal[LANGUAGES] = "python"  # type: ignore[valid-type]
-
-
-class CodeOut(BaseModel):
-    language: str
-    code: str = Field(description="the program making the same call; never any credentials")
-
-
 class ExplainIn(_Input):
+    """An unsaved request to a data source, as /api/explain and /api/code take it."""
+
     model_config = ConfigDict(extra="forbid")
 
     datasource: str = Field(description="data source id or name")
     operation: str
     params: str | dict[str, Any] | None = None
     values: dict[str, Any] | None = Field(None, description="values of {{ }} placeholders")
+
+
+class CodeIn(ExplainIn):
+    language: Literal[LANGUAGES] = "python"  # type: ignore[valid-type]
+
+
+class CodeOut(BaseModel):
+    language: str
+    code: str = Field(description="the program making the same call; never any credentials")
 
 
 class ExplainOut(BaseModel):
